@@ -1,0 +1,1 @@
+namespace QuantLab.Actors; internal static class Placeholder { }
