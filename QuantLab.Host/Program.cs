@@ -1,1 +1,3 @@
-return 0;
+using QuantLab.Host.Cli;
+
+return QuantLabCli.Run(args);

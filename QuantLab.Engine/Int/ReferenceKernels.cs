@@ -1,0 +1,95 @@
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Engine.Int;
+
+/// <summary>
+/// The plainly correct integer path: nested loops, int64 accumulators, no tricks. The fast path
+/// (<see cref="FastKernels"/>) must equal it bit for bit; tests hold them together.
+/// </summary>
+public static class ReferenceKernels
+{
+    /// <summary>conv2d, stride 1, no padding, over input [Cin, H, W] → output [Cout, H−k+1, W−k+1].</summary>
+    public static int[] Conv2d(IntLayer layer, ReadOnlySpan<int> input, int height, int width, RoundingMode rounding)
+    {
+        int k = layer.Kernel, oh = height - k + 1, ow = width - k + 1;
+        var output = new int[layer.OutChannels * oh * ow];
+        var (min, max) = layer.OutputClamp;
+        for (int co = 0; co < layer.OutChannels; co++)
+        for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+        {
+            long acc = 0;
+            for (int ci = 0; ci < layer.InChannels; ci++)
+            for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                acc += (long)layer.Weights[((co * layer.InChannels + ci) * k + ky) * k + kx] * input[(ci * height + y + ky) * width + x + kx];
+            if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![co];
+            output[(co * oh + y) * ow + x] = Requantize.Apply(layer, acc, co, rounding, min, max);
+        }
+        return output;
+    }
+
+    /// <summary>Fully connected: input [in] → output [out].</summary>
+    public static int[] Linear(IntLayer layer, ReadOnlySpan<int> input, RoundingMode rounding)
+    {
+        var output = new int[layer.OutChannels];
+        var (min, max) = layer.OutputClamp;
+        for (int o = 0; o < layer.OutChannels; o++)
+        {
+            long acc = 0;
+            for (int i = 0; i < layer.InChannels; i++)
+                acc += (long)layer.Weights[o * layer.InChannels + i] * input[i];
+            if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![o];
+            output[o] = Requantize.Apply(layer, acc, o, rounding, min, max);
+        }
+        return output;
+    }
+
+    /// <summary>Max-pool with window = stride = <paramref name="k"/> over [C, H, W].</summary>
+    public static int[] MaxPool(ReadOnlySpan<int> input, int channels, int height, int width, int k)
+    {
+        int oh = height / k, ow = width / k;
+        var output = new int[channels * oh * ow];
+        for (int c = 0; c < channels; c++)
+        for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+        {
+            int best = int.MinValue;
+            for (int dy = 0; dy < k; dy++)
+            for (int dx = 0; dx < k; dx++)
+                best = Math.Max(best, input[(c * height + y * k + dy) * width + x * k + dx]);
+            output[(c * oh + y) * ow + x] = best;
+        }
+        return output;
+    }
+
+    /// <summary>The integer logits of one quantized image [C,H,W].</summary>
+    public static int[] Run(IntModel model, ReadOnlySpan<short> image)
+    {
+        var x = new int[image.Length];
+        for (int i = 0; i < x.Length; i++) x[i] = image[i];
+        int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
+        foreach (var op in model.Ops)
+        {
+            switch (op)
+            {
+                case IntLayer { IsConv: true } conv:
+                    x = Conv2d(conv, x, h, w, model.Rounding);
+                    (c, h, w) = (conv.OutChannels, h - conv.Kernel + 1, w - conv.Kernel + 1);
+                    break;
+                case IntLayer linear:
+                    x = Linear(linear, x, model.Rounding);
+                    (c, h, w) = (linear.OutChannels, 1, 1);
+                    break;
+                case IntMaxPool pool:
+                    x = MaxPool(x, c, h, w, pool.Kernel);
+                    (h, w) = (h / pool.Kernel, w / pool.Kernel);
+                    break;
+                case IntFlatten:
+                    (c, h, w) = (c * h * w, 1, 1);
+                    break;
+            }
+        }
+        return x;
+    }
+}

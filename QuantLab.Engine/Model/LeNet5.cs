@@ -1,0 +1,50 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace QuantLab.Engine.Model;
+
+/// <summary>The FP32 LeNet-5 of <see cref="LeNet5Architecture"/> as a TorchSharp module.</summary>
+/// <remarks>Parameter names (conv1.weight, …, output.bias) are those of the architecture, and are the
+/// names the weight files carry.</remarks>
+public sealed class LeNet5 : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv1, conv3, conv5;
+    private readonly Linear fc6, output;
+
+    public bool HasBias { get; }
+
+    public LeNet5(bool bias) : base(nameof(LeNet5))
+    {
+        TorchRuntime.EnsureInitialized();
+        HasBias = bias;
+        conv1 = nn.Conv2d(1, 6, 5, bias: bias);
+        conv3 = nn.Conv2d(6, 16, 5, bias: bias);
+        conv5 = nn.Conv2d(16, 120, 5, bias: bias);
+        fc6 = nn.Linear(120, 84, hasBias: bias);
+        output = nn.Linear(84, 10, hasBias: bias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = nn.functional.max_pool2d(nn.functional.relu(conv1.forward(input)), 2);
+        x = nn.functional.max_pool2d(nn.functional.relu(conv3.forward(x)), 2);
+        x = nn.functional.relu(conv5.forward(x)).flatten(1);
+        x = nn.functional.relu(fc6.forward(x));
+        return output.forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The activations at the seed's §2.3 points (input, conv1, conv3, conv5, fc6, output),
+    /// after each layer's ReLU, in that order. Used by calibration and the histograms.</summary>
+    public IReadOnlyList<(string Point, Tensor Value)> ForwardWithActivations(Tensor input)
+    {
+        var c1 = nn.functional.relu(conv1.forward(input));
+        var c3 = nn.functional.relu(conv3.forward(nn.functional.max_pool2d(c1, 2)));
+        var c5 = nn.functional.relu(conv5.forward(nn.functional.max_pool2d(c3, 2)));
+        var f6 = nn.functional.relu(fc6.forward(c5.flatten(1)));
+        var o = output.forward(f6);
+        return [("input", input), ("conv1", c1), ("conv3", c3), ("conv5", c5), ("fc6", f6), ("output", o)];
+    }
+}

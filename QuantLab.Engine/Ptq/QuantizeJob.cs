@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using QuantLab.Engine.Export;
+using QuantLab.Engine.Int;
+using QuantLab.Engine.Model;
+using QuantLab.Engine.Quantization;
+using QuantLab.Engine.Training;
+
+namespace QuantLab.Engine.Ptq;
+
+/// <summary>What one post-training quantization run measured.</summary>
+public sealed record QuantizeResult(
+    QuantizationConfig Config,
+    double Accuracy,
+    double Fp32Accuracy,
+    double Agreement,
+    string PredictionsSha256,
+    double[] PerClassAccuracy,
+    int CalibrationImages,
+    double Seconds,
+    CalibrationResult Ranges,
+    IntModel? IntModel,
+    ExportedTestSet? TestSet);
+
+/// <summary>
+/// Calibration + quantization + evaluation of one FP32 model for one configuration: the function the
+/// <c>quantlab quantize</c> verb and a campaign's evaluate job both call.
+/// </summary>
+public static class QuantizeJob
+{
+    public static QuantizeResult Run(Fp32Model model, QuantizationConfig config, LabeledImages train, LabeledImages test,
+        int calibrationImages = Calibrator.DefaultImages, int threads = 0, Action<string>? log = null)
+    {
+        config.Validate();
+        var watch = Stopwatch.StartNew();
+        int[] fp32Predictions;
+        using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
+
+        var calibration = Calibrator.Sample(train, calibrationImages);
+        log?.Invoke($"calibrating on {calibration.Count} training images (weights: {OptionText.Of(config.WeightRange)}, activations: {OptionText.Of(config.ActRange)})");
+        var ranges = Calibrator.Calibrate(model, calibration, config);
+
+        int[] predictions;
+        IntModel? intModel = null;
+        ExportedTestSet? testSet = null;
+        if (config.Scope == QuantScope.All)
+        {
+            intModel = PtqBuilder.BuildInteger(model, ranges, config);
+            var inputs = QuantizeInputs(intModel, test);
+            var logits = IntegerEngine.Run(intModel, inputs, threads);
+            testSet = new ExportedTestSet(inputs, test.Labels, logits, LeNet5Architecture.Classes);
+            predictions = testSet.Predictions;
+        }
+        else
+        {
+            using var module = PtqBuilder.BuildWeightsOnly(model, ranges, config).ToModule();
+            predictions = Evaluation.Predict(module, test);
+        }
+
+        double agreement = predictions.Zip(fp32Predictions).Count(p => p.First == p.Second) / (double)predictions.Length;
+        return new QuantizeResult(config, Evaluation.Accuracy(predictions, test.Labels), Evaluation.Accuracy(fp32Predictions, test.Labels),
+            agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), calibration.Count,
+            watch.Elapsed.TotalSeconds, ranges, intModel, testSet);
+    }
+
+    /// <summary>The test images quantized with the model's input step, N × 1024.</summary>
+    public static short[] QuantizeInputs(IntModel model, LabeledImages images)
+    {
+        var inputs = new short[images.Pixels.Length];
+        Parallel.For(0, images.Count, i => model.QuantizeInput(
+            images.Pixels.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage),
+            inputs.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage)));
+        return inputs;
+    }
+
+    public static double[] PerClass(int[] predictions, byte[] labels)
+    {
+        var correct = new int[LeNet5Architecture.Classes];
+        var total = new int[LeNet5Architecture.Classes];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            total[labels[i]]++;
+            if (predictions[i] == labels[i]) correct[labels[i]]++;
+        }
+        return correct.Zip(total, (c, t) => t == 0 ? 0 : (double)c / t).ToArray();
+    }
+}

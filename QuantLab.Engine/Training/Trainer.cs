@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using QuantLab.Engine.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace QuantLab.Engine.Training;
+
+/// <summary>FP32 training of LeNet-5 as the seed does it: SGD with momentum, cross-entropy, shuffled
+/// mini-batches, the test accuracy after every epoch.</summary>
+public static class Trainer
+{
+    public sealed record Result(LeNet5 Model, IReadOnlyList<EpochResult> Epochs, double Seconds)
+    {
+        public double TestAccuracy => Epochs[^1].TestAccuracy;
+    }
+
+    /// <param name="log">Receives the seed-format progress lines (<c>[1, 2000] loss: 0.379</c>, then the
+    /// epoch's test accuracy in percent).</param>
+    public static Result Train(TrainOptions options, LabeledImages train, LabeledImages test,
+        Action<string>? log = null, CancellationToken cancel = default)
+    {
+        options.Validate();
+        TorchRuntime.SetThreads(options.Threads);
+        var watch = Stopwatch.StartNew();
+        if (options.TrainLimit is { } limit) train = train.Take(limit);
+
+        torch.manual_seed(options.Seed);
+        var model = new LeNet5(options.Bias);
+        using var optimizer = optim.SGD(model.parameters(), options.Lr, options.Momentum);
+        using var criterion = nn.CrossEntropyLoss();
+        using var images = train.ImagesTensor();
+        using var labels = train.LabelsTensor();
+        var shuffle = new DeterministicShuffle((ulong)options.Seed);
+        var epochs = new List<EpochResult>();
+
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            model.train();
+            var order = shuffle.Permutation(train.Count);
+            double running = 0, total = 0;
+            int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
+            for (int b = 0; b < batches; b++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var slice = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, train.Count - b * options.BatchSize));
+                var index = tensor(slice.ToArray().Select(i => (long)i).ToArray());
+                optimizer.zero_grad();
+                var loss = criterion.forward(model.forward(images.index_select(0, index)), labels.index_select(0, index));
+                loss.backward();
+                optimizer.step();
+                double value = loss.item<float>();
+                if (!double.IsFinite(value))
+                    throw new TrainingDivergedException($"training diverged: loss is {value} at epoch {epoch}, mini-batch {b + 1} (lr {options.Lr}, momentum {options.Momentum})");
+                running += value;
+                total += value;
+                if ((b + 1) % options.LogEvery == 0)
+                {
+                    log?.Invoke($"[{epoch}, {b + 1}] loss: {running / options.LogEvery:F3}");
+                    running = 0;
+                }
+            }
+            double accuracy = Evaluation.Accuracy(model, test);
+            log?.Invoke($"{accuracy * 100:F2}");
+            epochs.Add(new EpochResult(epoch, accuracy, total / batches));
+        }
+        return new Result(model, epochs, watch.Elapsed.TotalSeconds);
+    }
+}

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using QuantLab.Engine;
+using QuantLab.Host.Configuration;
+
+namespace QuantLab.Host.Cli;
+
+/// <summary>The <c>quantlab</c> command line: builds the verbs, runs one, and maps errors to the
+/// documented exit codes (0 done, 1 finished with failed jobs, 2 bad input or usage, 3 infrastructure,
+/// 130 interrupted).</summary>
+public static class QuantLabCli
+{
+    public const int Ok = 0, BadInput = 2, Infrastructure = 3, Interrupted = 130;
+
+    public static RootCommand Build(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
+    {
+        DataCommand.Create(context),
+        ModelCommand.Create(context),
+        TrainCommand.Create(context),
+    };
+
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)
+    {
+        output ??= Console.Out;
+        error ??= Console.Error;
+        CliContext? ctx = null;
+        CliContext Context() => ctx ??= new CliContext(configuration ?? AppConfiguration.Build(), output, error);
+        try
+        {
+            var root = Build(Context);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var e in parse.Errors) error.WriteLine($"error: {e.Message}");
+                var verb = parse.CommandResult.Command;
+                error.WriteLine($"Run 'quantlab{(verb == root ? "" : " " + string.Join(' ', Path(verb, root)))} --help' for usage.");
+                return BadInput;
+            }
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (QuantLabException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("interrupted: nothing was written for the unfinished work");
+            return Interrupted;
+        }
+    }
+
+    private static IEnumerable<string> Path(Command command, Command root)
+    {
+        var names = new List<string>();
+        for (Symbol? s = command; s is Command c && c != root; s = c.Parents.FirstOrDefault())
+            names.Insert(0, c.Name);
+        return names;
+    }
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Host.Cli;
+
+/// <summary>
+/// The quantization flags of DESIGN.md §6, declared once and spelled the same as the campaign fields
+/// (camelCase of the flag). Defaults are the seed's: 8-bit, min/max ranges, per tensor, floor, float M,
+/// integer path; the bias follows the model (int32 where it has one).
+/// </summary>
+public sealed class QuantizationFlags
+{
+    public Option<string> Scope { get; } = new("--scope") { Description = "weights: quantize weights only, the rest in float (seed §2.2); all: the integer path (§2.4-2.5)", DefaultValueFactory = _ => "all" };
+    public Option<int> WeightBits { get; } = new("--weight-bits") { Description = "Weight bits, 2 to 16", DefaultValueFactory = _ => 8 };
+    public Option<int> ActBits { get; } = new("--act-bits") { Description = "Activation (and input) bits, 2 to 16", DefaultValueFactory = _ => 8 };
+    public Option<string> WeightRange { get; } = new("--weight-range") { Description = "Weight range method: minmax, sigma:K, percentile:P, entropy, mse", DefaultValueFactory = _ => "minmax" };
+    public Option<string> ActRange { get; } = new("--act-range") { Description = "Activation range method: minmax, sigma:K, percentile:P, entropy, mse", DefaultValueFactory = _ => "minmax" };
+    public Option<string> Granularity { get; } = new("--granularity") { Description = "Weight scales per tensor or per output channel: tensor, channel", DefaultValueFactory = _ => "tensor" };
+    public Option<string> Rounding { get; } = new("--rounding") { Description = "Every rounding: floor (the seed's), half-even, half-away", DefaultValueFactory = _ => "floor" };
+    public Option<string> Requant { get; } = new("--requant") { Description = "Requantization multiplier: float, or fixed-point[:P] with P from 8 to 31 (default 31)", DefaultValueFactory = _ => "float" };
+    public Option<string?> Bias { get; } = new("--bias") { Description = "Bias handling: none, float, int32 (default: int32 for a model with bias, none without)" };
+
+    public IEnumerable<Option> All => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias];
+
+    /// <summary>The configuration the flags describe; <paramref name="modelHasBias"/> picks the default bias mode.</summary>
+    public QuantizationConfig Read(ParseResult parse, bool modelHasBias)
+    {
+        var config = new QuantizationConfig(
+            OptionText.ParseScope(parse.GetValue(Scope)!),
+            BitWidth.Parse(parse.GetValue(WeightBits), "--weight-bits"),
+            BitWidth.Parse(parse.GetValue(ActBits), "--act-bits"),
+            OptionText.ParseRangeMethod(parse.GetValue(WeightRange)!),
+            OptionText.ParseRangeMethod(parse.GetValue(ActRange)!),
+            OptionText.ParseGranularity(parse.GetValue(Granularity)!),
+            OptionText.ParseRounding(parse.GetValue(Rounding)!),
+            OptionText.ParseRequant(parse.GetValue(Requant)!),
+            parse.GetValue(Bias) is { } bias ? OptionText.ParseBias(bias) : modelHasBias ? BiasMode.Int32 : BiasMode.None);
+        config.Validate();
+        return config;
+    }
+}

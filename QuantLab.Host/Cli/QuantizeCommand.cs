@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using QuantLab.Engine;
+using QuantLab.Engine.Export;
+using QuantLab.Engine.Model;
+using QuantLab.Engine.Ptq;
+using QuantLab.Engine.Quantization;
+using QuantLab.Engine.Reports;
+
+namespace QuantLab.Host.Cli;
+
+/// <summary><c>quantlab quantize</c>: one calibration + quantization + evaluation by hand, optionally
+/// writing the export format (DESIGN.md §4) and the seed's §2.1/§2.3 range report.</summary>
+public static class QuantizeCommand
+{
+    public static Command Create(Func<CliContext> context)
+    {
+        var flags = new QuantizationFlags();
+        var model = new Option<string>("--model") { Description = "Directory of a trained model (written by 'quantlab train --out')", Required = true };
+        var output = new Option<string?>("--out") { Description = "Write the quantized model in the export format (model.json, .npy arrays, testset/); needs --scope all" };
+        var report = new Option<string?>("--report") { Description = "Write weight and activation histograms (PNG) and the 3-sigma vs real range table (ranges.md, ranges.csv)" };
+        var calibration = new Option<int>("--calibration") { Description = "Calibration images: a fixed, seeded sample of the training set", DefaultValueFactory = _ => Calibrator.DefaultImages };
+        var threads = new Option<int>("--threads") { Description = "Threads of the integer engine (0: all cores); results do not depend on it", DefaultValueFactory = _ => 0 };
+        var data = DataCommand.DataDirOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON document: accuracy, fp32Accuracy, agreement (fractions), predictionsSha256, the configuration, …" };
+
+        var command = new Command("quantize", "Calibrate, quantize and evaluate a trained model (post-training quantization, seed §2)")
+        {
+            model, output, report, calibration, threads, data, json,
+        };
+        foreach (var option in flags.All) command.Add(option);
+        command.SetAction(parse =>
+        {
+            var ctx = context();
+            var fp32 = Fp32Model.Load(parse.GetValue(model)!);
+            var config = flags.Read(parse, fp32.HasBias);
+            var outDir = parse.GetValue(output);
+            var reportDir = parse.GetValue(report);
+            if (outDir is not null && config.Scope != QuantScope.All)
+                throw new BadInputException("--out writes the integer export format, which needs --scope all (the weights scope runs in float)");
+            if (outDir is not null) DataCommand.EnsureWritableParent(outDir);
+            if (reportDir is not null) DataCommand.EnsureWritableParent(reportDir);
+            bool asJson = parse.GetValue(json);
+            var log = ctx.Err.WriteLine;
+            var dataset = DataAccess.Load(ctx, parse.GetValue(data), fp32.Manifest.InputTransform, log);
+
+            var result = QuantizeJob.Run(fp32, config, dataset.Train, dataset.Test, parse.GetValue(calibration), parse.GetValue(threads), log);
+            if (outDir is not null)
+            {
+                IntExport.Write(outDir, result.IntModel!, result.TestSet, new JsonObject
+                {
+                    ["inputTransform"] = fp32.Manifest.InputTransform,
+                    ["quantization"] = JsonSerializer.SerializeToNode(ConfigJson(config), CliContext.Json),
+                    ["source"] = Path.GetFullPath(parse.GetValue(model)!),
+                });
+                log($"export written to {Path.GetFullPath(outDir)}");
+            }
+            if (reportDir is not null)
+            {
+                RangeReport.Write(reportDir, fp32, Calibrator.Sample(dataset.Train, parse.GetValue(calibration)));
+                log($"range report written to {Path.GetFullPath(reportDir)}");
+            }
+
+            if (asJson)
+            {
+                ctx.WriteJson(new
+                {
+                    accuracy = result.Accuracy,
+                    fp32Accuracy = result.Fp32Accuracy,
+                    agreement = result.Agreement,
+                    predictionsSha256 = result.PredictionsSha256,
+                    perClassAccuracy = result.PerClassAccuracy,
+                    quantization = ConfigJson(config),
+                    calibrationImages = result.CalibrationImages,
+                    seconds = result.Seconds,
+                    @out = outDir is null ? null : Path.GetFullPath(outDir),
+                    report = reportDir is null ? null : Path.GetFullPath(reportDir),
+                });
+            }
+            else
+            {
+                ctx.Out.WriteLine($"Quantization: {Describe(config)}");
+                ctx.Out.WriteLine($"Accuracy: {result.Accuracy * 100:F2}% (FP32 {result.Fp32Accuracy * 100:F2}%, agreement with FP32 {result.Agreement * 100:F2}%)");
+                ctx.Out.WriteLine($"Predictions SHA-256: {result.PredictionsSha256}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    public static object ConfigJson(QuantizationConfig c) => new
+    {
+        scope = OptionText.Of(c.Scope),
+        weightBits = c.WeightBits,
+        actBits = c.ActBits,
+        weightRange = OptionText.Of(c.WeightRange),
+        actRange = OptionText.Of(c.ActRange),
+        granularity = OptionText.Of(c.Granularity),
+        rounding = OptionText.Of(c.Rounding),
+        requant = OptionText.Of(c.Requant),
+        bias = OptionText.Of(c.Bias),
+    };
+
+    public static string Describe(QuantizationConfig c) =>
+        $"scope {OptionText.Of(c.Scope)}, weights {c.WeightBits}-bit {OptionText.Of(c.WeightRange)} per {OptionText.Of(c.Granularity)}, " +
+        $"activations {c.ActBits}-bit {OptionText.Of(c.ActRange)}, rounding {OptionText.Of(c.Rounding)}, requant {OptionText.Of(c.Requant)}, bias {OptionText.Of(c.Bias)}";
+}
