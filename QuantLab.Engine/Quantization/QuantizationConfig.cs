@@ -1,0 +1,62 @@
+using System.Globalization;
+using QuantLab.Engine.Calibration;
+
+namespace QuantLab.Engine.Quantization;
+
+/// <summary>
+/// One quantization configuration: the axes of DESIGN.md §5 except the model and calibration set.
+/// A record so a <c>with</c> expression can derive a variant; call <see cref="Validate"/> (or
+/// <see cref="TryValidate"/>, for a planner that drops impossible combinations) before using it.
+/// </summary>
+public sealed record QuantizationConfig(
+    QuantScope Scope,
+    int WeightBits,
+    int ActBits,
+    RangeMethod WeightRange,
+    RangeMethod ActRange,
+    Granularity Granularity,
+    RoundingMode Rounding,
+    RequantSpec Requant,
+    BiasMode Bias)
+{
+    /// <summary>True when the configuration can exist; otherwise <paramref name="problem"/> says why, naming the options.</summary>
+    public bool TryValidate(out string problem)
+    {
+        if (!BitWidth.IsValid(WeightBits))
+            problem = $"weight bits {WeightBits.ToString(CultureInfo.InvariantCulture)} is not {BitWidth.Allowed}";
+        else if (!BitWidth.IsValid(ActBits))
+            problem = $"act bits {ActBits.ToString(CultureInfo.InvariantCulture)} is not {BitWidth.Allowed}";
+        else if (WeightRange is null || ActRange is null || Requant is null)
+            problem = "weight range, act range and requant must all be set";
+        else if (!Enum.IsDefined(Scope) || !Enum.IsDefined(Granularity) || !Enum.IsDefined(Rounding) || !Enum.IsDefined(Bias))
+            problem = "scope, granularity, rounding and bias must be defined values";
+        else if (Requant.IsFixedPoint && Bias == BiasMode.Float)
+            problem = $"requant {Requant.ToOption()} cannot be combined with bias float: fixed-point requantization "
+                      + "adds the bias to the integer accumulator, so it requires bias none or int32 (or requant float)";
+        else
+        {
+            problem = "";
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Throws a <see cref="BadInputException"/> naming the problem unless <see cref="TryValidate"/> succeeds.</summary>
+    public QuantizationConfig Validate()
+    {
+        if (!TryValidate(out var problem)) throw new BadInputException($"Invalid quantization configuration: {problem}.");
+        return this;
+    }
+
+    /// <summary>Every option in its canonical spelling, in the order of DESIGN.md §6.</summary>
+    public override string ToString() => string.Join(' ',
+        $"weight-bits={WeightBits.ToString(CultureInfo.InvariantCulture)}",
+        $"act-bits={ActBits.ToString(CultureInfo.InvariantCulture)}",
+        $"weight-range={WeightRange}",
+        $"act-range={ActRange}",
+        $"granularity={Granularity.ToOption()}",
+        $"rounding={Rounding.ToOption()}",
+        $"requant={Requant}",
+        $"bias={Bias.ToOption()}",
+        $"scope={Scope.ToOption()}");
+}

@@ -1,0 +1,103 @@
+using System.Runtime.CompilerServices;
+
+namespace QuantLab.Engine.Quantization;
+
+/// <summary>
+/// The parameters of one quantizer (one tensor, or one output channel): step s, the integer range
+/// [qmin, qmax] of n bits and the rounding. s is the step of DESIGN.md §3 (x ≈ s·q); the seed's scaling
+/// factor S is 1/s.
+/// </summary>
+public readonly record struct QuantParams
+{
+    public QuantParams(double step, int bits, RoundingMode rounding)
+    {
+        BitWidth.Validate(bits);
+        if (!(double.IsFinite(step) && step > 0))
+            throw new ArgumentOutOfRangeException(nameof(step), step, "The step must be a positive finite number.");
+        Step = step;
+        Bits = bits;
+        QMin = Quantizer.QMin(bits);
+        QMax = Quantizer.QMax(bits);
+        Rounding = rounding;
+    }
+
+    /// <summary>s &gt; 0.</summary>
+    public double Step { get; }
+
+    public int Bits { get; }
+
+    /// <summary>−2^(n−1).</summary>
+    public int QMin { get; }
+
+    /// <summary>2^(n−1) − 1.</summary>
+    public int QMax { get; }
+
+    public RoundingMode Rounding { get; }
+
+    /// <summary>The quantizer for clipping threshold T ≥ 0: s = 2T/(2^n − 1), or s = 1 when T = 0.</summary>
+    public static QuantParams FromThreshold(double threshold, int bits, RoundingMode rounding) =>
+        new(Quantizer.Step(threshold, bits), bits, rounding);
+}
+
+/// <summary>
+/// Quantizing reals to n-bit integers (DESIGN.md §3): q = clamp(R(x / s), qmin, qmax), in double.
+/// Allocation-free; the per-element functions are inlined.
+/// </summary>
+public static class Quantizer
+{
+    /// <summary>qmin = −2^(n−1).</summary>
+    public static int QMin(int bits) => -(1 << (bits - 1));
+
+    /// <summary>qmax = 2^(n−1) − 1.</summary>
+    public static int QMax(int bits) => (1 << (bits - 1)) - 1;
+
+    /// <summary>
+    /// s = 2T / (2^n − 1) for T &gt; 0, so that R maps [−T, T] onto the 2^n levels with ±T at the outer half
+    /// steps (T/s = qmax + 1/2). T = 0 (an all-zero channel) gives s = 1. T must be finite and ≥ 0.
+    /// </summary>
+    public static double Step(double threshold, int bits)
+    {
+        BitWidth.Validate(bits);
+        if (!(double.IsFinite(threshold) && threshold >= 0))
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The threshold must be a finite number >= 0.");
+        return threshold == 0 ? 1.0 : 2.0 * threshold / ((1 << bits) - 1);
+    }
+
+    /// <summary>
+    /// q = clamp(R(x / s), qmin, qmax). x / s is a true division in double (not x·(1/s)): the fake-quant
+    /// simulation must do the same to agree bit for bit. Clamping happens in double before the conversion,
+    /// so any finite x is safe; NaN gives 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Quantize(double x, in QuantParams p)
+    {
+        double r = Rounding.RoundToIntegral(x / p.Step, p.Rounding);
+        return (int)Math.Clamp(r, p.QMin, p.QMax);
+    }
+
+    /// <summary>Quantizes <paramref name="values"/> into <paramref name="output"/> (same length).</summary>
+    public static void Quantize(ReadOnlySpan<float> values, in QuantParams p, Span<int> output)
+    {
+        if (output.Length != values.Length) throw new ArgumentException("Output and input lengths differ.", nameof(output));
+        for (int i = 0; i < values.Length; i++) output[i] = Quantize(values[i], p);
+    }
+
+    /// <summary>x̂ = s·q, the real value an integer stands for.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Dequantize(int q, in QuantParams p) => p.Step * q;
+
+    /// <summary>Dequantize(Quantize(x)): what the <c>weights</c> scope puts in place of a weight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double FakeQuantize(double x, in QuantParams p) => p.Step * Quantize(x, p);
+
+    /// <summary>
+    /// The int32 bias bq = R(b / (s_w·s_x)), saturated to [int.MinValue, int.MaxValue] (DESIGN.md §3).
+    /// s_w·s_x is formed first, then divided into b, as the contract writes it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int QuantizeBias(double bias, double weightStep, double inputStep, RoundingMode rounding)
+    {
+        double r = Rounding.RoundToIntegral(bias / (weightStep * inputStep), rounding);
+        return (int)Math.Clamp(r, int.MinValue, int.MaxValue);
+    }
+}
