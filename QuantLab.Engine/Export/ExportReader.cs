@@ -26,7 +26,7 @@ internal sealed class ExportReader(string directory)
         }
         var format = String(root, "$", "format");
         if (format != IntExport.Format) throw Bad("$.format", $"is '{format}', expected '{IntExport.Format}'");
-        var rounding = Parse("$.rounding", () => OptionText.ParseRounding(String(root, "$", "rounding")));
+        var rounding = Parse("$.rounding", () => RoundingMode.Parse(String(root, "$", "rounding")));
         var input = Object(root, "$", "input");
         var shape = IntArray(input, "$.input", "shape");
         if (shape.Length != 3) throw Bad("$.input.shape", "must be [channels, height, width]");
@@ -92,7 +92,7 @@ internal sealed class ExportReader(string directory)
         short[] weights = weightBits <= 8
             ? Array<sbyte>(weightFile, weightShape).Select(v => (short)v).ToArray()
             : Array<short>(weightFile, weightShape);
-        var (qmin, qmax) = QuantMath.Limits(weightBits);
+        int qmin = Quantizer.QMin(weightBits), qmax = Quantizer.QMax(weightBits);
         if (weights.Any(v => v < qmin || v > qmax)) throw new BadInputException($"{weightFile}: values outside the {weightBits}-bit range [{qmin}, {qmax}]");
 
         var weightScale = DoubleArray(o, path, "weightScale");

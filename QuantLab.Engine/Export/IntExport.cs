@@ -55,7 +55,7 @@ public static class IntExport
             {
                 ["format"] = Format,
                 ["engineVersion"] = EngineInfo.Version,
-                ["rounding"] = OptionText.Of(model.Rounding),
+                ["rounding"] = model.Rounding.ToOption(),
                 ["input"] = new JsonObject
                 {
                     ["shape"] = new JsonArray(model.InputShape.Select(d => (JsonNode)d).ToArray()),

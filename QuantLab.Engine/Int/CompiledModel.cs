@@ -25,7 +25,7 @@ public sealed class CompiledModel
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         InputSize = c * h * w;
         int maxActivation = InputSize, maxColumns = 0;
-        int inputMin = QuantMath.Limits(model.InputBits).Min, inputMax = QuantMath.Limits(model.InputBits).Max;
+        int inputMin = Quantizer.QMin(model.InputBits), inputMax = Quantizer.QMax(model.InputBits);
         foreach (var op in model.Ops)
         {
             switch (op)
@@ -34,7 +34,7 @@ public sealed class CompiledModel
                 {
                     int k = layer.IsConv ? layer.Kernel : 1;
                     int oh = layer.IsConv ? h - k + 1 : 1, ow = layer.IsConv ? w - k + 1 : 1;
-                    var compiled = new CompiledLayer(layer, h, w, oh, ow, inputMin, inputMax);
+                    var compiled = new CompiledLayer(layer, model.Rounding, h, w, oh, ow, inputMin, inputMax);
                     ops.Add(compiled);
                     maxColumns = Math.Max(maxColumns, compiled.Positions * compiled.PaddedFanIn);
                     (c, h, w) = (layer.OutChannels, oh, ow);
@@ -71,6 +71,7 @@ public sealed class CompiledPool(int channels, int height, int width, int kernel
 public sealed class CompiledLayer : CompiledOp
 {
     public IntLayer Layer { get; }
+    public Requantizer[] Requantizers { get; }
     public int FanIn { get; }
     public int PaddedFanIn { get; }
     /// <summary>Output positions per channel (OH·OW; 1 for linear layers).</summary>
@@ -89,9 +90,10 @@ public sealed class CompiledLayer : CompiledOp
     public bool Int32Safe { get; }
     public long AccumulatorBound { get; }
 
-    public CompiledLayer(IntLayer layer, int height, int width, int outHeight, int outWidth, int inputMin, int inputMax)
+    public CompiledLayer(IntLayer layer, RoundingMode rounding, int height, int width, int outHeight, int outWidth, int inputMin, int inputMax)
     {
         Layer = layer;
+        Requantizers = Enumerable.Range(0, layer.OutChannels).Select(c => layer.RequantizerOf(c, rounding)).ToArray();
         FanIn = layer.FanIn;
         PaddedFanIn = (FanIn + CompiledModel.Lanes - 1) / CompiledModel.Lanes * CompiledModel.Lanes;
         Positions = outHeight * outWidth;

@@ -10,7 +10,7 @@ namespace QuantLab.Engine.Int;
 /// The fast integer path: im2col into zero-padded int16 rows, then dot products with AVX2's
 /// multiply-add-adjacent (int16·int16 → int32 pairs) where <see cref="CompiledLayer.Int32Safe"/>
 /// proves int32 accumulators cannot overflow, otherwise scalar int64. Bit-exact with
-/// <see cref="ReferenceKernels"/>: both compute the exact integer Σ wq·xq and share <see cref="Requantize"/>.
+/// <see cref="ReferenceKernels"/>: both compute the exact integer Σ wq·xq and share <see cref="Requantizer"/>.
 /// </summary>
 public static class FastKernels
 {
@@ -29,13 +29,12 @@ public static class FastKernels
     {
         image.CopyTo(ws.A);
         short[] x = ws.A, y = ws.B;
-        var rounding = model.Model.Rounding;
         foreach (var op in model.Ops)
         {
             switch (op)
             {
                 case CompiledLayer layer:
-                    Layer(layer, x, y, ws.Columns, rounding);
+                    Layer(layer, x, y, ws.Columns);
                     break;
                 case CompiledPool pool:
                     MaxPool(pool, x, y);
@@ -47,7 +46,7 @@ public static class FastKernels
         for (int i = 0; i < n; i++) logits[i] = x[i];
     }
 
-    private static void Layer(CompiledLayer c, short[] input, short[] output, short[] columns, RoundingMode rounding)
+    private static void Layer(CompiledLayer c, short[] input, short[] output, short[] columns)
     {
         var layer = c.Layer;
         int fanIn = c.FanIn, padded = c.PaddedFanIn, positions = c.Positions;
@@ -62,7 +61,7 @@ public static class FastKernels
             row[fanIn..].Clear();
         }
 
-        var (min, max) = layer.OutputClamp;
+        var requantizers = c.Requantizers;
         bool int32Bias = layer.Bias == BiasMode.Int32;
         for (int p = 0; p < positions; p++)
         {
@@ -72,7 +71,7 @@ public static class FastKernels
                 var weights = c.PaddedWeights.AsSpan(o * padded, padded);
                 long acc = c.Int32Safe && Vectorized ? DotInt32(weights, row) : DotInt64(weights, row, fanIn);
                 if (int32Bias) acc += layer.BiasInt32![o];
-                output[o * positions + p] = (short)Requantize.Apply(layer, acc, o, rounding, min, max);
+                output[o * positions + p] = (short)requantizers[o].Apply(acc);
             }
         }
     }

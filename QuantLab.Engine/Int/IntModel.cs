@@ -21,9 +21,9 @@ public sealed record IntModel(
     /// <summary>Quantizes one normalized float image into the input's integers: q = clamp(R(x / s_in)).</summary>
     public void QuantizeInput(ReadOnlySpan<float> pixels, Span<short> into)
     {
-        var (qmin, qmax) = QuantMath.Limits(InputBits);
+        var p = new QuantParams(InputScale, InputBits, Rounding);
         for (int i = 0; i < pixels.Length; i++)
-            into[i] = (short)Math.Clamp(Quantization.Rounding.Round(pixels[i] / InputScale, Rounding), qmin, qmax);
+            into[i] = (short)Quantizer.Quantize(pixels[i], p);
     }
 }
 
@@ -65,12 +65,11 @@ public sealed record IntLayer(
 
     public double WeightScaleOf(int channel) => WeightScale.Length == 1 ? WeightScale[0] : WeightScale[channel];
 
-    public (int Min, int Max) OutputClamp
-    {
-        get
-        {
-            var (qmin, qmax) = QuantMath.Limits(OutputBits);
-            return (Relu ? 0 : qmin, qmax);
-        }
-    }
+    public (int Min, int Max) OutputClamp => (Relu ? 0 : Quantizer.QMin(OutputBits), Quantizer.QMax(OutputBits));
+
+    /// <summary>The requantizer of output channel <paramref name="channel"/> (DESIGN.md §3, "Requantizing"):
+    /// accumulator (with bq added where the bias is int32) → clamped output integer.</summary>
+    public Requantizer RequantizerOf(int channel, RoundingMode rounding) => Requant.IsFixedPoint
+        ? Requantizer.FixedPoint(new FixedPointMultiplier(FixedMultiplier![channel], FixedShift![channel]), rounding, OutputBits, Relu)
+        : Requantizer.Float(Multiplier[channel], Bias == BiasMode.Float ? BiasFloat![channel] : 0.0, rounding, OutputBits, Relu);
 }

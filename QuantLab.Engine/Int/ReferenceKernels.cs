@@ -13,7 +13,6 @@ public static class ReferenceKernels
     {
         int k = layer.Kernel, oh = height - k + 1, ow = width - k + 1;
         var output = new int[layer.OutChannels * oh * ow];
-        var (min, max) = layer.OutputClamp;
         for (int co = 0; co < layer.OutChannels; co++)
         for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++)
@@ -24,7 +23,7 @@ public static class ReferenceKernels
             for (int kx = 0; kx < k; kx++)
                 acc += (long)layer.Weights[((co * layer.InChannels + ci) * k + ky) * k + kx] * input[(ci * height + y + ky) * width + x + kx];
             if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![co];
-            output[(co * oh + y) * ow + x] = Requantize.Apply(layer, acc, co, rounding, min, max);
+            output[(co * oh + y) * ow + x] = layer.RequantizerOf(co, rounding).Apply(acc);
         }
         return output;
     }
@@ -33,14 +32,13 @@ public static class ReferenceKernels
     public static int[] Linear(IntLayer layer, ReadOnlySpan<int> input, RoundingMode rounding)
     {
         var output = new int[layer.OutChannels];
-        var (min, max) = layer.OutputClamp;
         for (int o = 0; o < layer.OutChannels; o++)
         {
             long acc = 0;
             for (int i = 0; i < layer.InChannels; i++)
                 acc += (long)layer.Weights[o * layer.InChannels + i] * input[i];
             if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![o];
-            output[o] = Requantize.Apply(layer, acc, o, rounding, min, max);
+            output[o] = layer.RequantizerOf(o, rounding).Apply(acc);
         }
         return output;
     }

@@ -26,8 +26,7 @@ public static class FakeQuantSimulation
             int n = Math.Min(batch, images.Count - start);
             var pixels = tensor(images.Pixels.AsSpan(start * LabeledImages.PixelsPerImage, n * LabeledImages.PixelsPerImage).ToArray(),
                 [n, 1, LabeledImages.Height, LabeledImages.Width]).to(float64);
-            var (qmin, qmax) = QuantMath.Limits(model.InputBits);
-            var x = Round(pixels / model.InputScale, model.Rounding).clamp(qmin, qmax);
+            var x = Round(pixels / model.InputScale, model.Rounding).clamp(Quantizer.QMin(model.InputBits), Quantizer.QMax(model.InputBits));
             foreach (var op in model.Ops)
             {
                 x = op switch

@@ -28,7 +28,7 @@ public static class PtqBuilder
         config.Validate();
         CheckBiasMode(model, config.Bias);
         var rounding = config.Rounding;
-        double inputScale = QuantMath.Step(activationThresholds["input"], config.ActBits);
+        double inputScale = Quantizer.Step(activationThresholds["input"], config.ActBits);
         var ops = new List<IntOp>();
         double sx = inputScale;
         foreach (var spec in LeNet5Architecture.Layers)
@@ -38,7 +38,7 @@ public static class PtqBuilder
                 case MaxPoolSpec pool: ops.Add(new IntMaxPool(pool.Name, pool.Kernel)); break;
                 case FlattenSpec flatten: ops.Add(new IntFlatten(flatten.Name)); break;
                 default:
-                    var layer = Layer(model, spec, weightThresholds[spec.Name], sx, QuantMath.Step(activationThresholds[spec.Name], config.ActBits), config);
+                    var layer = Layer(model, spec, weightThresholds[spec.Name], sx, Quantizer.Step(activationThresholds[spec.Name], config.ActBits), config);
                     ops.Add(layer);
                     sx = layer.OutputScale;
                     break;
@@ -56,14 +56,14 @@ public static class PtqBuilder
             LinearSpec l => (false, l.InFeatures, l.OutFeatures, 1, l.Relu),
             _ => throw new InvalidOperationException(),
         };
-        var sw = weightThresholds.Select(t => QuantMath.Step(t, config.WeightBits)).ToArray();
+        var sw = weightThresholds.Select(t => Quantizer.Step(t, config.WeightBits)).ToArray();
         var wq = QuantizeWeights(weight, sw, config.WeightBits, config.Rounding);
 
         var biasMode = bias is null ? BiasMode.None : config.Bias;
         int[]? bq = null;
         double[]? bf = null;
         if (biasMode == BiasMode.Int32)
-            bq = Enumerable.Range(0, outC).Select(c => QuantMath.QuantizeBias(bias!.Data[c], Sw(sw, c) * sx, config.Rounding)).ToArray();
+            bq = Enumerable.Range(0, outC).Select(c => Quantizer.QuantizeBias(bias!.Data[c], Sw(sw, c), sx, config.Rounding)).ToArray();
         else if (biasMode == BiasMode.Float)
             bf = Enumerable.Range(0, outC).Select(c => bias!.Data[c] / sy).ToArray();
 
@@ -88,8 +88,11 @@ public static class PtqBuilder
         int outputs = weight.Shape[0], per = weight.Data.Length / outputs;
         var q = new short[weight.Data.Length];
         for (int o = 0; o < outputs; o++)
-        for (int j = 0; j < per; j++)
-            q[o * per + j] = (short)QuantMath.Quantize(weight.Data[o * per + j], Sw(sw, o), bits, rounding);
+        {
+            var p = new QuantParams(Sw(sw, o), bits, rounding);
+            for (int j = 0; j < per; j++)
+                q[o * per + j] = (short)Quantizer.Quantize(weight.Data[o * per + j], p);
+        }
         return q;
     }
 
@@ -106,7 +109,7 @@ public static class PtqBuilder
         foreach (var layer in ActivationPoints.WeightLayers)
         {
             var (weight, bias) = model.Layer(layer);
-            var sw = ranges.Weights[layer].Select(r => QuantMath.Step(r.Threshold, config.WeightBits)).ToArray();
+            var sw = ranges.Weights[layer].Select(r => Quantizer.Step(r.Threshold, config.WeightBits)).ToArray();
             var wq = QuantizeWeights(weight, sw, config.WeightBits, config.Rounding);
             int outputs = weight.Shape[0], per = weight.Data.Length / outputs;
             var dequantized = new float[wq.Length];
@@ -119,8 +122,8 @@ public static class PtqBuilder
                 BiasMode.Float => bias.Data,
                 _ => Enumerable.Range(0, outputs).Select(c =>
                 {
-                    double step = Sw(sw, c) * QuantMath.Step(ranges.Activations[ActivationPoints.InputOf(layer)].Threshold, config.ActBits);
-                    return (float)(QuantMath.QuantizeBias(bias.Data[c], step, config.Rounding) * step);
+                    double sx = Quantizer.Step(ranges.Activations[ActivationPoints.InputOf(layer)].Threshold, config.ActBits);
+                    return (float)(Quantizer.QuantizeBias(bias.Data[c], Sw(sw, c), sx, config.Rounding) * (Sw(sw, c) * sx));
                 }).ToArray(),
             };
             parameters[$"{layer}.bias"] = bias with { Data = values };
@@ -131,6 +134,6 @@ public static class PtqBuilder
     private static void CheckBiasMode(Fp32Model model, BiasMode mode)
     {
         if (!model.HasBias && mode != BiasMode.None)
-            throw new BadInputException($"--bias {mode.ToString().ToLowerInvariant()} needs a model trained with bias; this model has none (use --bias none)");
+            throw new BadInputException($"--bias {mode.ToOption()} needs a model trained with bias; this model has none (use --bias none)");
     }
 }

@@ -36,7 +36,7 @@ public static class QuantizeJob
         using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
 
         var calibration = Calibrator.Sample(train, calibrationImages);
-        log?.Invoke($"calibrating on {calibration.Count} training images (weights: {OptionText.Of(config.WeightRange)}, activations: {OptionText.Of(config.ActRange)})");
+        log?.Invoke($"calibrating on {calibration.Count} training images (weights: {config.WeightRange.ToOption()}, activations: {config.ActRange.ToOption()})");
         var ranges = Calibrator.Calibrate(model, calibration, config);
 
         int[] predictions;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Host.Cli;
@@ -25,17 +26,19 @@ public sealed class QuantizationFlags
     /// <summary>The configuration the flags describe; <paramref name="modelHasBias"/> picks the default bias mode.</summary>
     public QuantizationConfig Read(ParseResult parse, bool modelHasBias)
     {
+        int weightBits = parse.GetValue(WeightBits), actBits = parse.GetValue(ActBits);
+        BitWidth.Validate(weightBits, "--weight-bits");
+        BitWidth.Validate(actBits, "--act-bits");
         var config = new QuantizationConfig(
-            OptionText.ParseScope(parse.GetValue(Scope)!),
-            BitWidth.Parse(parse.GetValue(WeightBits), "--weight-bits"),
-            BitWidth.Parse(parse.GetValue(ActBits), "--act-bits"),
-            OptionText.ParseRangeMethod(parse.GetValue(WeightRange)!),
-            OptionText.ParseRangeMethod(parse.GetValue(ActRange)!),
-            OptionText.ParseGranularity(parse.GetValue(Granularity)!),
-            OptionText.ParseRounding(parse.GetValue(Rounding)!),
-            OptionText.ParseRequant(parse.GetValue(Requant)!),
-            parse.GetValue(Bias) is { } bias ? OptionText.ParseBias(bias) : modelHasBias ? BiasMode.Int32 : BiasMode.None);
-        config.Validate();
-        return config;
+            QuantScope.Parse(parse.GetValue(Scope)),
+            weightBits,
+            actBits,
+            RangeMethod.Parse(parse.GetValue(WeightRange)),
+            RangeMethod.Parse(parse.GetValue(ActRange)),
+            QuantLab.Engine.Quantization.Granularity.Parse(parse.GetValue(Granularity)),
+            RoundingMode.Parse(parse.GetValue(Rounding)),
+            RequantSpec.Parse(parse.GetValue(Requant)),
+            parse.GetValue(Bias) is { } bias ? BiasMode.Parse(bias) : modelHasBias ? BiasMode.Int32 : BiasMode.None);
+        return config.Validate();
     }
 }

@@ -91,18 +91,18 @@ public static class QuantizeCommand
 
     public static object ConfigJson(QuantizationConfig c) => new
     {
-        scope = OptionText.Of(c.Scope),
+        scope = c.Scope.ToOption(),
         weightBits = c.WeightBits,
         actBits = c.ActBits,
-        weightRange = OptionText.Of(c.WeightRange),
-        actRange = OptionText.Of(c.ActRange),
-        granularity = OptionText.Of(c.Granularity),
-        rounding = OptionText.Of(c.Rounding),
-        requant = OptionText.Of(c.Requant),
-        bias = OptionText.Of(c.Bias),
+        weightRange = c.WeightRange.ToOption(),
+        actRange = c.ActRange.ToOption(),
+        granularity = c.Granularity.ToOption(),
+        rounding = c.Rounding.ToOption(),
+        requant = c.Requant.ToOption(),
+        bias = c.Bias.ToOption(),
     };
 
     public static string Describe(QuantizationConfig c) =>
-        $"scope {OptionText.Of(c.Scope)}, weights {c.WeightBits}-bit {OptionText.Of(c.WeightRange)} per {OptionText.Of(c.Granularity)}, " +
-        $"activations {c.ActBits}-bit {OptionText.Of(c.ActRange)}, rounding {OptionText.Of(c.Rounding)}, requant {OptionText.Of(c.Requant)}, bias {OptionText.Of(c.Bias)}";
+        $"scope {c.Scope.ToOption()}, weights {c.WeightBits}-bit {c.WeightRange.ToOption()} per {c.Granularity.ToOption()}, " +
+        $"activations {c.ActBits}-bit {c.ActRange.ToOption()}, rounding {c.Rounding.ToOption()}, requant {c.Requant.ToOption()}, bias {c.Bias.ToOption()}";
 }
