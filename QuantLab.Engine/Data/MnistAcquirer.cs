@@ -70,6 +70,8 @@ public sealed class MnistAcquirer
     {
         if (ExplicitDirectory is { } given)
         {
+            if (!System.IO.Directory.Exists(given))
+                throw new BadInputException($"the MNIST data directory {given} does not exist");
             var problems = Files.All
                 .Select(f => (f.Name, Problem: MnistFileSet.Check(given, f)))
                 .Where(p => p.Problem is not null)

@@ -55,6 +55,15 @@ public sealed class MnistAcquirerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_missing_explicit_directory_is_an_error_even_when_the_cache_is_valid()
+    {
+        _fixture.WriteTo(Cache);
+        var given = _dir.Combine("absent");
+        var e = await Assert.ThrowsAsync<BadInputException>(() => AcquireAsync([new ForbiddenSource()], given));
+        Assert.Equal($"the MNIST data directory {given} does not exist", e.Message);
+    }
+
+    [Fact]
     public async Task An_explicit_directory_may_hold_gzip_content_under_the_raw_names()
     {
         var given = Directory.CreateDirectory(_dir.Combine("given")).FullName;
