@@ -3,6 +3,7 @@ using QuantLab.Engine.Model;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 using static TorchSharp.torch;
+using RoundingMode = QuantLab.Engine.Quantization.RoundingMode;
 
 namespace QuantLab.Engine.Ptq;
 

@@ -20,6 +20,11 @@ public sealed record QuantizationConfig(
     BiasMode Bias)
 {
     /// <summary>True when the configuration can exist; otherwise <paramref name="problem"/> says why, naming the options.</summary>
+    /// <summary>The seed's §2.4 setting: everything 8-bit on the integer path, min/max ranges per
+    /// tensor, floor rounding, float requantization, no bias.</summary>
+    public static QuantizationConfig Default { get; } = new(QuantScope.All, 8, 8, RangeMethod.MinMax, RangeMethod.MinMax,
+        Granularity.Tensor, RoundingMode.Floor, RequantSpec.Float, BiasMode.None);
+
     public bool TryValidate(out string problem)
     {
         if (!BitWidth.IsValid(WeightBits))

@@ -55,7 +55,7 @@ public static class EngineBench
     }
 
     /// <summary>One warm-up run, then the best of three timed runs.</summary>
-    private static (string, int, double) Measure(string name, int images, Action action)
+    private static (string Name, int Images, double Seconds) Measure(string name, int images, Action action)
     {
         action();
         double best = double.MaxValue;

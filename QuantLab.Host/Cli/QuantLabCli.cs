@@ -17,6 +17,9 @@ public static class QuantLabCli
         DataCommand.Create(context),
         ModelCommand.Create(context),
         TrainCommand.Create(context),
+        QuantizeCommand.Create(context),
+        InferCommand.Create(context),
+        BenchCommand.Create(context),
     };
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)

@@ -42,7 +42,7 @@ public static class QuantizeCommand
             if (outDir is not null) DataCommand.EnsureWritableParent(outDir);
             if (reportDir is not null) DataCommand.EnsureWritableParent(reportDir);
             bool asJson = parse.GetValue(json);
-            var log = ctx.Err.WriteLine;
+            Action<string> log = ctx.Err.WriteLine;
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), fp32.Manifest.InputTransform, log);
 
             var result = QuantizeJob.Run(fp32, config, dataset.Train, dataset.Test, parse.GetValue(calibration), parse.GetValue(threads), log);
