@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using QuantLab.Actors.Planning;
 
 namespace QuantLab.Actors.Messages;
@@ -32,7 +33,7 @@ public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;
 /// <param name="State">queued | running | completed | failed | unknown</param>
 public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued) : IQuantLabMessage
 {
-    public bool Finished => State is "completed" or "failed";
+    [JsonIgnore] public bool Finished => State is "completed" or "failed";
 }
 
 public sealed record CampaignResults(string Campaign, IReadOnlyList<JobResult> Results, IReadOnlyList<FailedJob> Failed) : IQuantLabMessage;
