@@ -9,7 +9,8 @@ public sealed record RegisterWorker(string WorkerId, string Node, string EngineV
 public sealed record WorkerAccepted(string WorkerId) : IQuantLabMessage;
 public sealed record WorkerRefused(string WorkerId, string Reason) : IQuantLabMessage;
 public sealed record RequestJob(string WorkerId) : IQuantLabMessage;
-public sealed record JobAssignment(JobDescriptor Job, int Attempt) : IQuantLabMessage;
+/// <param name="UpstreamArtifacts">Per upstream job key, the artifacts it produced (name → SHA-256).</param>
+public sealed record JobAssignment(JobDescriptor Job, int Attempt, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> UpstreamArtifacts) : IQuantLabMessage;
 public sealed record NoJobAvailable(string WorkerId) : IQuantLabMessage;
 /// <summary>Sent to idle workers when jobs became ready; each then asks with <see cref="RequestJob"/>.</summary>
 public sealed record JobsAvailable(int Count) : IQuantLabMessage;

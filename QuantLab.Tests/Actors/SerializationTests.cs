@@ -32,7 +32,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new WorkerAccepted("w1");
         yield return new WorkerRefused("w1", "engine differs");
         yield return new RequestJob("w1");
-        yield return new JobAssignment(job, 2);
+        yield return new JobAssignment(job, 2, new Dictionary<string, IReadOnlyDictionary<string, string>> { [job.Upstream[0]] = outcome.Artifacts });
         yield return new NoJobAvailable("w1");
         yield return new JobsAvailable(3);
         yield return new JobHeartbeat("w1", job.Key, 2);
