@@ -54,8 +54,8 @@ public sealed class DivergingExecutor : ComputeExecutor
     }
 }
 
-/// <summary>The first call blocks until <see cref="Release"/> (or cancellation); later calls run at once.</summary>
-public sealed class BlockFirstExecutor : ComputeExecutor
+/// <summary>The <paramref name="blockAt"/>-th call blocks until <see cref="Release"/> (or cancellation); other calls run at once.</summary>
+public sealed class BlockFirstExecutor(int blockAt = 1) : ComputeExecutor
 {
     private readonly ManualResetEventSlim _release = new(false);
     private int _calls;
@@ -65,7 +65,7 @@ public sealed class BlockFirstExecutor : ComputeExecutor
 
     public override JobOutcome Execute(JobDescriptor job, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> upstream, IArtifactStore artifacts, CancellationToken ct)
     {
-        if (Interlocked.Increment(ref _calls) == 1)
+        if (Interlocked.Increment(ref _calls) == blockAt)
         {
             Blocked.Set();
             _release.Wait(ct);
