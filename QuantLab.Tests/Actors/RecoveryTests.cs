@@ -2,6 +2,7 @@ using Akka.Actor;
 using Microsoft.Data.Sqlite;
 using QuantLab.Actors.Coordinator;
 using QuantLab.Actors.Messages;
+using QuantLab.Actors.Results;
 using QuantLab.Actors.Storage;
 using QuantLab.Actors.Workers;
 using Kit = Akka.TestKit.Xunit2.TestKit;
@@ -45,7 +46,7 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
-    public void A_campaign_interrupted_mid_run_recovers_and_ends_equal_to_an_uninterrupted_run()
+    public async Task A_campaign_interrupted_mid_run_recovers_and_ends_equal_to_an_uninterrupted_run()
     {
         var plan = TestPlans.Small("recover", bits: "[2, 4, 8]");   // train, calibrate, 3 evaluations
 
@@ -80,6 +81,16 @@ public sealed class RecoveryTests : IDisposable
 
         Assert.Equal(5L, CountEvents(db, "ql.job-completed.v1"));
         Assert.Equal(1L, CountEvents(db, "ql.campaign-submitted.v1"));
+
+        // Invariant 6: the read side builds status and results from the events alone, with no coordinator running.
+        var reader = new Kit(ActorSystem.Create("reader", LabConfig.Sqlite(db)));
+        try
+        {
+            Assert.Equal(new CampaignStatus("recover", "completed", 5, 5, 0, 0, 0), await LabReadSide.StatusAsync(reader.Sys, "recover"));
+            Assert.Equal(Summary(expected), Summary(await LabReadSide.ResultsAsync(reader.Sys, "recover")));
+            Assert.Equal("unknown", (await LabReadSide.StatusAsync(reader.Sys, "nope")).State);
+        }
+        finally { reader.Shutdown(Long); }
     }
 
     private static List<string> Summary(CampaignResults results) =>
