@@ -53,7 +53,7 @@ public sealed class CoordinatorActorTests : TestKit
         Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), RunToEnd(coordinator, plan));
         Assert.All(plan.Jobs, j => Assert.Equal(1, executor.Calls[j.Key]));
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
-        var results = ExpectMsg<CampaignResults>();
+        var results = ExpectMsg<CampaignResults>(Long);
         Assert.Equal(plan.Jobs.Select(j => j.Key).Order(), results.Results.Select(r => r.Key).Order());
         var store = new SqliteArtifactStore(_db);
         Assert.All(results.Results, r =>
@@ -72,7 +72,7 @@ public sealed class CoordinatorActorTests : TestKit
         StartWorker(coordinator, executor, "w1");
         Assert.Equal("completed", RunToEnd(coordinator, TestPlans.Small()).State);
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
-        Assert.Equal(3, ExpectMsg<CampaignResults>().Results.Single(r => r.Kind == JobKind.Train).Attempt);
+        Assert.Equal(3, ExpectMsg<CampaignResults>(Long).Results.Single(r => r.Kind == JobKind.Train).Attempt);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class CoordinatorActorTests : TestKit
         StartWorker(coordinator, executor, "w1");
         Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), RunToEnd(coordinator, TestPlans.Small()));
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
-        var failed = ExpectMsg<CampaignResults>().Failed.Single(f => f.Kind == JobKind.Train);
+        var failed = ExpectMsg<CampaignResults>(Long).Failed.Single(f => f.Kind == JobKind.Train);
         Assert.Equal(3, failed.Attempts);
         Assert.Contains("IOException: simulated infrastructure failure of Train", failed.Error);
     }
@@ -97,7 +97,7 @@ public sealed class CoordinatorActorTests : TestKit
         Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), RunToEnd(coordinator, TestPlans.Small()));
         Assert.Equal(1, Assert.Single(executor.Calls).Value);
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
-        Assert.All(ExpectMsg<CampaignResults>().Results, r => Assert.Equal(OutcomeStatus.ConfigurationFailed, r.Status));
+        Assert.All(ExpectMsg<CampaignResults>(Long).Results, r => Assert.Equal(OutcomeStatus.ConfigurationFailed, r.Status));
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class CoordinatorActorTests : TestKit
         StartWorker(coordinator, executor, "w1");
         RunToEnd(coordinator, TestPlans.Small("first", bits: "[4, 8]"));
         coordinator.Tell(new SubmitCampaign(TestPlans.Small("second", bits: "[8, 6]")), TestActor);
-        Assert.Equal(new CampaignAccepted("second", 4, 3, 0), ExpectMsg<CampaignAccepted>());
+        Assert.Equal(new CampaignAccepted("second", 4, 3, 0), ExpectMsg<CampaignAccepted>(Long));
         coordinator.Tell(new WatchCampaign("second"), TestActor);
         FishForMessage<CampaignStatus>(s => s.State == "completed", Long);
         Assert.Equal(5, executor.Calls.Count);
@@ -122,10 +122,10 @@ public sealed class CoordinatorActorTests : TestKit
         Sys.EventStream.Subscribe(TestActor, typeof(WorkerRefused));
         var worker = StartWorker(coordinator, new ComputeExecutor(), "old", LabConfig.Worker with { EngineVersion = "0.9.0" });
         Watch(worker);
-        Assert.Contains("worker engine 0.9.0 differs", ExpectMsg<WorkerRefused>().Reason);
+        Assert.Contains("worker engine 0.9.0 differs", ExpectMsg<WorkerRefused>(Long).Reason);
         ExpectTerminated(worker);
         coordinator.Tell(new SubmitCampaign(TestPlans.Small(engine: "0.9.0")), TestActor);
-        Assert.Contains("planned for engine 0.9.0", ExpectMsg<CampaignRefused>().Reason);
+        Assert.Contains("planned for engine 0.9.0", ExpectMsg<CampaignRefused>(Long).Reason);
     }
 
     [Fact]
@@ -136,7 +136,7 @@ public sealed class CoordinatorActorTests : TestKit
         // This worker never renews its lease while its job runs.
         StartWorker(coordinator, blocking, "silent", LabConfig.Worker with { HeartbeatInterval = TimeSpan.FromHours(1) });
         coordinator.Tell(new SubmitCampaign(TestPlans.Trainings("lease", 1)), TestActor);
-        ExpectMsg<CampaignAccepted>();
+        ExpectMsg<CampaignAccepted>(Long);
         Assert.True(blocking.Blocked.Wait(Long));
         var other = new ComputeExecutor();
         StartWorker(coordinator, other, "w2");
@@ -144,12 +144,12 @@ public sealed class CoordinatorActorTests : TestKit
         FishForMessage<CampaignStatus>(s => s.State == "completed", Long);
         blocking.Release();   // the first worker finishes late: acknowledged, not recorded again
         coordinator.Tell(new GetCampaignResults("lease"), TestActor);
-        var result = Assert.Single(ExpectMsg<CampaignResults>().Results);
+        var result = Assert.Single(ExpectMsg<CampaignResults>(Long).Results);
         Assert.Equal("w2", result.Worker);
         Assert.Equal(2, result.Attempt);
         AwaitAssert(() => Assert.Equal(1, blocking.Calls.Values.Sum()), Long);
         coordinator.Tell(new GetCampaignResults("lease"), TestActor);
-        Assert.Equal("w2", Assert.Single(ExpectMsg<CampaignResults>().Results).Worker);
+        Assert.Equal("w2", Assert.Single(ExpectMsg<CampaignResults>(Long).Results).Worker);
     }
 
     [Fact]
@@ -159,13 +159,13 @@ public sealed class CoordinatorActorTests : TestKit
         var blocking = new BlockFirstExecutor();
         var doomed = StartWorker(coordinator, blocking, "doomed");
         coordinator.Tell(new SubmitCampaign(TestPlans.Trainings("stop", 1)), TestActor);
-        ExpectMsg<CampaignAccepted>();
+        ExpectMsg<CampaignAccepted>(Long);
         Assert.True(blocking.Blocked.Wait(Long));
         Sys.Stop(doomed);
         StartWorker(coordinator, new ComputeExecutor(), "w2");
         coordinator.Tell(new WatchCampaign("stop"), TestActor);
         FishForMessage<CampaignStatus>(s => s.State == "completed", Long);
         coordinator.Tell(new GetCampaignResults("stop"), TestActor);
-        Assert.Equal("w2", Assert.Single(ExpectMsg<CampaignResults>().Results).Worker);
+        Assert.Equal("w2", Assert.Single(ExpectMsg<CampaignResults>(Long).Results).Worker);
     }
 }

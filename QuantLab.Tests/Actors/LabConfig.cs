@@ -21,6 +21,8 @@ public static class LabConfig
         return ConfigurationFactory.ParseString("""
                 akka.loglevel = WARNING
                 akka.stdout-loglevel = WARNING
+                # The first write creates the journal tables; on a loaded CI machine that can take seconds.
+                akka.test.single-expect-default = 15s
                 """)
             .WithFallback(QuantLabConfig.Serialization())
             .WithFallback(QuantLabConfig.SqlitePersistence(databasePath, queryRefresh: TimeSpan.FromMilliseconds(100)));
