@@ -1,0 +1,239 @@
+using System.Text.Json;
+using QuantLab.Engine;
+using QV = QuantLab.Actors.Campaigns.QuantizationValues;
+
+namespace QuantLab.Actors.Campaigns;
+
+/// <summary>
+/// Reads a campaign spec strictly: unknown fields, duplicate fields, wrong types and bad values are
+/// <see cref="BadInputException"/>s whose message starts with the JSON path (<c>$.quantize.weightBits[2]</c>)
+/// and names the allowed values. Any field may be one value or a non-empty list (a sweep axis).
+/// </summary>
+public static class CampaignSpecParser
+{
+    private const string NamePattern = "letters, digits, '.', '_' and '-' (1 to 100 characters)";
+
+    public static CampaignSpec ParseFile(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BadInputException($"campaign spec {path}: cannot read it: {e.Message}", e);
+        }
+        return Parse(text, path);
+    }
+
+    public static CampaignSpec Parse(string json, string source = "campaign spec")
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
+        catch (JsonException e)
+        {
+            throw new BadInputException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}", e);
+        }
+        using (doc)
+        {
+            try { return ReadSpec(new Obj(doc.RootElement, "$")); }
+            catch (SpecError e) { throw new BadInputException($"{source}: {e.Message}"); }
+        }
+    }
+
+    private static CampaignSpec ReadSpec(Obj root)
+    {
+        var name = root.Required("name", Name);
+        var data = root.Optional("data", e => ReadData(new Obj(e.Element, e.Path))) ?? DataOptions.Default;
+        var train = root.Required("train", e => ReadList(e, t => ReadTrain(new Obj(t.Element, t.Path))));
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < train.Count; i++)
+            if (!ids.Add(train[i].Id))
+                throw new SpecError($"$.train[{i}].id: '{train[i].Id}' is used twice; training ids must be unique");
+        var quantize = root.Optional("quantize", e => ReadQuantize(new Obj(e.Element, e.Path), train));
+        var search = root.Optional("search", e => ReadSearch(new Obj(e.Element, e.Path))) ?? SearchSpec.Grid;
+        root.RejectUnknown();
+        return new CampaignSpec(name, data, train, quantize, search);
+    }
+
+    private static DataOptions ReadData(Obj o)
+    {
+        var preprocess = o.Optional("preprocess", e => Choice(e, s => s is "resize" or "pad" ? s : null, "resize, pad")) ?? "resize";
+        var testLimit = o.Optional("testLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"));
+        o.RejectUnknown();
+        return new DataOptions(preprocess, testLimit);
+    }
+
+    private static TrainSpec ReadTrain(Obj o)
+    {
+        var id = o.Required("id", Name);
+        var bias = o.Axis("bias", Bool, [false]);
+        var epochs = o.Axis("epochs", e => Int(e, 1, 1000, "integers 1..1000"), [2]);
+        var batch = o.Axis("batchSize", e => Int(e, 1, 60000, "integers 1..60000"), [4]);
+        var lr = o.Axis("lr", e => Real(e, x => x > 0 && x <= 10, "numbers in (0, 10]"), [0.001]);
+        var momentum = o.Axis("momentum", e => Real(e, x => x >= 0 && x < 1, "numbers in [0, 1)"), [0.9]);
+        var seed = o.Axis("seed", e => Int(e, 0, int.MaxValue, "integers >= 0"), [0]);
+        var limit = o.Axis("trainLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"), [null]);
+        var qat = o.Optional("qat", e => ReadAxes(new Obj(e.Element, e.Path)));
+        o.RejectUnknown();
+        return new TrainSpec(id, bias, epochs, batch, lr, momentum, seed, limit, qat);
+    }
+
+    private static QuantizeSpec ReadQuantize(Obj o, IReadOnlyList<TrainSpec> train)
+    {
+        var known = train.Select(t => t.Id).ToList();
+        var allowed = known.Count == 0 ? "(no training ids defined)" : string.Join(", ", known);
+        var models = o.Axis("models", e => Choice(e, s => known.Contains(s) ? s : null, allowed), []);
+        var axes = ReadAxes(o);
+        return new QuantizeSpec(models, axes);
+    }
+
+    /// <summary>Reads the quantization fields of <paramref name="o"/> and rejects every other field.</summary>
+    private static QuantAxes ReadAxes(Obj o)
+    {
+        var scope = o.Axis("scope", e => Choice(e, QV.Scope, QV.Allowed.Scope), [QV.Defaults.Scope]);
+        var wBits = o.Axis("weightBits", Bits, [QV.Defaults.WeightBits]);
+        var aBits = o.Axis("actBits", Bits, [QV.Defaults.ActBits]);
+        var wRange = o.Axis("weightRange", e => Choice(e, QV.Range, QV.Allowed.Range), [QV.Defaults.WeightRange]);
+        var aRange = o.Axis("actRange", e => Choice(e, QV.Range, QV.Allowed.Range), [QV.Defaults.ActRange]);
+        var gran = o.Axis("granularity", e => Choice(e, QV.Granularity, QV.Allowed.Granularity), [QV.Defaults.Granularity]);
+        var rounding = o.Axis("rounding", e => Choice(e, QV.Rounding, QV.Allowed.Rounding), [QV.Defaults.Rounding]);
+        var requant = o.Axis("requant", e => Choice(e, QV.Requant, QV.Allowed.Requant), [QV.Defaults.Requant]);
+        var bias = o.Optional("bias", e => ReadList(e, x => Choice(x, QV.Bias, QV.Allowed.Bias)));
+        var calibration = o.Axis("calibration", e => Int(e, 1, 60000, QV.Allowed.Calibration), [QV.Defaults.Calibration]);
+        o.RejectUnknown();
+        return new QuantAxes(scope, wBits, aBits, wRange, aRange, gran, rounding, requant, bias, calibration);
+    }
+
+    private static SearchSpec ReadSearch(Obj o)
+    {
+        var kind = o.Required("kind", e => Choice(e, s => s is "grid" or "random" ? s : null, "grid, random"));
+        if (kind == "grid")
+        {
+            o.RejectUnknown();
+            return SearchSpec.Grid;
+        }
+        var samples = o.Required("samples", e => Int(e, 1, 1_000_000, "integers 1..1000000"));
+        var seed = o.Optional("seed", e => (long?)Int(e, 0, int.MaxValue, "integers >= 0")) ?? 0;
+        o.RejectUnknown();
+        return new SearchSpec(SearchKind.Random, samples, seed);
+    }
+
+    // ---- value readers -------------------------------------------------------------------------
+
+    private static int Bits(Node e) => Int(e, QV.MinBits, QV.MaxBits, QV.Allowed.Bits);
+
+    private static string Name(Node e)
+    {
+        var s = Str(e, NamePattern);
+        if (s.Length is 0 or > 100 || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            throw new SpecError($"{e.Path}: '{s}' is not a valid name; allowed: {NamePattern}");
+        return s;
+    }
+
+    private static string Choice(Node e, Func<string, string?> canonical, string allowed)
+    {
+        var s = Str(e, allowed);
+        return canonical(s) ?? throw new SpecError($"{e.Path}: '{s}' is not allowed; allowed: {allowed}");
+    }
+
+    private static string Str(Node e, string allowed) =>
+        e.Element.ValueKind == JsonValueKind.String
+            ? e.Element.GetString()!
+            : throw new SpecError($"{e.Path}: expected a string, got {Describe(e.Element)}; allowed: {allowed}");
+
+    private static bool Bool(Node e) => e.Element.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new SpecError($"{e.Path}: expected a boolean, got {Describe(e.Element)}; allowed: true, false"),
+    };
+
+    private static int Int(Node e, long min, long max, string allowed)
+    {
+        if (e.Element.ValueKind != JsonValueKind.Number || !e.Element.TryGetInt64(out var v))
+            throw new SpecError($"{e.Path}: expected an integer, got {Describe(e.Element)}; allowed: {allowed}");
+        if (v < min || v > max) throw new SpecError($"{e.Path}: {v} is out of range; allowed: {allowed}");
+        return (int)v;
+    }
+
+    private static double Real(Node e, Func<double, bool> ok, string allowed)
+    {
+        if (e.Element.ValueKind != JsonValueKind.Number || !e.Element.TryGetDouble(out var v) || !double.IsFinite(v))
+            throw new SpecError($"{e.Path}: expected a number, got {Describe(e.Element)}; allowed: {allowed}");
+        if (!ok(v)) throw new SpecError($"{e.Path}: {e.Element.GetRawText()} is out of range; allowed: {allowed}");
+        return v;
+    }
+
+    /// <summary>One value, or a non-empty list of values (a sweep axis); duplicates in a list are rejected.</summary>
+    private static IReadOnlyList<T> ReadList<T>(Node e, Func<Node, T> one)
+    {
+        if (e.Element.ValueKind != JsonValueKind.Array) return [one(e)];
+        if (e.Element.GetArrayLength() == 0) throw new SpecError($"{e.Path}: an empty list; give one value or a non-empty list");
+        var list = new List<T>();
+        var i = 0;
+        foreach (var item in e.Element.EnumerateArray())
+        {
+            var node = new Node(item, $"{e.Path}[{i++}]");
+            var value = one(node);
+            if (list.Contains(value)) throw new SpecError($"{node.Path}: {item.GetRawText()} repeats an earlier value of this list");
+            list.Add(value);
+        }
+        return list;
+    }
+
+    private static string Describe(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "a list",
+        JsonValueKind.Null => "null",
+        _ => e.GetRawText(),
+    };
+
+    private readonly record struct Node(JsonElement Element, string Path);
+
+    private sealed class SpecError(string message) : Exception(message);
+
+    /// <summary>An object being read: remembers the fields taken so the rest can be rejected as unknown.</summary>
+    private sealed class Obj
+    {
+        private readonly Dictionary<string, JsonElement> _fields = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+        private readonly List<string> _knownNames = [];
+        private readonly string _path;
+
+        public Obj(JsonElement element, string path)
+        {
+            _path = path;
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new SpecError($"{path}: expected an object, got {Describe(element)}");
+            foreach (var p in element.EnumerateObject())
+                if (!_fields.TryAdd(p.Name, p.Value))
+                    throw new SpecError($"{path}.{p.Name}: the field appears twice");
+        }
+
+        public T Required<T>(string name, Func<Node, T> read)
+        {
+            _knownNames.Add(name);
+            if (!_fields.TryGetValue(name, out var e)) throw new SpecError($"{_path}.{name}: required field is missing");
+            _taken.Add(name);
+            return read(new Node(e, $"{_path}.{name}"));
+        }
+
+        public T? Optional<T>(string name, Func<Node, T> read)
+        {
+            _knownNames.Add(name);
+            if (!_fields.TryGetValue(name, out var e)) return default;
+            _taken.Add(name);
+            return read(new Node(e, $"{_path}.{name}"));
+        }
+
+        public IReadOnlyList<T> Axis<T>(string name, Func<Node, T> one, IReadOnlyList<T> fallback) =>
+            Optional(name, e => ReadList(e, one)) ?? fallback;
+
+        public void RejectUnknown()
+        {
+            foreach (var name in _fields.Keys)
+                if (!_taken.Contains(name))
+                    throw new SpecError($"{_path}.{name}: unknown field; allowed here: {string.Join(", ", _knownNames)}");
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Akka.Configuration;
+using QuantLab.Actors.Storage;
+
+namespace QuantLab.Actors.Hosting;
+
+/// <summary>
+/// The HOCON QuantLab needs, in one place: used as is by plain ActorSystems (tests) and added to
+/// Akka.Hosting by <see cref="QuantLabHostingExtensions"/>.
+/// </summary>
+public static class QuantLabConfig
+{
+    public const string JournalPlugin = "akka.persistence.journal.sql";
+    public const string SnapshotPlugin = "akka.persistence.snapshot-store.sql";
+    public const string ReadJournalPlugin = "akka.persistence.query.journal.sql";
+
+    /// <summary>Binds every QuantLab event and message to <see cref="QuantLab.Actors.Serialization.QuantLabSerializer"/>.</summary>
+    public static Config Serialization() => ConfigurationFactory.ParseString($$"""
+        akka.actor {
+          serializers.quantlab = "{{typeof(QuantLab.Actors.Serialization.QuantLabSerializer).AssemblyQualifiedNameShort()}}"
+          serialization-bindings {
+            "{{typeof(Messages.IQuantLabMessage).AssemblyQualifiedNameShort()}}" = quantlab
+          }
+          serialization-identifiers {
+            "{{typeof(QuantLab.Actors.Serialization.QuantLabSerializer).AssemblyQualifiedNameShort()}}" = {{QuantLab.Actors.Serialization.QuantLabSerializer.Id}}
+          }
+        }
+        """);
+
+    /// <summary>Journal, snapshots and read journal in the SQLite file at <paramref name="databasePath"/>.</summary>
+    public static Config SqlitePersistence(string databasePath, TimeSpan? queryRefresh = null) =>
+        SqlPersistence(LabDatabase.ConnectionString(databasePath), LinqToDB.ProviderName.SQLiteMS, writeParallelism: 1, queryRefresh);
+
+    /// <summary>
+    /// Journal, snapshots and read journal in any database linq2db knows (PostgreSQL: <c>LinqToDB.ProviderName.PostgreSQL15</c>).
+    /// SQLite allows one writer, hence parallelism 1 there.
+    /// </summary>
+    public static Config SqlPersistence(string connectionString, string providerName, int writeParallelism, TimeSpan? queryRefresh = null)
+    {
+        var refresh = (int)(queryRefresh ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
+        var cs = Quote(connectionString);
+        return ConfigurationFactory.ParseString($$"""
+            akka.persistence {
+              journal {
+                plugin = "{{JournalPlugin}}"
+                sql {
+                  connection-string = {{cs}}
+                  provider-name = "{{providerName}}"
+                  parallelism = {{writeParallelism}}
+                  auto-initialize = true
+                  tag-write-mode = TagTable
+                }
+              }
+              snapshot-store {
+                plugin = "{{SnapshotPlugin}}"
+                sql {
+                  connection-string = {{cs}}
+                  provider-name = "{{providerName}}"
+                  auto-initialize = true
+                }
+              }
+              query.journal.sql {
+                connection-string = {{cs}}
+                provider-name = "{{providerName}}"
+                write-plugin = "{{JournalPlugin}}"
+                tag-read-mode = TagTable
+                refresh-interval = {{refresh}}ms
+                journal-sequence-retrieval.query-delay = {{refresh}}ms
+              }
+            }
+            """).WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    private static string AssemblyQualifiedNameShort(this Type t) => $"{t.FullName}, {t.Assembly.GetName().Name}";
+}

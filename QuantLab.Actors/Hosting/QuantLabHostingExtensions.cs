@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Storage;
+using QuantLab.Actors.Workers;
+
+namespace QuantLab.Actors.Hosting;
+
+/// <summary>Registry key of the coordinator (the actor itself, or the cluster singleton's proxy).</summary>
+public sealed class CoordinatorKey;
+
+/// <summary>
+/// Composes a QuantLab node from small Akka.Hosting steps:
+/// <code>
+/// services.AddAkka("quantlab", b => b
+///     .WithQuantLabSqlite(dbPath)
+///     .WithQuantLabCoordinator()                 // single process; or .WithQuantLabCoordinatorSingleton() in a cluster
+///     .WithQuantLabWorkers(4, dbPath, () => new EngineJobExecutor(...)));
+/// </code>
+/// then <c>ActorRegistry.Get&lt;CoordinatorKey&gt;()</c> takes <c>SubmitCampaign</c>, <c>WatchCampaign</c>, …
+/// </summary>
+public static class QuantLabHostingExtensions
+{
+    /// <summary>Initializes the SQLite file (WAL, QuantLab tables) and adds serialization and SQL persistence.</summary>
+    public static AkkaConfigurationBuilder WithQuantLabSqlite(this AkkaConfigurationBuilder builder, string databasePath)
+    {
+        LabDatabase.Initialize(databasePath);
+        return builder.AddHocon(QuantLabConfig.Serialization().WithFallback(QuantLabConfig.SqlitePersistence(databasePath)), HoconAddMode.Prepend);
+    }
+
+    /// <summary>The coordinator as a plain actor: a single-process lab.</summary>
+    public static AkkaConfigurationBuilder WithQuantLabCoordinator(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<CoordinatorKey>(system.ActorOf(CoordinatorActor.Props(policy ?? CoordinatorPolicy.Default), "coordinator")));
+
+    /// <summary>The coordinator as a cluster singleton on nodes with role <c>coordinator</c>; every node gets a proxy.</summary>
+    public static AkkaConfigurationBuilder WithQuantLabCoordinatorSingleton(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null, bool hostsCoordinator = true) =>
+        hostsCoordinator
+            ? builder.WithSingleton<CoordinatorKey>("coordinator", CoordinatorActor.Props(policy ?? CoordinatorPolicy.Default),
+                new ClusterSingletonOptions { Role = "coordinator" })
+            : builder.WithSingletonProxy<CoordinatorKey>("coordinator", new ClusterSingletonOptions { Role = "coordinator" });
+
+    /// <summary>
+    /// <paramref name="count"/> workers on this node, each with its own executor (from <paramref name="executor"/>) and
+    /// thread. Register after the coordinator (or its proxy). Artifacts are cached under <paramref name="cacheDirectory"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithQuantLabWorkers(
+        this AkkaConfigurationBuilder builder, int count, string databasePath, Func<IJobExecutor> executor,
+        WorkerSettings? settings = null, string? cacheDirectory = null) =>
+        builder.WithActors((system, registry) =>
+        {
+            var coordinator = registry.Get<CoordinatorKey>();
+            var node = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+            var store = new SqliteArtifactStore(databasePath, cacheDirectory);
+            for (var i = 0; i < count; i++)
+                system.ActorOf(WorkerActor.Props(coordinator, executor(), store, settings ?? WorkerSettings.Default, $"{node}/worker-{i}"), $"worker-{i}");
+        });
+}

@@ -1,0 +1,24 @@
+using QuantLab.Actors.Planning;
+
+namespace QuantLab.Actors.Messages;
+
+/// <summary>A campaign's plan was accepted. Jobs already known (from any campaign) keep their state: they are reused.</summary>
+public sealed record CampaignSubmitted(
+    string Campaign,
+    string EngineVersion,
+    string DatasetFingerprint,
+    IReadOnlyList<JobDescriptor> Jobs,
+    IReadOnlyList<DroppedCombination> Dropped,
+    DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>A worker took a job (attempt numbers start at 1).</summary>
+public sealed record JobStarted(string Key, string Worker, string Node, int Attempt, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>An attempt ended without a result (exception, lease expiry, member removed); the job is queued again.</summary>
+public sealed record JobAttemptFailed(string Key, string Worker, int Attempt, string Error, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>The job's result is recorded (succeeded, or the configuration failed).</summary>
+public sealed record JobCompleted(JobResult Result, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>The job failed for good: out of attempts, or an upstream job failed.</summary>
+public sealed record JobFailed(string Key, string Error, int Attempts, DateTimeOffset At) : ICoordinatorEvent;

@@ -1,0 +1,41 @@
+using System.Text.Json.Serialization;
+using QuantLab.Actors.Planning;
+
+namespace QuantLab.Actors.Messages;
+
+// ---- worker ⇄ coordinator (pull: a worker asks; the coordinator only notifies that work exists) ----
+
+public sealed record RegisterWorker(string WorkerId, string Node, string EngineVersion) : IQuantLabMessage;
+public sealed record WorkerAccepted(string WorkerId) : IQuantLabMessage;
+public sealed record WorkerRefused(string WorkerId, string Reason) : IQuantLabMessage;
+public sealed record RequestJob(string WorkerId) : IQuantLabMessage;
+/// <param name="UpstreamArtifacts">Per upstream job key, the artifacts it produced (name → SHA-256).</param>
+public sealed record JobAssignment(JobDescriptor Job, int Attempt, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> UpstreamArtifacts) : IQuantLabMessage;
+public sealed record NoJobAvailable(string WorkerId) : IQuantLabMessage;
+/// <summary>Sent to idle workers when jobs became ready; each then asks with <see cref="RequestJob"/>.</summary>
+public sealed record JobsAvailable(int Count) : IQuantLabMessage;
+/// <summary>Renews the job's lease while it runs.</summary>
+public sealed record JobHeartbeat(string WorkerId, string Key, int Attempt) : IQuantLabMessage;
+/// <summary>Sent until acknowledged; the coordinator persists the result before it acknowledges.</summary>
+public sealed record JobFinished(string WorkerId, string Node, string Key, int Attempt, JobOutcome Outcome, long DurationMs) : IQuantLabMessage;
+public sealed record JobFinishedAck(string Key, int Attempt) : IQuantLabMessage;
+
+// ---- clients (CLI, tests) ⇄ coordinator ----
+
+public sealed record SubmitCampaign(CampaignPlan Plan) : IQuantLabMessage;
+/// <param name="Reused">Jobs of this plan the lab already knew (from this or another campaign): not run again.</param>
+public sealed record CampaignAccepted(string Campaign, int Total, int Reused, int Dropped) : IQuantLabMessage;
+public sealed record CampaignRefused(string Campaign, string Reason) : IQuantLabMessage;
+public sealed record GetCampaignStatus(string Campaign) : IQuantLabMessage;
+/// <summary>Subscribes the sender to the campaign's <see cref="CampaignStatus"/> after every change.</summary>
+public sealed record WatchCampaign(string Campaign) : IQuantLabMessage;
+public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;
+
+/// <param name="State">queued | running | completed | failed | unknown</param>
+public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued) : IQuantLabMessage
+{
+    [JsonIgnore] public bool Finished => State is "completed" or "failed";
+}
+
+public sealed record CampaignResults(string Campaign, IReadOnlyList<JobResult> Results, IReadOnlyList<FailedJob> Failed) : IQuantLabMessage;
+public sealed record FailedJob(string Key, JobKind Kind, string Label, string Error, int Attempts);

@@ -1,1 +1,0 @@
-namespace QuantLab.Actors; internal static class Placeholder { }

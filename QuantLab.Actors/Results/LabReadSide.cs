@@ -1,0 +1,30 @@
+using Akka.Actor;
+using Akka.Persistence.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Hosting;
+using QuantLab.Actors.Messages;
+
+namespace QuantLab.Actors.Results;
+
+/// <summary>
+/// Status and reports from the journal's events alone (Akka.Persistence.Query over the SQL read journal):
+/// needs the database, not a running coordinator or cluster. Folds the coordinator's events with the same
+/// <see cref="CoordinatorState.Apply"/> the coordinator uses, so the two cannot disagree.
+/// </summary>
+public static class LabReadSide
+{
+    public static async Task<CoordinatorState> LoadAsync(ActorSystem system, string persistenceId = CoordinatorActor.DefaultPersistenceId)
+    {
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(QuantLabConfig.ReadJournalPlugin);
+        var state = CoordinatorState.Empty();
+        await journal.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
+            .RunForeach(envelope => state = state.Apply((ICoordinatorEvent)envelope.Event), system.Materializer());
+        return state;
+    }
+
+    public static async Task<CampaignStatus> StatusAsync(ActorSystem system, string campaign) => (await LoadAsync(system)).Status(campaign);
+
+    public static async Task<CampaignResults> ResultsAsync(ActorSystem system, string campaign) => (await LoadAsync(system)).Results(campaign);
+}

@@ -1,0 +1,68 @@
+using Microsoft.Data.Sqlite;
+using QuantLab.Engine;
+
+namespace QuantLab.Actors.Storage;
+
+/// <summary>
+/// The lab's SQLite file: the Akka journal and snapshot tables (created by Akka.Persistence.Sql) and the
+/// artifact table (created here). SQLite has one writer, so the file runs in WAL mode (readers do not block
+/// the writer) with a busy timeout, and the journal's write parallelism is 1 (see <c>QuantLabConfig</c>).
+/// </summary>
+public static class LabDatabase
+{
+    /// <summary>The schema this build writes; a file with a newer one was written by a newer QuantLab.</summary>
+    public const int SchemaVersion = 1;
+
+    public static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path.GetFullPath(path),
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        DefaultTimeout = 30,
+        Pooling = true,
+    }.ToString();
+
+    /// <summary>Creates the file, its directory and the QuantLab tables if missing, switches to WAL and checks the schema version.</summary>
+    public static void Initialize(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            using var connection = Open(path);
+            Execute(connection, "PRAGMA journal_mode=WAL;");
+            Execute(connection, """
+                CREATE TABLE IF NOT EXISTS quantlab_schema (version INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS artifacts (
+                    hash TEXT NOT NULL PRIMARY KEY,
+                    size INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    created TEXT NOT NULL);
+                """);
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT MAX(version) FROM quantlab_schema;";
+            var version = read.ExecuteScalar();
+            if (version is null or DBNull)
+                Execute(connection, $"INSERT INTO quantlab_schema (version) VALUES ({SchemaVersion});");
+            else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) > SchemaVersion)
+                throw new BadInputException($"database {path} has schema version {version}, newer than this QuantLab's {SchemaVersion}; use a newer QuantLab");
+        }
+        catch (SqliteException e)
+        {
+            throw new InfrastructureException($"database {path}: {e.Message}", e);
+        }
+    }
+
+    public static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(ConnectionString(path));
+        connection.Open();
+        Execute(connection, "PRAGMA busy_timeout=30000;");
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.Data.Sqlite;
+using QuantLab.Actors.Storage;
+using QuantLab.Engine;
+
+namespace QuantLab.Tests.Actors;
+
+public sealed class ArtifactStoreTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly string _db;
+
+    public ArtifactStoreTests()
+    {
+        _db = _dir.File("lab.db");
+        LabDatabase.Initialize(_db);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Blobs_are_keyed_by_their_SHA256_stored_once_and_read_back()
+    {
+        var store = new SqliteArtifactStore(_db);
+        var data = "weights"u8.ToArray();
+        var hash = store.Put(data);
+        Assert.Equal(64, hash.Length);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data)), hash);
+        Assert.Equal(hash, store.Put(data));
+        Assert.Equal(data, store.Get(hash));
+        Assert.True(store.Contains(hash));
+        Assert.Equal(1L, Scalar("SELECT COUNT(*) FROM artifacts"));
+        Assert.Throws<ArtifactNotFoundException>(() => store.Get(new string('0', 64)));
+    }
+
+    [Fact]
+    public void A_corrupt_database_row_is_detected_on_read()
+    {
+        var store = new SqliteArtifactStore(_db);
+        var hash = store.Put([1, 2, 3]);
+        Scalar($"UPDATE artifacts SET data = X'010204' WHERE hash = '{hash}'");
+        var e = Assert.Throws<ArtifactCorruptException>(() => store.Get(hash));
+        Assert.Equal(3, e.ExitCode);
+    }
+
+    [Fact]
+    public void The_node_cache_serves_reads_and_a_damaged_cache_file_is_read_again_from_the_database()
+    {
+        var cache = _dir.File("cache");
+        var store = new SqliteArtifactStore(_db, cache);
+        var hash = store.Put([9, 8, 7]);
+        Assert.Equal([9, 8, 7], store.Get(hash));
+        var file = Path.Combine(cache, hash);
+        Assert.True(File.Exists(file));
+        File.WriteAllBytes(file, [0]);
+        Assert.Equal([9, 8, 7], store.Get(hash));
+        Assert.Equal([9, 8, 7], File.ReadAllBytes(file));
+    }
+
+    [Fact]
+    public void The_database_runs_in_WAL_mode_and_a_newer_schema_is_refused()
+    {
+        Assert.Equal("wal", Scalar("PRAGMA journal_mode"));
+        Scalar("INSERT INTO quantlab_schema (version) VALUES (99)");
+        var e = Assert.Throws<BadInputException>(() => LabDatabase.Initialize(_db));
+        Assert.Contains("schema version 99", e.Message);
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var c = LabDatabase.Open(_db);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+}

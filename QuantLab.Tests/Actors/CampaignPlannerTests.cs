@@ -1,0 +1,102 @@
+using QuantLab.Actors.Campaigns;
+using QuantLab.Actors.Planning;
+
+namespace QuantLab.Tests.Actors;
+
+public class CampaignPlannerTests
+{
+    private const string Dataset = "mnist-test-fingerprint";
+
+    private static CampaignPlan Plan(string json, string dataset = Dataset, string engine = "1.0.0") =>
+        CampaignPlanner.Plan(CampaignSpecParser.Parse(json), dataset, engine);
+
+    [Fact]
+    public void The_example_grid_expands_to_the_counted_jobs_and_lists_the_impossible_combinations()
+    {
+        var plan = Plan(CampaignSpecParserTests.Example);
+        // 4 FP32 trainings (bias × seed) + 1 QAT training.
+        Assert.Equal(5, plan.Count(JobKind.Train));
+        // Per model: ranges for scope weights (2 weight-range methods) and scope all (2): 4 × 4 models.
+        Assert.Equal(16, plan.Count(JobKind.Calibrate));
+        // Bias-free model: 8 weights-only + 16 integer; biased: 16 + 40; twice each; plus the QAT evaluation.
+        Assert.Equal(2 * 24 + 2 * 56 + 1, plan.Count(JobKind.Evaluate));
+        // Bias-free: float and int32 bias (64 each); biased: int32 under scope weights (16) and fixed-point with float bias (8).
+        Assert.Equal(2 * 64 + 2 * 24, plan.Dropped.Count);
+        Assert.Contains(plan.Dropped, d => d.Reason == "bias mode int32 on a model without bias");
+        Assert.Contains(plan.Dropped, d => d.Reason.StartsWith("fixed-point requantization needs bias none or int32", StringComparison.Ordinal));
+        Assert.Equal(plan.Jobs.Count, plan.Jobs.Select(j => j.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public void Every_upstream_job_comes_before_its_dependents()
+    {
+        var plan = Plan(CampaignSpecParserTests.Example);
+        var seen = new HashSet<string>();
+        foreach (var job in plan.Jobs)
+        {
+            Assert.All(job.Upstream, u => Assert.Contains(u, seen));
+            seen.Add(job.Key);
+            Assert.Equal(job.Kind switch { JobKind.Train => 0, JobKind.Calibrate => 1, _ => job.Upstream.Count }, job.Upstream.Count);
+        }
+        var qatEval = Assert.Single(plan.Jobs, j => j.Kind == JobKind.Evaluate && j.Upstream.Count == 1);
+        Assert.Contains("\"method\":\"qat\"", qatEval.Parameters);
+    }
+
+    [Fact]
+    public void Keys_are_stable_across_runs_and_independent_of_field_order()
+    {
+        const string a = """{"name":"k","train":{"id":"m","seed":7,"lr":0.01},"quantize":{"weightBits":[8,4],"rounding":"half-away"}}""";
+        const string b = """{"quantize":{"rounding":"half-away","weightBits":[8,4]},"train":{"lr":0.01,"seed":7,"id":"m"},"name":"k"}""";
+        var first = Plan(a).Jobs.Select(j => j.Key).ToList();
+        Assert.Equal(first, Plan(a).Jobs.Select(j => j.Key).ToList());
+        Assert.Equal(first, Plan(b).Jobs.Select(j => j.Key).ToList());
+        var train = Plan(a).Jobs[0];
+        Assert.Equal("""{"batchSize":4,"bias":false,"epochs":2,"lr":0.01,"momentum":0.9,"preprocess":"resize","seed":7}""", train.Parameters);
+        // A golden value (also computed by Python's json.dumps(sort_keys=True) + hashlib): a change of canonical form or key recipe changes it, and with it every stored key.
+        Assert.Equal("0efd8b8e45e5de6ab1b8bb76660c904c5ac0e32af1a0c9b9eb60d21b964826ca", train.Key);
+    }
+
+    [Fact]
+    public void Keys_depend_on_dataset_fingerprint_and_engine_version()
+    {
+        const string spec = """{"name":"k","train":{"id":"m"}}""";
+        var key = Plan(spec).Jobs[0].Key;
+        Assert.NotEqual(key, Plan(spec, dataset: "other").Jobs[0].Key);
+        Assert.NotEqual(key, Plan(spec, engine: "2.0.0").Jobs[0].Key);
+    }
+
+    [Fact]
+    public void Equal_configurations_under_different_names_or_unused_fields_run_once()
+    {
+        // Two training ids with the same parameters; activation bits do not matter under scope weights.
+        var plan = Plan("""
+            {"name":"d","train":[{"id":"a","seed":1},{"id":"b","seed":1}],
+             "quantize":{"models":["a","b"],"scope":"weights","actBits":[4,6,8],"requant":["float","fixed-point"]}}
+            """);
+        Assert.Equal(1, plan.Count(JobKind.Train));
+        Assert.Equal(1, plan.Count(JobKind.Calibrate));
+        Assert.Equal(1, plan.Count(JobKind.Evaluate));
+        Assert.True(plan.MergedDuplicates > 0);
+    }
+
+    [Fact]
+    public void Random_search_draws_distinct_samples_deterministically_from_its_seed()
+    {
+        static string Spec(int samples, int seed) =>
+            $$$"""{"name":"r","train":{"id":"m"},"quantize":{"weightBits":[2,3,4,5,6,7,8],"actBits":[4,8],"rounding":["floor","half-even"]},"search":{"kind":"random","samples":{{{samples}}},"seed":{{{seed}}}}}""";
+        var one = Plan(Spec(5, 42));
+        Assert.Equal(5, one.Count(JobKind.Evaluate));
+        Assert.Equal(1, one.Count(JobKind.Train));
+        Assert.Equal(one.Jobs.Select(j => j.Key), Plan(Spec(5, 42)).Jobs.Select(j => j.Key));
+        Assert.NotEqual(one.Jobs.Select(j => j.Key), Plan(Spec(5, 43)).Jobs.Select(j => j.Key));
+        Assert.Equal(28, Plan(Spec(1000, 1)).Count(JobKind.Evaluate));   // every one of the 7 × 2 × 2 when asked for more
+    }
+
+    [Fact]
+    public void A_QAT_training_with_an_impossible_configuration_is_dropped_and_listed()
+    {
+        var plan = Plan("""{"name":"q","train":{"id":"q","bias":[false,true],"qat":{"requant":"fixed-point","bias":"float"}}}""");
+        Assert.Equal(0, plan.Count(JobKind.Train));
+        Assert.Equal(2, plan.Dropped.Count);
+    }
+}

@@ -1,0 +1,185 @@
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+
+namespace QuantLab.Tests.Actors;
+
+public class CoordinatorStateTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly CoordinatorPolicy Policy = new(TestPlans.Engine, MaxAttempts: 2, Lease: TimeSpan.FromSeconds(10));
+
+    private static CoordinatorState Submitted(CampaignPlan plan, out CampaignAccepted accepted)
+    {
+        var decision = CoordinatorState.Empty(Policy).Submit(plan, T0);
+        accepted = decision.Accepted!;
+        return CoordinatorState.Empty(Policy).Apply(decision.Event!);
+    }
+
+    private static CoordinatorState Start(CoordinatorState s, string worker, out JobStarted started, string node = "node-a")
+    {
+        started = s.Assign(worker, node, T0)!;
+        Assert.NotNull(started);
+        return s.Apply(started);
+    }
+
+    private static CoordinatorState Succeed(CoordinatorState s, JobStarted st, double accuracy = 0.9) =>
+        s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(accuracy), 5), T0));
+
+    [Fact]
+    public void CampaignSubmitted_queues_every_job_and_only_jobs_without_pending_upstream_are_ready()
+    {
+        var plan = TestPlans.Small();
+        var s = Submitted(plan, out var accepted);
+        Assert.Equal(new CampaignAccepted("small", 4, 0, 0), accepted);
+        Assert.Equal(4, s.Queue.Count);
+        Assert.Equal(new CampaignStatus("small", "queued", 4, 0, 0, 0, 4), s.Status("small"));
+        Assert.Equal(JobKind.Train, s.NextReady()!.Job.Kind);
+        Assert.Equal(1, s.ReadyCount());
+    }
+
+    [Fact]
+    public void JobStarted_marks_the_job_running_under_a_lease_and_takes_it_off_the_queue()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var started);
+        Assert.Equal(1, started.Attempt);
+        Assert.Equal(JobStatus.Running, s.Jobs[started.Key].Status);
+        Assert.Equal(T0 + Policy.Lease, s.Leases[started.Key]);
+        Assert.Null(s.Assign("w2", "node-a", T0));   // the rest waits on the training
+        Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), s.Status("small"));
+    }
+
+    [Fact]
+    public void JobCompleted_records_the_result_once_and_releases_the_dependents()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var st);
+        var report = new JobFinished("w1", "node-a", st.Key, 1, TestPlans.Success(0.98), 5);
+        var events = s.Finish(report, T0);
+        var completed = Assert.IsType<JobCompleted>(Assert.Single(events));
+        Assert.Equal(0.98, completed.Result.Metrics.Numbers["accuracy"]);
+        s = s.ApplyAll(events);
+        Assert.Equal(JobStatus.Succeeded, s.Jobs[st.Key].Status);
+        Assert.Empty(s.Leases);
+        Assert.Empty(s.Finish(report, T0));   // a repeated report records nothing
+        Assert.Equal(JobKind.Calibrate, s.NextReady()!.Job.Kind);
+    }
+
+    [Fact]
+    public void JobAttemptFailed_queues_the_job_again_and_the_next_attempt_counts_up()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var st);
+        var events = s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.InfrastructureFailure("disk full"), 5), T0);
+        var failed = Assert.IsType<JobAttemptFailed>(Assert.Single(events));
+        Assert.Equal("disk full", failed.Error);
+        s = s.ApplyAll(events);
+        Assert.Equal(JobStatus.Queued, s.Jobs[st.Key].Status);
+        Assert.Equal(2, s.Assign("w2", "node-b", T0)!.Attempt);
+        // A failure report of an attempt that is no longer running changes nothing.
+        Assert.Empty(s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.InfrastructureFailure("late"), 5), T0));
+    }
+
+    [Fact]
+    public void JobFailed_after_the_attempt_limit_fails_the_dependents_too_and_the_campaign_ends_failed()
+    {
+        var s = Submitted(TestPlans.Small(), out _);
+        for (var attempt = 1; attempt <= Policy.MaxAttempts; attempt++)
+        {
+            s = Start(s, "w1", out var st);
+            Assert.Equal(attempt, st.Attempt);
+            s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, attempt, JobOutcome.InfrastructureFailure("boom"), 5), T0));
+        }
+        Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.Failed, j.Status));
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), s.Status("small"));
+        var results = s.Results("small");
+        Assert.Empty(results.Results);
+        Assert.Contains("failed 2 times; last error: boom", results.Failed.Single(f => f.Kind == JobKind.Train).Error);
+    }
+
+    [Fact]
+    public void A_configuration_failure_is_a_result_not_retried_and_its_dependents_are_recorded_with_it()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var st);
+        var events = s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.ConfigurationFailure("loss is NaN"), 5), T0);
+        Assert.Equal(4, events.Count);
+        s = s.ApplyAll(events);
+        Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.ConfigurationFailed, j.Status));
+        Assert.Null(s.Assign("w1", "node-a", T0));
+        Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), s.Status("small"));
+        Assert.Equal("loss is NaN", s.Jobs[st.Key].Result!.Error);
+    }
+
+    [Fact]
+    public void A_late_result_of_a_superseded_attempt_is_recorded_once()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var first);
+        s = s.ApplyAll(s.ExpireLeases(T0 + Policy.Lease + TimeSpan.FromSeconds(1)));
+        s = Start(s, "w2", out var second);
+        Assert.Equal(2, second.Attempt);
+        s = Succeed(s, first);                        // the first worker was slow, not dead
+        Assert.Equal("w1", s.Jobs[first.Key].Result!.Worker);
+        Assert.Empty(s.Finish(new JobFinished("w2", "node-a", second.Key, 2, TestPlans.Success(0.5), 5), T0));
+    }
+
+    [Fact]
+    public void Leases_expire_without_heartbeats_are_renewed_by_them_and_after_recovery()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var st);
+        var late = T0 + Policy.Lease + TimeSpan.FromSeconds(1);
+        Assert.Empty(s.ExpireLeases(T0 + Policy.Lease - TimeSpan.FromSeconds(1)));
+        var expired = Assert.IsType<JobAttemptFailed>(Assert.Single(s.ExpireLeases(late)));
+        Assert.StartsWith("lease expired", expired.Error);
+        Assert.Empty(s.RenewLease(st.Key, "w1", 1, T0 + TimeSpan.FromSeconds(5)).ExpireLeases(late));
+        Assert.Same(s, s.RenewLease(st.Key, "someone-else", 1, late));
+        Assert.Empty(s.RenewAllLeases(late).ExpireLeases(late + TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void Jobs_of_a_removed_node_or_a_stopped_worker_are_queued_again()
+    {
+        var s = Submitted(TestPlans.Trainings("t", 3), out _);
+        s = Start(s, "w1", out var a, node: "node-a");
+        s = Start(s, "w2", out var b, node: "node-b");
+        s = Start(s, "w3", out var c, node: "node-b");
+        var removed = s.NodeRemoved("node-b", T0);
+        Assert.Equal([b.Key, c.Key], removed.Cast<JobAttemptFailed>().Select(e => e.Key));
+        s = s.ApplyAll(removed);
+        Assert.Equal(JobStatus.Running, s.Jobs[a.Key].Status);
+        Assert.Equal(2, s.Queue.Count);
+        var lost = Assert.IsType<JobAttemptFailed>(Assert.Single(s.WorkerLost("w1", T0)));
+        Assert.Equal(a.Key, lost.Key);
+    }
+
+    [Fact]
+    public void A_second_campaign_reuses_the_jobs_and_results_it_shares_with_the_first()
+    {
+        var s = Submitted(TestPlans.Small("first", bits: "[4, 8]"), out _);
+        while (s.Assign("w", "n", T0) is { } st) s = Succeed(s.Apply(st), st);
+        Assert.Equal("completed", s.Status("first").State);
+
+        var decision = s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0);
+        Assert.Equal(new CampaignAccepted("second", 4, 3, 0), decision.Accepted);   // train, calibrate and the 8-bit evaluation
+        s = s.Apply(decision.Event!);
+        Assert.Equal(5, s.Jobs.Count);
+        Assert.Equal(new CampaignStatus("second", "running", 4, 3, 0, 0, 1), s.Status("second"));
+        Assert.Equal(["first", "second"], s.CampaignsOf([s.NextReady()!.Job.Upstream[0]]).Order());
+        // Submitting the same plan again adds nothing.
+        Assert.Null(s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0).Event);
+    }
+
+    [Fact]
+    public void A_plan_or_a_worker_of_another_engine_version_is_refused()
+    {
+        var s = CoordinatorState.Empty(Policy);
+        var decision = s.Submit(TestPlans.Small(engine: "9.9.9"), T0);
+        Assert.Null(decision.Event);
+        Assert.Contains("engine 9.9.9", decision.Refused!.Reason);
+        Assert.Null(s.RefuseWorker(TestPlans.Engine));
+        Assert.Contains("differs", s.RefuseWorker("0.1.0"));
+    }
+
+    [Fact]
+    public void Unknown_campaigns_report_state_unknown()
+    {
+        Assert.Equal("unknown", CoordinatorState.Empty(Policy).Status("nope").State);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using Akka.TestKit.Xunit2;
+using QuantLab.Actors.Hosting;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+using QuantLab.Actors.Serialization;
+
+namespace QuantLab.Tests.Actors;
+
+public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
+{
+    private static readonly DateTimeOffset At = new(2026, 3, 4, 5, 6, 7, TimeSpan.FromHours(1));
+
+    /// <summary>One instance of every event and message type, with every field set.</summary>
+    public static IEnumerable<IQuantLabMessage> Samples()
+    {
+        var plan = TestPlans.Small();
+        var job = plan.Jobs[^1];
+        var metrics = new JobMetrics(
+            new Dictionary<string, double> { ["accuracy"] = 0.9867, ["sqnr.conv1"] = double.PositiveInfinity, ["loss"] = double.NaN },
+            new Dictionary<string, string> { ["note"] = "ünïcode \"quoted\"" });
+        var outcome = new JobOutcome(OutcomeStatus.Succeeded, metrics, new Dictionary<string, string> { ["weights"] = new string('a', 64) }, null);
+        var result = new JobResult(job.Key, job.Kind, job.Label, job.Parameters, job.Upstream, OutcomeStatus.ConfigurationFailed,
+            metrics, outcome.Artifacts, "diverged", "w1", "akka.tcp://quantlab@127.0.0.1:5001", "1.0.0", 2, 1234);
+        yield return new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs,
+            [new DroppedCombination("m bias=float", "bias mode float on a model without bias")], At);
+        yield return new JobStarted(job.Key, "w1", "node", 1, At);
+        yield return new JobAttemptFailed(job.Key, "w1", 1, "boom", At);
+        yield return new JobCompleted(result, At);
+        yield return new JobFailed(job.Key, "failed 3 times", 3, At);
+        yield return new RegisterWorker("w1", "node", "1.0.0");
+        yield return new WorkerAccepted("w1");
+        yield return new WorkerRefused("w1", "engine differs");
+        yield return new RequestJob("w1");
+        yield return new JobAssignment(job, 2, new Dictionary<string, IReadOnlyDictionary<string, string>> { [job.Upstream[0]] = outcome.Artifacts });
+        yield return new NoJobAvailable("w1");
+        yield return new JobsAvailable(3);
+        yield return new JobHeartbeat("w1", job.Key, 2);
+        yield return new JobFinished("w1", "node", job.Key, 2, outcome, 77);
+        yield return new JobFinishedAck(job.Key, 2);
+        yield return new SubmitCampaign(plan with { Dropped = [new DroppedCombination("x", "y")], MergedDuplicates = 2 });
+        yield return new CampaignAccepted("c", 10, 3, 1);
+        yield return new CampaignRefused("c", "engine");
+        yield return new GetCampaignStatus("c");
+        yield return new WatchCampaign("c");
+        yield return new GetCampaignResults("c");
+        yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2);
+        yield return new CampaignResults("c", [result], [new FailedJob(job.Key, JobKind.Evaluate, "lbl", "err", 3)]);
+    }
+
+    [Fact]
+    public void Every_message_type_has_a_sample_and_a_versioned_manifest()
+    {
+        var types = typeof(IQuantLabMessage).Assembly.GetTypes()
+            .Where(t => typeof(IQuantLabMessage).IsAssignableFrom(t) && !t.IsInterface && !t.IsAbstract).ToHashSet();
+        Assert.Equal(types.OrderBy(t => t.Name), QuantLabSerializer.Manifests.Keys.OrderBy(t => t.Name));
+        Assert.Equal(types.OrderBy(t => t.Name), Samples().Select(s => s.GetType()).OrderBy(t => t.Name));
+        Assert.All(QuantLabSerializer.Manifests.Values, m => Assert.Matches(@"^ql\.[a-z-]+\.v\d+$", m));
+        Assert.Equal(QuantLabSerializer.Manifests.Count, QuantLabSerializer.Manifests.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void Every_message_round_trips_through_the_serializer_Akka_picks_for_it()
+    {
+        foreach (var message in Samples())
+        {
+            var serializer = Assert.IsType<QuantLabSerializer>(Sys.Serialization.FindSerializerFor(message));
+            Assert.Equal(QuantLabSerializer.Id, serializer.Identifier);
+            var manifest = serializer.Manifest(message);
+            var bytes = serializer.ToBinary(message);
+            var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
+            Assert.IsType(message.GetType(), back);
+            // Records holding lists and dictionaries compare by reference; compare their JSON instead.
+            Assert.Equal(Json(message), Json(back));
+        }
+    }
+
+    [Fact]
+    public void An_unknown_manifest_is_an_error_that_says_so()
+    {
+        var serializer = (QuantLabSerializer)Sys.Serialization.FindSerializerForType(typeof(RequestJob));
+        var e = Assert.ThrowsAny<Exception>(() => serializer.FromBinary("{}"u8.ToArray(), "ql.request-job.v99"));
+        Assert.Contains("unknown manifest ql.request-job.v99", e.Message);
+    }
+
+    private static string Json(object o) => JsonSerializer.Serialize(o, o.GetType(), QuantLabSerializer.Json);
+}

@@ -1,0 +1,29 @@
+using QuantLab.Actors.Campaigns;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+
+namespace QuantLab.Tests.Actors;
+
+/// <summary>Small plans and helpers shared by the orchestration tests.</summary>
+public static class TestPlans
+{
+    public const string Dataset = "test-dataset";
+    public const string Engine = "1.0.0";
+
+    /// <summary>train → calibrate → evaluate ×2 (weight bits 4 and 8): four jobs.</summary>
+    public static CampaignPlan Small(string name = "small", string engine = Engine, string bits = "[4, 8]") =>
+        CampaignPlanner.Plan(CampaignSpecParser.Parse(
+            "{\"name\":\"" + name + "\",\"train\":{\"id\":\"m\",\"seed\":1},\"quantize\":{\"weightBits\":" + bits + "}}"), Dataset, engine);
+
+    /// <summary>Trainings only (no dependencies): one job per seed.</summary>
+    public static CampaignPlan Trainings(string name, int count, int firstSeed = 0) =>
+        CampaignPlanner.Plan(CampaignSpecParser.Parse(
+            "{\"name\":\"" + name + "\",\"train\":{\"id\":\"m\",\"seed\":[" + string.Join(",", Enumerable.Range(firstSeed, count)) + "]}}"), Dataset, Engine);
+
+    public static JobOutcome Success(double accuracy) =>
+        JobOutcome.Success(new JobMetrics(new Dictionary<string, double> { ["accuracy"] = accuracy }, new Dictionary<string, string>()));
+
+    public static CoordinatorState ApplyAll(this CoordinatorState state, IEnumerable<ICoordinatorEvent> events) =>
+        events.Aggregate(state, (s, e) => s.Apply(e));
+}
