@@ -49,52 +49,81 @@ public static class FastKernels
     private static void Layer(CompiledLayer c, short[] input, short[] output, short[] columns)
     {
         var layer = c.Layer;
-        int fanIn = c.FanIn, padded = c.PaddedFanIn, positions = c.Positions;
-        var gather = c.Gather;
+        int fanIn = c.FanIn, padded = c.PaddedFanIn, positions = c.Positions, outC = layer.OutChannels;
         // im2col: row p holds the FanIn inputs that output position p sees; the padding stays zero.
-        var cols = columns.AsSpan(0, positions * padded);
+        // The gather table was built (and its indices checked) when the model was compiled, so the
+        // copy skips bounds checks.
+        ref short src = ref MemoryMarshal.GetArrayDataReference(input);
+        ref short dst = ref MemoryMarshal.GetArrayDataReference(columns);
+        ref int taps = ref MemoryMarshal.GetArrayDataReference(c.Gather);
         for (int p = 0; p < positions; p++)
         {
-            var row = cols.Slice(p * padded, padded);
-            var taps = gather.AsSpan(p * fanIn, fanIn);
-            for (int j = 0; j < fanIn; j++) row[j] = input[taps[j]];
-            row[fanIn..].Clear();
+            ref short row = ref Unsafe.Add(ref dst, p * padded);
+            ref int tap = ref Unsafe.Add(ref taps, p * fanIn);
+            for (int j = 0; j < fanIn; j++) Unsafe.Add(ref row, j) = Unsafe.Add(ref src, Unsafe.Add(ref tap, j));
+            for (int j = fanIn; j < padded; j++) Unsafe.Add(ref row, j) = 0;
         }
 
         var requantizers = c.Requantizers;
-        bool int32Bias = layer.Bias == BiasMode.Int32;
+        var bias = layer.Bias == BiasMode.Int32 ? layer.BiasInt32 : null;
+        bool vector = c.Int32Safe && Vectorized;
+        ref short weights = ref MemoryMarshal.GetArrayDataReference(c.PaddedWeights);
         for (int p = 0; p < positions; p++)
         {
-            var row = cols.Slice(p * padded, padded);
-            for (int o = 0; o < layer.OutChannels; o++)
+            ref short row = ref Unsafe.Add(ref dst, p * padded);
+            int o = 0;
+            if (vector)
             {
-                var weights = c.PaddedWeights.AsSpan(o * padded, padded);
-                long acc = c.Int32Safe && Vectorized ? DotInt32(weights, row) : DotInt64(weights, row, fanIn);
-                if (int32Bias) acc += layer.BiasInt32![o];
-                output[o * positions + p] = (short)requantizers[o].Apply(acc);
+                for (; o + 4 <= outC; o += 4)
+                {
+                    var sums = Dot4(ref Unsafe.Add(ref weights, o * padded), padded, ref row);
+                    for (int i = 0; i < 4; i++)
+                        output[(o + i) * positions + p] = (short)requantizers[o + i].Apply(sums.GetElement(i) + (long)(bias?[o + i] ?? 0));
+                }
+            }
+            for (; o < outC; o++)
+            {
+                long acc = vector
+                    ? Dot1(ref Unsafe.Add(ref weights, o * padded), padded, ref row)
+                    : DotInt64(ref Unsafe.Add(ref weights, o * padded), ref row, fanIn);
+                output[o * positions + p] = (short)requantizers[o].Apply(acc + (bias?[o] ?? 0));
             }
         }
     }
 
+    /// <summary>Four dot products (weight rows o..o+3 with one im2col row) in int32 lanes, reduced
+    /// together by a horizontal-add tree: one reduction for four outputs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DotInt32(ReadOnlySpan<short> a, ReadOnlySpan<short> b)
+    private static Vector128<int> Dot4(ref short w, int length, ref short x)
     {
-        ref short ra = ref MemoryMarshal.GetReference(a);
-        ref short rb = ref MemoryMarshal.GetReference(b);
-        var sum = Vector256<int>.Zero;
-        for (int i = 0; i < a.Length; i += CompiledModel.Lanes)
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int i = 0; i < length; i += CompiledModel.Lanes)
         {
-            var va = Vector256.LoadUnsafe(ref ra, (nuint)i);
-            var vb = Vector256.LoadUnsafe(ref rb, (nuint)i);
-            sum = Avx2.Add(sum, Avx2.MultiplyAddAdjacent(va, vb));
+            var v = Vector256.LoadUnsafe(ref x, (nuint)i);
+            a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)i), v));
+            a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)(length + i)), v));
+            a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)(2 * length + i)), v));
+            a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)(3 * length + i)), v));
         }
+        // hadd(a0,a1) = [a0 pairs, a1 pairs] per 128-bit half; twice more leaves each half holding
+        // partial sums of a0..a3, and adding the halves completes them.
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+        return Sse2.Add(h.GetLower(), h.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Dot1(ref short w, int length, ref short x)
+    {
+        var sum = Vector256<int>.Zero;
+        for (int i = 0; i < length; i += CompiledModel.Lanes)
+            sum = Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)i), Vector256.LoadUnsafe(ref x, (nuint)i)));
         return Vector256.Sum(sum);
     }
 
-    private static long DotInt64(ReadOnlySpan<short> a, ReadOnlySpan<short> b, int n)
+    private static long DotInt64(ref short a, ref short b, int n)
     {
         long acc = 0;
-        for (int i = 0; i < n; i++) acc += (long)a[i] * b[i];
+        for (int i = 0; i < n; i++) acc += (long)Unsafe.Add(ref a, i) * Unsafe.Add(ref b, i);
         return acc;
     }
 

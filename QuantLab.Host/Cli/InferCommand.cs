@@ -37,7 +37,7 @@ public static class InferCommand
             if (recorded is not null)
             {
                 inputsMatch = recorded.Inputs.AsSpan().SequenceEqual(inputs);
-                mismatches = recorded.Logits.Length != logits.Length ? logits.Length : recorded.Logits.Zip(logits).Count(p => p.First != p.Second);
+                mismatches = recorded.Logits.Length != logits.Length ? logits.Length : recorded.Logits.Zip(logits).Count(p => p.Item1 != p.Item2);
             }
             bool matches = recorded is null || (inputsMatch && mismatches == 0);
             if (parse.GetValue(json))

@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+using QuantLab.Engine;
+using QuantLab.Engine.Export;
+using QuantLab.Engine.Int;
+using QuantLab.Engine.Ptq;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Tests.Engine;
+
+public sealed class ExportTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ql-export-").FullName;
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static (IntModel Model, ExportedTestSet TestSet) Quantized(QuantizationConfig config, int images = 200)
+    {
+        var model = SharedModels.QuickBias;
+        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 200), config), config);
+        var test = SharedMnist.TestSubset(images);
+        var inputs = QuantizeJob.QuantizeInputs(intModel, test);
+        return (intModel, new ExportedTestSet(inputs, test.Labels, IntegerEngine.Run(intModel, inputs), 10));
+    }
+
+    [Theory]
+    [InlineData(8, "float", "float", "tensor")]
+    [InlineData(8, "fixed-point:31", "int32", "channel")]
+    [InlineData(12, "float", "int32", "channel")]
+    public void An_export_reads_back_to_a_model_with_the_same_logits(int bits, string requant, string bias, string granularity)
+    {
+        var config = QuantizationConfig.Default with
+        {
+            WeightBits = bits, ActBits = bits, Requant = RequantSpec.Parse(requant), Bias = BiasMode.Parse(bias), Granularity = Granularity.Parse(granularity),
+        };
+        var (model, testSet) = Quantized(config);
+        var dir = Path.Combine(_dir, "e");
+        IntExport.Write(dir, model, testSet);
+
+        var (back, recorded, json) = IntExport.Read(dir);
+        Assert.Equal("quantlab.int/1", json["format"]!.GetValue<string>());
+        Assert.NotNull(recorded);
+        Assert.Equal(testSet.Inputs, recorded!.Inputs);
+        Assert.Equal(testSet.Logits, recorded.Logits);
+        Assert.Equal(testSet.Logits, IntegerEngine.Run(back, recorded.Inputs));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "testset", "summary.json")))!;
+        Assert.Equal(testSet.PredictionsSha256, summary["predictionsSha256"]!.GetValue<string>());
+        Assert.Equal(200, summary["count"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void The_files_follow_the_design_layout_and_types()
+    {
+        var (model, testSet) = Quantized(QuantizationConfig.Default with { Bias = BiasMode.Int32 });
+        var dir = Path.Combine(_dir, "e");
+        IntExport.Write(dir, model, testSet);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "model.json")))!;
+        var layers = json["layers"]!.AsArray();
+        Assert.Equal(new[] { "conv2d", "maxpool2d", "conv2d", "maxpool2d", "conv2d", "flatten", "linear", "linear" },
+            layers.Select(l => l!["op"]!.GetValue<string>()));
+        Assert.Equal("int32", layers[0]!["bias"]!["mode"]!.GetValue<string>());
+        Assert.Equal(new[] { 6, 1, 5, 5 }, Npy.Read<sbyte>(Path.Combine(dir, "conv1.weight.npy")).Shape);
+        Assert.Equal(new[] { 6 }, Npy.Read<int>(Path.Combine(dir, "conv1.bias.npy")).Shape);
+        Assert.Equal(new[] { 200, 1, 32, 32 }, Npy.Read<sbyte>(Path.Combine(dir, "testset", "inputs.npy")).Shape);
+        Assert.Equal(new[] { 200, 10 }, Npy.Read<int>(Path.Combine(dir, "testset", "logits.npy")).Shape);
+        Assert.Equal(new[] { 200 }, Npy.Read<byte>(Path.Combine(dir, "testset", "labels.npy")).Shape);
+        Assert.Equal("floor", json["rounding"]!.GetValue<string>());
+        Assert.Equal(model.InputScale, json["input"]!["scale"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void A_corrupt_or_partial_export_is_refused_naming_the_problem()
+    {
+        var (model, testSet) = Quantized(QuantizationConfig.Default);
+        var dir = Path.Combine(_dir, "e");
+        IntExport.Write(dir, model, testSet);
+        var manifest = Path.Combine(dir, "model.json");
+        var original = File.ReadAllText(manifest);
+
+        File.WriteAllText(manifest, original.Replace("quantlab.int/1", "quantlab.int/9"));
+        Assert.Contains("$.format", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+
+        File.WriteAllText(manifest, original.Replace("\"weightBits\": 8", "\"weightBits\": 17"));
+        Assert.Contains("allowed: 2 to 16", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+
+        File.WriteAllText(manifest, original[..(original.Length / 2)]);
+        Assert.Contains("invalid JSON", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+
+        File.WriteAllText(manifest, original);
+        File.Delete(Path.Combine(dir, "fc6.weight.npy"));
+        Assert.Contains("fc6.weight.npy", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+
+        Assert.Contains("not found", Assert.Throws<BadInputException>(() => IntExport.Read(Path.Combine(_dir, "nothing"))).Message);
+    }
+
+    [Fact]
+    public void A_failed_write_leaves_no_half_written_directory()
+    {
+        var (model, testSet) = Quantized(QuantizationConfig.Default);
+        var broken = testSet with { Logits = new int[7] }; // shape mismatch: fails while writing testset/
+        var dir = Path.Combine(_dir, "e");
+        Assert.ThrowsAny<Exception>(() => IntExport.Write(dir, model, broken));
+        Assert.False(Directory.Exists(dir));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir));
+    }
+}
