@@ -1,0 +1,139 @@
+using QuantLab.Actors.Messages;
+
+namespace QuantLab.Host.Reports;
+
+/// <summary>Mean accuracy over two parameter axes; the other axes are averaged over (with the count shown).</summary>
+public sealed record PivotTable(string RowAxis, string ColumnAxis, IReadOnlyList<string> Rows, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<PivotCell?>> Cells);
+
+public sealed record PivotCell(double MeanAccuracy, double BestAccuracy, int Count);
+
+/// <summary>An evaluation against its FP32 baseline and against its PTQ↔QAT twin (same training, same
+/// quantization settings, the other method), where the campaign has one.</summary>
+public sealed record DeltaRow(string Key, string Label, string Method, double Accuracy, double? Fp32Accuracy, double? DeltaFp32, double? TwinAccuracy, double? DeltaTwin);
+
+public sealed record BestRow(string BitWidth, int Rank, string Label, double Accuracy);
+
+/// <summary>One figure of the seed next to ours (accuracies in percent).</summary>
+public sealed record SeedRow(string Section, string What, double Seed, double? Ours);
+
+/// <summary>Everything a campaign report shows, computed from the recorded results alone.</summary>
+public sealed record CampaignReport(
+    string Campaign,
+    IReadOnlyList<ReportRow> Rows,
+    PivotTable? Pivot,
+    IReadOnlyList<DeltaRow> Deltas,
+    IReadOnlyList<BestRow> Best,
+    IReadOnlyList<FailedJob> Failed,
+    IReadOnlyList<SeedRow> SeedComparison)
+{
+    /// <summary>Parameters that describe a quantization setting (a twin matches on all of them).</summary>
+    public static readonly string[] QuantAxes = ["scope", "weightBits", "actBits", "weightRange", "actRange", "granularity", "rounding", "requant", "bias"];
+
+    /// <summary>Default pivot axes, in order of preference, among those that vary.</summary>
+    public static readonly string[] PreferredAxes = ["weightBits", "weightRange", "actBits", "actRange", "rounding", "requant", "granularity", "bias", "scope", "method",
+        "train.lr", "train.batchSize", "train.epochs", "train.seed"];
+
+    public static CampaignReport Build(CampaignResults results, string? rowAxis = null, string? columnAxis = null)
+    {
+        var rows = ReportRow.From(results);
+        var evaluations = rows.Where(r => r.IsEvaluation && r.Accuracy is not null).ToList();
+        return new CampaignReport(results.Campaign, rows, BuildPivot(evaluations, rowAxis, columnAxis), BuildDeltas(rows, evaluations),
+            BuildBest(evaluations), results.Failed, BuildSeed(rows));
+    }
+
+    public static IReadOnlyList<string> VaryingAxes(IReadOnlyList<ReportRow> evaluations) =>
+        evaluations.SelectMany(r => r.Params.Keys).Distinct()
+            .Where(k => evaluations.Select(r => r.Param(k) ?? "").Distinct().Count() > 1)
+            .OrderBy(k => Array.IndexOf(PreferredAxes, k) is var i && i < 0 ? int.MaxValue : i).ThenBy(k => k, StringComparer.Ordinal)
+            .ToList();
+
+    private static PivotTable? BuildPivot(IReadOnlyList<ReportRow> evaluations, string? rowAxis, string? columnAxis)
+    {
+        if (evaluations.Count == 0) return null;
+        var varying = VaryingAxes(evaluations);
+        rowAxis ??= varying.FirstOrDefault() ?? "method";
+        columnAxis ??= varying.FirstOrDefault(a => a != rowAxis) ?? "method";
+        string Value(ReportRow r, string axis) => r.Param(axis) ?? "-";
+        var rowValues = evaluations.Select(r => Value(r, rowAxis)).Distinct().OrderBy(v => v, AxisValueComparer.Instance).ToList();
+        var columnValues = evaluations.Select(r => Value(r, columnAxis)).Distinct().OrderBy(v => v, AxisValueComparer.Instance).ToList();
+        var cells = rowValues.Select(rv => (IReadOnlyList<PivotCell?>)columnValues.Select(cv =>
+        {
+            var accuracies = evaluations.Where(r => Value(r, rowAxis) == rv && Value(r, columnAxis) == cv).Select(r => r.Accuracy!.Value).ToList();
+            return accuracies.Count == 0 ? null : new PivotCell(accuracies.Average(), accuracies.Max(), accuracies.Count);
+        }).ToList()).ToList();
+        return new PivotTable(rowAxis, columnAxis, rowValues, columnValues, cells);
+    }
+
+    private static IReadOnlyList<DeltaRow> BuildDeltas(IReadOnlyList<ReportRow> rows, IReadOnlyList<ReportRow> evaluations)
+    {
+        var trains = rows.Where(r => r.Kind == "train").ToDictionary(r => r.Key);
+        return evaluations.Select(e =>
+        {
+            double? fp32 = e.Metric("fp32Accuracy") ?? (e.TrainKey is { } k && trains.TryGetValue(k, out var t) ? t.Accuracy : null);
+            var twin = evaluations.FirstOrDefault(o => o.IsQat != e.IsQat && SameQuantization(e, o) && SameTraining(e, o));
+            return new DeltaRow(e.Key, e.Label, e.IsQat ? "qat" : "ptq", e.Accuracy!.Value, fp32, e.Accuracy - fp32, twin?.Accuracy, twin is null ? null : e.Accuracy - twin.Accuracy);
+        }).ToList();
+    }
+
+    private static bool SameQuantization(ReportRow a, ReportRow b) => QuantAxes.All(k => a.Param(k) == b.Param(k));
+
+    /// <summary>Same training settings, ignoring the QAT block (a QAT training's twin is the FP32 one).</summary>
+    private static bool SameTraining(ReportRow a, ReportRow b)
+    {
+        static IEnumerable<KeyValuePair<string, string>> Train(ReportRow r) =>
+            r.Params.Where(p => p.Key.StartsWith("train.", StringComparison.Ordinal) && !p.Key.StartsWith("train.qat.", StringComparison.Ordinal)).OrderBy(p => p.Key, StringComparer.Ordinal);
+        return Train(a).SequenceEqual(Train(b));
+    }
+
+    private static IReadOnlyList<BestRow> BuildBest(IReadOnlyList<ReportRow> evaluations, int top = 3) =>
+        evaluations.GroupBy(e => $"W{e.Param("weightBits") ?? "?"}/A{e.Param("actBits") ?? "-"}")
+            .OrderBy(g => g.Key, AxisValueComparer.Instance)
+            .SelectMany(g => g.OrderByDescending(e => e.Accuracy).ThenBy(e => e.Label, StringComparer.Ordinal).Take(top)
+                .Select((e, i) => new BestRow(g.Key, i + 1, e.Label, e.Accuracy!.Value)))
+            .ToList();
+
+    /// <summary>The seed's figures (§1.3–§3.1) next to the matching jobs of this campaign, where it has them.</summary>
+    private static IReadOnlyList<SeedRow> BuildSeed(IReadOnlyList<ReportRow> rows)
+    {
+        bool Fp32Train(ReportRow r, string bias) => r.Kind == "train" && r.Param("bias") == bias && !r.Params.Keys.Any(k => k.StartsWith("qat.", StringComparison.Ordinal));
+        bool Ptq(ReportRow r, string trainBias, string scope) => r.IsEvaluation && !r.IsQat && r.Param("train.bias") == trainBias && r.Param("scope") == scope
+            && r.Param("weightBits") == "8" && (scope == "weights" || r.Param("actBits") == "8");
+        bool Qat(ReportRow r, bool fixedPoint) => r.IsEvaluation && r.IsQat && r.Param("weightBits") == "8"
+            && (r.Param("requant") ?? "float").StartsWith("fixed-point", StringComparison.Ordinal) == fixedPoint;
+        double? Percent(double? fraction) => fraction * 100;
+        double? Pick(Func<ReportRow, bool> match, Func<ReportRow, double?> value) => Percent(rows.Where(match).Select(value).FirstOrDefault(v => v is not null));
+
+        var table = new List<SeedRow>
+        {
+            new("1.3", "FP32 LeNet-5, 2 epochs, mini-batch 4", 98.67, Pick(r => Fp32Train(r, "false"), r => r.Accuracy)),
+            new("2.2", "8-bit weights (symmetric, min/max), activations in float", 98.67, Pick(r => Ptq(r, "false", "weights"), r => r.Accuracy)),
+            new("2.4", "8-bit weights and activations, requantization, floor", 98.69, Pick(r => Ptq(r, "false", "all") && r.Param("bias") == "none", r => r.Accuracy)),
+            new("2.5-fp32-bias", "FP32 LeNet-5 with bias", 97.77, Pick(r => Fp32Train(r, "true"), r => r.Accuracy)),
+            new("2.5-weights", "with bias: weights and activations quantized, bias float", 97.81, Pick(r => Ptq(r, "true", "all") && r.Param("bias") == "float", r => r.Accuracy)),
+            new("2.5-weights-bias", "with bias: weights, activations and bias (int32) quantized", 97.77, Pick(r => Ptq(r, "true", "all") && r.Param("bias") == "int32", r => r.Accuracy)),
+            new("3.1-fp32", "QAT run: the trained weights evaluated in FP32", 98.09, Pick(r => Qat(r, false), r => r.Metric("fp32Accuracy"))),
+            new("3.1-qat", "QAT, 8-bit, float M", 98.11, Pick(r => Qat(r, false), r => r.Accuracy)),
+            new("3.1-qat-fixed-point", "QAT, 8-bit, fixed-point M", 98.14, Pick(r => Qat(r, true), r => r.Accuracy)),
+        };
+        return table.Any(r => r.Ours is not null) ? table : [];
+    }
+}
+
+/// <summary>Orders axis values numerically where they are numbers ("2" before "10"), otherwise as text.</summary>
+public sealed class AxisValueComparer : IComparer<string>
+{
+    public static readonly AxisValueComparer Instance = new();
+
+    public int Compare(string? x, string? y)
+    {
+        if (double.TryParse(x, System.Globalization.CultureInfo.InvariantCulture, out var a) &&
+            double.TryParse(y, System.Globalization.CultureInfo.InvariantCulture, out var b))
+            return a.CompareTo(b);
+        var nx = new string((x ?? "").Where(char.IsDigit).ToArray());
+        var ny = new string((y ?? "").Where(char.IsDigit).ToArray());
+        var px = (x ?? "").TrimEnd("0123456789".ToCharArray());
+        var py = (y ?? "").TrimEnd("0123456789".ToCharArray());
+        if (px == py && int.TryParse(nx, out var ix) && int.TryParse(ny, out var iy)) return ix.CompareTo(iy);
+        return string.CompareOrdinal(x, y);
+    }
+}

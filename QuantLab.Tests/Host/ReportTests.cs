@@ -1,0 +1,136 @@
+using System.Text.Json;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+using QuantLab.Host.Reports;
+
+namespace QuantLab.Tests.Host;
+
+/// <summary>Reports built from a recorded result set: golden tables, pivots, deltas, twins, seed rows.</summary>
+public class ReportTests
+{
+    private static JobResult Result(string key, JobKind kind, string label, string parameters, double accuracy, string? upstream = null, double? fp32 = null)
+    {
+        var numbers = new Dictionary<string, double> { ["accuracy"] = accuracy };
+        if (fp32 is { } f) numbers["fp32Accuracy"] = f;
+        return new JobResult(key, kind, label, parameters, upstream is null ? [] : [upstream], OutcomeStatus.Succeeded,
+            new JobMetrics(numbers, new Dictionary<string, string>()), new Dictionary<string, string>(), null, "w1", "node", "1.0.0", 1, 1000);
+    }
+
+    private const string Train = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";
+    private const string TrainQat4 = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1,"qat":{"scope":"all","weightBits":4,"actBits":4,"weightRange":"minmax","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}}""";
+
+    private static string Eval(string method, int bits, string range) =>
+        $$"""{"method":"{{method}}","scope":"all","weightBits":{{bits}},"actBits":{{bits}},"weightRange":"{{range}}","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}""";
+
+    private static CampaignResults Recorded() => new("sweep",
+    [
+        Result("t1", JobKind.Train, "fp32", Train, 0.9850),
+        Result("t2", JobKind.Train, "qat4", TrainQat4, 0.9700),
+        Result("e1", JobKind.Evaluate, "fp32 w8 minmax", Eval("ptq", 8, "minmax"), 0.9840, "t1", 0.9850),
+        Result("e2", JobKind.Evaluate, "fp32 w8 mse", Eval("ptq", 8, "mse"), 0.9846, "t1", 0.9850),
+        Result("e3", JobKind.Evaluate, "fp32 w4 minmax", Eval("ptq", 4, "minmax"), 0.9000, "t1", 0.9850),
+        Result("e4", JobKind.Evaluate, "fp32 w4 mse", Eval("ptq", 4, "mse"), 0.9500, "t1", 0.9850),
+        Result("e5", JobKind.Evaluate, "qat4 w4 minmax", Eval("qat", 4, "minmax"), 0.9700, "t2", 0.9710),
+    ], [new FailedJob("e9", JobKind.Evaluate, "fp32 w2 entropy", "worker lost", 3)]);
+
+    [Fact]
+    public void The_pivot_averages_accuracy_over_bit_width_and_range_method()
+    {
+        var report = CampaignReport.Build(Recorded());
+        var pivot = report.Pivot!;
+        Assert.Equal("weightBits", pivot.RowAxis);
+        Assert.Equal("weightRange", pivot.ColumnAxis);
+        Assert.Equal(new[] { "4", "8" }, pivot.Rows);
+        Assert.Equal(new[] { "minmax", "mse" }, pivot.Columns);
+        Assert.Equal((0.9000 + 0.9700) / 2, pivot.Cells[0][0]!.MeanAccuracy, 9);
+        Assert.Equal(0.9700, pivot.Cells[0][0]!.BestAccuracy, 9);
+        Assert.Equal(2, pivot.Cells[0][0]!.Count);
+        Assert.Equal(0.9846, pivot.Cells[1][1]!.MeanAccuracy, 9);
+    }
+
+    [Fact]
+    public void Other_pivot_axes_can_be_chosen()
+    {
+        var pivot = CampaignReport.Build(Recorded(), "method", "weightBits").Pivot!;
+        Assert.Equal(new[] { "ptq", "qat" }, pivot.Rows);
+        Assert.Null(pivot.Cells[1][1]); // no QAT at 8 bits
+    }
+
+    [Fact]
+    public void Deltas_are_against_fp32_and_the_ptq_qat_twin()
+    {
+        var deltas = CampaignReport.Build(Recorded()).Deltas.ToDictionary(d => d.Key);
+        Assert.Equal(0.9000 - 0.9850, deltas["e3"].DeltaFp32!.Value, 9);
+        Assert.Equal(0.9700, deltas["e3"].TwinAccuracy!.Value, 9);      // PTQ 4-bit minmax ↔ QAT 4-bit minmax, same training
+        Assert.Equal(0.9700 - 0.9000, deltas["e5"].DeltaTwin!.Value, 9);
+        Assert.Null(deltas["e4"].TwinAccuracy);                           // no QAT with mse
+    }
+
+    [Fact]
+    public void The_best_configurations_are_listed_per_bit_width()
+    {
+        var best = CampaignReport.Build(Recorded()).Best;
+        Assert.Equal(new[] { ("W4/A4", 1, "qat4 w4 minmax"), ("W4/A4", 2, "fp32 w4 mse"), ("W4/A4", 3, "fp32 w4 minmax"), ("W8/A8", 1, "fp32 w8 mse"), ("W8/A8", 2, "fp32 w8 minmax") },
+            best.Select(b => (b.BitWidth, b.Rank, b.Label)));
+    }
+
+    [Fact]
+    public void The_markdown_report_has_the_golden_tables()
+    {
+        var md = ReportWriter.Markdown(CampaignReport.Build(Recorded()));
+        Assert.Contains("| weightBits \\ weightRange | minmax | mse |", md);
+        Assert.Contains("| 4 | 93.50 (97.00, 2) | 95.00 (95.00, 1) |", md);
+        Assert.Contains("| 8 | 98.40 (98.40, 1) | 98.46 (98.46, 1) |", md);
+        Assert.Contains("| fp32 w4 minmax | ptq | 90.00 | 98.50 | -8.50 | 97.00 | -7.00 |", md);
+        Assert.Contains("| fp32 w2 entropy | evaluate | 3 | worker lost |", md);
+    }
+
+    [Fact]
+    public void Csv_has_one_line_per_job_with_every_parameter_and_metric()
+    {
+        var lines = ReportWriter.Csv(CampaignReport.Build(Recorded())).TrimEnd().Split('\n');
+        Assert.Equal(1 + 7, lines.Length);
+        var header = lines[0].Split(',');
+        Assert.Contains("weightBits", header);
+        Assert.Contains("train.lr", header);
+        Assert.Contains("accuracy", header);
+    }
+
+    [Fact]
+    public void Json_and_html_carry_the_same_results()
+    {
+        var report = CampaignReport.Build(Recorded());
+        var json = JsonDocument.Parse(ReportWriter.Json(report)).RootElement;
+        Assert.Equal(7, json.GetProperty("results").GetArrayLength());
+        Assert.Equal(1, json.GetProperty("failed").GetArrayLength());
+        var html = ReportWriter.Html(report);
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        Assert.Contains("data:image/png;base64,", html);
+        Assert.Contains("<td class=\"num\">93.50 (97.00, 2)</td>", html);
+    }
+
+    [Fact]
+    public void The_seed_comparison_matches_the_seeds_sections()
+    {
+        const string trainBias = """{"bias":true,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";
+        const string weightsOnly = """{"method":"ptq","scope":"weights","weightBits":8,"weightRange":"minmax","granularity":"tensor","rounding":"floor","bias":"none"}""";
+        var seed = new CampaignResults("seed-hw1",
+        [
+            Result("t1", JobKind.Train, "fp32", Train, 0.9857),
+            Result("t2", JobKind.Train, "fp32-bias", trainBias, 0.9884),
+            Result("e1", JobKind.Evaluate, "w", weightsOnly, 0.9860, "t1"),
+            Result("e2", JobKind.Evaluate, "all", Eval("ptq", 8, "minmax"), 0.9856, "t1"),
+            Result("e3", JobKind.Evaluate, "bias int32", Eval("ptq", 8, "minmax").Replace("\"bias\":\"none\"", "\"bias\":\"int32\""), 0.9873, "t2"),
+        ], []);
+        var rows = CampaignReport.Build(seed).SeedComparison.ToDictionary(s => s.Section);
+        Assert.Equal(98.57, rows["1.3"].Ours!.Value, 6);
+        Assert.Equal(98.60, rows["2.2"].Ours!.Value, 6);
+        Assert.Equal(98.56, rows["2.4"].Ours!.Value, 6);
+        Assert.Equal(98.84, rows["2.5-fp32-bias"].Ours!.Value, 6);
+        Assert.Equal(98.73, rows["2.5-weights-bias"].Ours!.Value, 6);
+        Assert.Null(rows["2.5-weights"].Ours);
+        Assert.Equal(97.77, rows["2.5-weights-bias"].Seed);
+        Assert.Equal(new[] { "1.3", "2.2", "2.4", "2.5-fp32-bias", "2.5-weights", "2.5-weights-bias", "3.1-fp32", "3.1-qat", "3.1-qat-fixed-point" },
+            CampaignReport.Build(seed).SeedComparison.Select(s => s.Section));
+    }
+}
