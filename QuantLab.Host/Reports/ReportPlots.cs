@@ -1,5 +1,3 @@
-using QuantLab.Engine.Calibration;
-
 namespace QuantLab.Host.Reports;
 
 /// <summary>The report's plots, drawn with ScottPlot.</summary>
@@ -32,6 +30,7 @@ public static class ReportPlots
         plot.XLabel("weight bits");
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // bit widths are integers
         return new Plot("Accuracy vs weight bit width, per range method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
     }
 }

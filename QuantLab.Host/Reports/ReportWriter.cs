@@ -7,8 +7,11 @@ using QuantLab.Engine;
 namespace QuantLab.Host.Reports;
 
 /// <summary>Renders a <see cref="CampaignReport"/> as markdown, CSV, JSON or a self-contained HTML page.</summary>
-public static class ReportWriter
+public static partial class ReportWriter
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[+-]?\d+(\.\d+)?( \(.*\))?$")]
+    private static partial System.Text.RegularExpressions.Regex NumericCell();
+
     public static readonly string[] Formats = ["md", "csv", "json", "html"];
 
     public static string FileName(string campaign, string format) => $"{campaign}.{(format == "md" ? "md" : format)}";
@@ -136,10 +139,13 @@ public static class ReportWriter
           .Append("table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #ccc;padding:.25rem .6rem}")
           .Append("th{background:#f0f3f7}td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;border:1px solid #eee}")
           .Append("h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}</style></head><body>");
+        // The title and summary, then the plots, then the tables.
+        int firstSection = markdownTables.IndexOf("\n## ", StringComparison.Ordinal);
+        sb.Append(MarkdownToHtml(firstSection < 0 ? markdownTables : markdownTables[..firstSection]));
         foreach (var plot in ReportPlots.Render(r))
             sb.Append("<figure><img alt=\"").Append(WebUtility.HtmlEncode(plot.Title)).Append("\" src=\"data:image/png;base64,")
               .Append(Convert.ToBase64String(plot.Png)).Append("\"><figcaption>").Append(WebUtility.HtmlEncode(plot.Title)).Append("</figcaption></figure>");
-        sb.Append(MarkdownToHtml(markdownTables));
+        if (firstSection >= 0) sb.Append(MarkdownToHtml(markdownTables[firstSection..]));
         sb.Append("</body></html>");
         return sb.ToString();
     }
@@ -165,7 +171,7 @@ public static class ReportWriter
                     sb.Append("<tr>");
                     foreach (var c in cells)
                     {
-                        bool numeric = !header && c.Length > 0 && (char.IsDigit(c[0]) || c[0] is '+' or '-' && c.Length > 1);
+                        bool numeric = !header && NumericCell().IsMatch(c);
                         sb.Append(header ? "<th>" : numeric ? "<td class=\"num\">" : "<td>").Append(Inline(c)).Append(header ? "</th>" : "</td>");
                     }
                     sb.Append("</tr>");

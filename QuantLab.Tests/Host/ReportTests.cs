@@ -8,35 +8,10 @@ namespace QuantLab.Tests.Host;
 /// <summary>Reports built from a recorded result set: golden tables, pivots, deltas, twins, seed rows.</summary>
 public class ReportTests
 {
-    private static JobResult Result(string key, JobKind kind, string label, string parameters, double accuracy, string? upstream = null, double? fp32 = null)
-    {
-        var numbers = new Dictionary<string, double> { ["accuracy"] = accuracy };
-        if (fp32 is { } f) numbers["fp32Accuracy"] = f;
-        return new JobResult(key, kind, label, parameters, upstream is null ? [] : [upstream], OutcomeStatus.Succeeded,
-            new JobMetrics(numbers, new Dictionary<string, string>()), new Dictionary<string, string>(), null, "w1", "node", "1.0.0", 1, 1000);
-    }
-
-    private const string Train = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";
-    private const string TrainQat4 = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1,"qat":{"scope":"all","weightBits":4,"actBits":4,"weightRange":"minmax","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}}""";
-
-    private static string Eval(string method, int bits, string range) =>
-        $$"""{"method":"{{method}}","scope":"all","weightBits":{{bits}},"actBits":{{bits}},"weightRange":"{{range}}","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}""";
-
-    private static CampaignResults Recorded() => new("sweep",
-    [
-        Result("t1", JobKind.Train, "fp32", Train, 0.9850),
-        Result("t2", JobKind.Train, "qat4", TrainQat4, 0.9700),
-        Result("e1", JobKind.Evaluate, "fp32 w8 minmax", Eval("ptq", 8, "minmax"), 0.9840, "t1", 0.9850),
-        Result("e2", JobKind.Evaluate, "fp32 w8 mse", Eval("ptq", 8, "mse"), 0.9846, "t1", 0.9850),
-        Result("e3", JobKind.Evaluate, "fp32 w4 minmax", Eval("ptq", 4, "minmax"), 0.9000, "t1", 0.9850),
-        Result("e4", JobKind.Evaluate, "fp32 w4 mse", Eval("ptq", 4, "mse"), 0.9500, "t1", 0.9850),
-        Result("e5", JobKind.Evaluate, "qat4 w4 minmax", Eval("qat", 4, "minmax"), 0.9700, "t2", 0.9710),
-    ], [new FailedJob("e9", JobKind.Evaluate, "fp32 w2 entropy", "worker lost", 3)]);
-
     [Fact]
     public void The_pivot_averages_accuracy_over_bit_width_and_range_method()
     {
-        var report = CampaignReport.Build(Recorded());
+        var report = CampaignReport.Build(ReportTestsData.Recorded());
         var pivot = report.Pivot!;
         Assert.Equal("weightBits", pivot.RowAxis);
         Assert.Equal("weightRange", pivot.ColumnAxis);
@@ -51,7 +26,7 @@ public class ReportTests
     [Fact]
     public void Other_pivot_axes_can_be_chosen()
     {
-        var pivot = CampaignReport.Build(Recorded(), "method", "weightBits").Pivot!;
+        var pivot = CampaignReport.Build(ReportTestsData.Recorded(), "method", "weightBits").Pivot!;
         Assert.Equal(new[] { "ptq", "qat" }, pivot.Rows);
         Assert.Null(pivot.Cells[1][1]); // no QAT at 8 bits
     }
@@ -59,7 +34,7 @@ public class ReportTests
     [Fact]
     public void Deltas_are_against_fp32_and_the_ptq_qat_twin()
     {
-        var deltas = CampaignReport.Build(Recorded()).Deltas.ToDictionary(d => d.Key);
+        var deltas = CampaignReport.Build(ReportTestsData.Recorded()).Deltas.ToDictionary(d => d.Key);
         Assert.Equal(0.9000 - 0.9850, deltas["e3"].DeltaFp32!.Value, 9);
         Assert.Equal(0.9700, deltas["e3"].TwinAccuracy!.Value, 9);      // PTQ 4-bit minmax ↔ QAT 4-bit minmax, same training
         Assert.Equal(0.9700 - 0.9000, deltas["e5"].DeltaTwin!.Value, 9);
@@ -69,7 +44,7 @@ public class ReportTests
     [Fact]
     public void The_best_configurations_are_listed_per_bit_width()
     {
-        var best = CampaignReport.Build(Recorded()).Best;
+        var best = CampaignReport.Build(ReportTestsData.Recorded()).Best;
         Assert.Equal(new[] { ("W4/A4", 1, "qat4 w4 minmax"), ("W4/A4", 2, "fp32 w4 mse"), ("W4/A4", 3, "fp32 w4 minmax"), ("W8/A8", 1, "fp32 w8 mse"), ("W8/A8", 2, "fp32 w8 minmax") },
             best.Select(b => (b.BitWidth, b.Rank, b.Label)));
     }
@@ -77,7 +52,7 @@ public class ReportTests
     [Fact]
     public void The_markdown_report_has_the_golden_tables()
     {
-        var md = ReportWriter.Markdown(CampaignReport.Build(Recorded()));
+        var md = ReportWriter.Markdown(CampaignReport.Build(ReportTestsData.Recorded()));
         Assert.Contains("| weightBits \\ weightRange | minmax | mse |", md);
         Assert.Contains("| 4 | 93.50 (97.00, 2) | 95.00 (95.00, 1) |", md);
         Assert.Contains("| 8 | 98.40 (98.40, 1) | 98.46 (98.46, 1) |", md);
@@ -88,7 +63,7 @@ public class ReportTests
     [Fact]
     public void Csv_has_one_line_per_job_with_every_parameter_and_metric()
     {
-        var lines = ReportWriter.Csv(CampaignReport.Build(Recorded())).TrimEnd().Split('\n');
+        var lines = ReportWriter.Csv(CampaignReport.Build(ReportTestsData.Recorded())).TrimEnd().Split('\n');
         Assert.Equal(1 + 7, lines.Length);
         var header = lines[0].Split(',');
         Assert.Contains("weightBits", header);
@@ -99,7 +74,7 @@ public class ReportTests
     [Fact]
     public void Json_and_html_carry_the_same_results()
     {
-        var report = CampaignReport.Build(Recorded());
+        var report = CampaignReport.Build(ReportTestsData.Recorded());
         var json = JsonDocument.Parse(ReportWriter.Json(report)).RootElement;
         Assert.Equal(7, json.GetProperty("results").GetArrayLength());
         Assert.Equal(1, json.GetProperty("failed").GetArrayLength());
@@ -116,11 +91,11 @@ public class ReportTests
         const string weightsOnly = """{"method":"ptq","scope":"weights","weightBits":8,"weightRange":"minmax","granularity":"tensor","rounding":"floor","bias":"none"}""";
         var seed = new CampaignResults("seed-hw1",
         [
-            Result("t1", JobKind.Train, "fp32", Train, 0.9857),
-            Result("t2", JobKind.Train, "fp32-bias", trainBias, 0.9884),
-            Result("e1", JobKind.Evaluate, "w", weightsOnly, 0.9860, "t1"),
-            Result("e2", JobKind.Evaluate, "all", Eval("ptq", 8, "minmax"), 0.9856, "t1"),
-            Result("e3", JobKind.Evaluate, "bias int32", Eval("ptq", 8, "minmax").Replace("\"bias\":\"none\"", "\"bias\":\"int32\""), 0.9873, "t2"),
+            ReportTestsData.Result("t1", JobKind.Train, "fp32", ReportTestsData.Train, 0.9857),
+            ReportTestsData.Result("t2", JobKind.Train, "fp32-bias", trainBias, 0.9884),
+            ReportTestsData.Result("e1", JobKind.Evaluate, "w", weightsOnly, 0.9860, "t1"),
+            ReportTestsData.Result("e2", JobKind.Evaluate, "all", ReportTestsData.Eval("ptq", 8, "minmax"), 0.9856, "t1"),
+            ReportTestsData.Result("e3", JobKind.Evaluate, "bias int32", ReportTestsData.Eval("ptq", 8, "minmax").Replace("\"bias\":\"none\"", "\"bias\":\"int32\""), 0.9873, "t2"),
         ], []);
         var rows = CampaignReport.Build(seed).SeedComparison.ToDictionary(s => s.Section);
         Assert.Equal(98.57, rows["1.3"].Ours!.Value, 6);
@@ -133,4 +108,33 @@ public class ReportTests
         Assert.Equal(new[] { "1.3", "2.2", "2.4", "2.5-fp32-bias", "2.5-weights", "2.5-weights-bias", "3.1-fp32", "3.1-qat", "3.1-qat-fixed-point" },
             CampaignReport.Build(seed).SeedComparison.Select(s => s.Section));
     }
+}
+
+/// <summary>A recorded result set: two trainings (FP32, 4-bit QAT), five evaluations, one failed job.</summary>
+internal static class ReportTestsData
+{
+    internal static JobResult Result(string key, JobKind kind, string label, string parameters, double accuracy, string? upstream = null, double? fp32 = null)
+    {
+        var numbers = new Dictionary<string, double> { ["accuracy"] = accuracy };
+        if (fp32 is { } f) numbers["fp32Accuracy"] = f;
+        return new JobResult(key, kind, label, parameters, upstream is null ? [] : [upstream], OutcomeStatus.Succeeded,
+            new JobMetrics(numbers, new Dictionary<string, string>()), new Dictionary<string, string>(), null, "w1", "node", "1.0.0", 1, 1000);
+    }
+
+    internal const string Train = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";
+    internal const string TrainQat4 = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1,"qat":{"scope":"all","weightBits":4,"actBits":4,"weightRange":"minmax","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}}""";
+
+    internal static string Eval(string method, int bits, string range) =>
+        $$"""{"method":"{{method}}","scope":"all","weightBits":{{bits}},"actBits":{{bits}},"weightRange":"{{range}}","actRange":"minmax","granularity":"tensor","rounding":"floor","requant":"float","bias":"none"}""";
+
+    internal static CampaignResults Recorded() => new("sweep",
+    [
+        Result("t1", JobKind.Train, "fp32", Train, 0.9850),
+        Result("t2", JobKind.Train, "qat4", TrainQat4, 0.9700),
+        Result("e1", JobKind.Evaluate, "fp32 w8 minmax", Eval("ptq", 8, "minmax"), 0.9840, "t1", 0.9850),
+        Result("e2", JobKind.Evaluate, "fp32 w8 mse", Eval("ptq", 8, "mse"), 0.9846, "t1", 0.9850),
+        Result("e3", JobKind.Evaluate, "fp32 w4 minmax", Eval("ptq", 4, "minmax"), 0.9000, "t1", 0.9850),
+        Result("e4", JobKind.Evaluate, "fp32 w4 mse", Eval("ptq", 4, "mse"), 0.9500, "t1", 0.9850),
+        Result("e5", JobKind.Evaluate, "qat4 w4 minmax", Eval("qat", 4, "minmax"), 0.9700, "t2", 0.9710),
+    ], [new FailedJob("e9", JobKind.Evaluate, "fp32 w2 entropy", "worker lost", 3)]);
 }
