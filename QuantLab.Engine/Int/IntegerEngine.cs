@@ -6,11 +6,10 @@ public static class IntegerEngine
 {
     /// <param name="inputs">Quantized images, N × (C·H·W), C order.</param>
     /// <returns>The integer logits, N × classes.</returns>
-    public static int[] Run(CompiledModel model, ReadOnlySpan<short> inputs, int threads = 0)
+    public static int[] Run(CompiledModel model, ReadOnlyMemory<short> inputs, int threads = 0)
     {
         int n = inputs.Length / model.InputSize, outSize = model.OutputSize, inSize = model.InputSize;
         var logits = new int[n * outSize];
-        var data = inputs.ToArray();
         int workers = threads > 0 ? threads : Environment.ProcessorCount;
         int chunk = Math.Max(1, (n + workers * 8 - 1) / (workers * 8));
         Parallel.For(0, (n + chunk - 1) / chunk, new ParallelOptions { MaxDegreeOfParallelism = workers },
@@ -19,14 +18,14 @@ public static class IntegerEngine
             {
                 int end = Math.Min(n, (block + 1) * chunk);
                 for (int i = block * chunk; i < end; i++)
-                    FastKernels.Run(model, data.AsSpan(i * inSize, inSize), logits.AsSpan(i * outSize, outSize), ws);
+                    FastKernels.Run(model, inputs.Span.Slice(i * inSize, inSize), logits.AsSpan(i * outSize, outSize), ws);
                 return ws;
             },
             _ => { });
         return logits;
     }
 
-    public static int[] Run(IntModel model, ReadOnlySpan<short> inputs, int threads = 0) => Run(new CompiledModel(model), inputs, threads);
+    public static int[] Run(IntModel model, ReadOnlyMemory<short> inputs, int threads = 0) => Run(new CompiledModel(model), inputs, threads);
 
     /// <summary>The reference path over many images, one at a time (tests and cross-checks).</summary>
     public static int[] RunReference(IntModel model, ReadOnlySpan<short> inputs)
