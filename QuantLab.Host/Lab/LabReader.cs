@@ -11,7 +11,11 @@ namespace QuantLab.Host.Lab;
 /// <summary>The campaign database read from its events alone (the read side): no coordinator or cluster needed.</summary>
 public static class LabReader
 {
-    public static async Task<CoordinatorState> LoadAsync(string databasePath)
+    public static Task<CoordinatorState> LoadAsync(string databasePath) => ReadAsync(databasePath, LabReadSide.LoadAsync);
+
+    public static Task<IReadOnlyList<QuantLab.Actors.Messages.ICoordinatorEvent>> EventsAsync(string databasePath) => ReadAsync(databasePath, LabReadSide.EventsAsync);
+
+    private static async Task<T> ReadAsync<T>(string databasePath, Func<ActorSystem, string, Task<T>> read)
     {
         LabDatabase.CheckReadable(databasePath);
         var config = ConfigurationFactory.ParseString("""
@@ -26,7 +30,7 @@ public static class LabReader
         var system = ActorSystem.Create("quantlab-read", config);
         try
         {
-            return await LabReadSide.LoadAsync(system);
+            return await read(system, CoordinatorActor.DefaultPersistenceId);
         }
         catch (Exception e) when (e is not QuantLabException)
         {
