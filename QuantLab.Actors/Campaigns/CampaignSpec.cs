@@ -13,9 +13,10 @@ public sealed record CampaignSpec(
     SearchSpec Search);
 
 /// <summary>Dataset options shared by every job of the campaign.</summary>
-/// <param name="Preprocess">How 28×28 MNIST becomes 32×32: <c>resize</c> (bilinear) or <c>pad</c> (2 pixels).</param>
-/// <param name="TestLimit">Evaluate on the first N test images only; null: the whole test set.</param>
-public sealed record DataOptions(string Preprocess, int? TestLimit)
+/// <param name="InputTransform">How 28×28 MNIST becomes 32×32 (the engine's input transform, <c>QuantLab:Data:InputTransform</c>):
+/// <c>resize</c> (bilinear) or <c>pad</c> (2 pixels).</param>
+/// <param name="TestLimit">Measure accuracy on the first N test images only (trainings and evaluations); null: the whole test set.</param>
+public sealed record DataOptions(string InputTransform, int? TestLimit)
 {
     public static readonly DataOptions Default = new("resize", null);
 }

@@ -56,10 +56,10 @@ public static class CampaignSpecParser
 
     private static DataOptions ReadData(Obj o)
     {
-        var preprocess = o.Optional("preprocess", e => Choice(e, s => s is "resize" or "pad" ? s : null, "resize, pad")) ?? "resize";
+        var transform = o.Optional("inputTransform", e => Choice(e, s => s is "resize" or "pad" ? s : null, "resize, pad")) ?? "resize";
         var testLimit = o.Optional("testLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"));
         o.RejectUnknown();
-        return new DataOptions(preprocess, testLimit);
+        return new DataOptions(transform, testLimit);
     }
 
     private static TrainSpec ReadTrain(Obj o)

@@ -72,24 +72,38 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
+        if (IsCluster)
             Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
         base.PreStart();
     }
 
     protected override void PostStop()
     {
-        if (Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal))
+        if (IsCluster)
             Cluster.Get(Context.System).Unsubscribe(Self);
         base.PostStop();
     }
 
+    private bool IsCluster => Context.System.Settings.ProviderClass.Contains("Cluster", StringComparison.Ordinal);
+
     private void OnRecovered()
     {
         // Workers of running jobs may still be alive (only the coordinator moved): give them a full lease.
-        _state = _state.RenewAllLeases(DateTimeOffset.UtcNow);
+        var now = DateTimeOffset.UtcNow;
+        _state = _state.RenewAllLeases(now);
         Timers.StartPeriodicTimer("leases", new LeaseTick(), _leaseCheck);
         _log.Info("coordinator recovered: {0} campaigns, {1} jobs, {2} queued", _state.Campaigns.Count, _state.Jobs.Count, _state.Queue.Count);
+        if (_state.Policy.WorkersDieWithCoordinator)
+        {
+            PersistThen(_state.Lost(_ => true, "the lab stopped while the job ran", now), () => { });
+        }
+        else if (IsCluster)
+        {
+            // A node removed before this coordinator started (e.g. the old coordinator's own node) sends no
+            // MemberRemoved any more: its running jobs are queued again now rather than at lease expiry.
+            var members = Cluster.Get(Context.System).State.Members.Select(m => m.Address.ToString()).ToHashSet(StringComparer.Ordinal);
+            PersistThen(_state.Lost(j => j.Node is not null && !members.Contains(j.Node), "its node left the cluster while the coordinator moved", now), () => { });
+        }
     }
 
     private void OnRegister(RegisterWorker r)

@@ -138,9 +138,14 @@ public sealed class CoordinatorState
 
     public int ReadyCount() => Queue.Values.Count(k => Jobs[k].Job.Upstream.All(u => Jobs.TryGetValue(u, out var up) && up.Status == JobStatus.Succeeded));
 
-    /// <summary>The event that gives the next ready job to a worker, or null if nothing is ready.</summary>
+    /// <summary>
+    /// The event that gives the next ready job to a worker, or null if nothing is ready or the worker still runs
+    /// a job (two requests of one worker can cross: a second assignment would be ignored by the busy worker and
+    /// sit until its lease ran out).
+    /// </summary>
     public JobStarted? Assign(string worker, string node, DateTimeOffset now) =>
-        NextReady() is { } next ? new JobStarted(next.Job.Key, worker, node, next.Attempts + 1, now) : null;
+        Leases.Keys.Any(k => Jobs[k].Status == JobStatus.Running && Jobs[k].Worker == worker) ? null
+        : NextReady() is { } next ? new JobStarted(next.Job.Key, worker, node, next.Attempts + 1, now) : null;
 
     /// <summary>
     /// The events a finished attempt leads to. A result is recorded at most once per key: a report for a

@@ -179,7 +179,7 @@ public static class CampaignPlanner
         };
         if (v.TrainLimit is { } limit) p["trainLimit"] = limit;
         if (v.Qat is { } q) p["qat"] = QuantParameters(q, withCalibration: true);
-        AddData(p, data, forEvaluation: false);
+        AddData(p, data, forEvaluation: true);   // a training measures its test accuracy
         return p;
     }
 
@@ -216,12 +216,14 @@ public static class CampaignPlanner
             p["calibration"] = q.Calibration;
             if (QV.RangeDependsOnBits(q.ActRange)) p["actBits"] = q.ActBits;
         }
+        // mse minimises the error of the rounding it will be used with.
+        if (q.WeightRange == "mse" || (q.Scope == "all" && q.ActRange == "mse")) p["rounding"] = q.Rounding;
         return p;
     }
 
     private static void AddData(JsonObject p, DataOptions data, bool forEvaluation)
     {
-        p["preprocess"] = data.Preprocess;
+        p["inputTransform"] = data.InputTransform;
         if (forEvaluation && data.TestLimit is { } limit) p["testLimit"] = limit;
     }
 

@@ -24,6 +24,16 @@ public static class LabReadSide
         return state;
     }
 
+    /// <summary>Every coordinator event in journal order (for audits: e.g. that each key was completed once).</summary>
+    public static async Task<IReadOnlyList<ICoordinatorEvent>> EventsAsync(ActorSystem system, string persistenceId = CoordinatorActor.DefaultPersistenceId)
+    {
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(QuantLabConfig.ReadJournalPlugin);
+        var events = new List<ICoordinatorEvent>();
+        await journal.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
+            .RunForeach(envelope => events.Add((ICoordinatorEvent)envelope.Event), system.Materializer());
+        return events;
+    }
+
     public static async Task<CampaignStatus> StatusAsync(ActorSystem system, string campaign) => (await LoadAsync(system)).Status(campaign);
 
     public static async Task<CampaignResults> ResultsAsync(ActorSystem system, string campaign) => (await LoadAsync(system)).Results(campaign);

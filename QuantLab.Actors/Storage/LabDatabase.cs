@@ -51,6 +51,34 @@ public static class LabDatabase
         }
     }
 
+    /// <summary>
+    /// For readers (status, report): the file must exist and be a QuantLab database of a schema this build
+    /// reads. Opens it read-only, so nothing is created or changed.
+    /// </summary>
+    public static void CheckReadable(string path)
+    {
+        if (!File.Exists(path)) throw new BadInputException($"no QuantLab database at {Path.GetFullPath(path)} (give it with --db, or run a campaign first)");
+        try
+        {
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = Path.GetFullPath(path), Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30, Pooling = false,
+            }.ToString());
+            connection.Open();
+            using var read = connection.CreateCommand();
+            read.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'quantlab_schema';";
+            if (read.ExecuteScalar() is null) throw new BadInputException($"{path} is not a QuantLab database (no quantlab_schema table)");
+            read.CommandText = "SELECT MAX(version) FROM quantlab_schema;";
+            var version = read.ExecuteScalar();
+            if (version is not null and not DBNull && Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) > SchemaVersion)
+                throw new BadInputException($"database {path} has schema version {version}, newer than this QuantLab's {SchemaVersion}; use a newer QuantLab");
+        }
+        catch (SqliteException e)
+        {
+            throw new InfrastructureException($"database {path}: {e.Message}", e);
+        }
+    }
+
     public static SqliteConnection Open(string path)
     {
         var connection = new SqliteConnection(ConnectionString(path));

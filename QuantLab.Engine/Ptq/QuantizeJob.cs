@@ -32,12 +32,23 @@ public static class QuantizeJob
     {
         config.Validate();
         var watch = Stopwatch.StartNew();
-        int[] fp32Predictions;
-        using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
-
         var calibration = Calibrator.Sample(train, calibrationImages);
         log?.Invoke($"calibrating on {calibration.Count} training images (weights: {config.WeightRange.ToOption()}, activations: {config.ActRange.ToOption()})");
         var ranges = Calibrator.Calibrate(model, calibration, config);
+        var result = Evaluate(model, config, ranges, test, threads);
+        return result with { Seconds = watch.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>
+    /// Quantization + evaluation with ranges calibrated before (a campaign's evaluate job, whose calibrate
+    /// job ran earlier, maybe elsewhere): the second half of <see cref="Run"/>.
+    /// </summary>
+    public static QuantizeResult Evaluate(Fp32Model model, QuantizationConfig config, CalibrationResult ranges, LabeledImages test, int threads = 0)
+    {
+        config.Validate();
+        var watch = Stopwatch.StartNew();
+        int[] fp32Predictions;
+        using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
 
         int[] predictions;
         IntModel? intModel = null;
@@ -58,7 +69,7 @@ public static class QuantizeJob
 
         double agreement = predictions.Zip(fp32Predictions).Count(p => p.First == p.Second) / (double)predictions.Length;
         return new QuantizeResult(config, Evaluation.Accuracy(predictions, test.Labels), Evaluation.Accuracy(fp32Predictions, test.Labels),
-            agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), calibration.Count,
+            agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), ranges.CalibrationImages,
             watch.Elapsed.TotalSeconds, ranges, intModel, testSet);
     }
 

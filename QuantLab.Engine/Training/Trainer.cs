@@ -9,6 +9,8 @@ namespace QuantLab.Engine.Training;
 /// mini-batches, the test accuracy after every epoch.</summary>
 public static class Trainer
 {
+    private static readonly Lock InitGate = new();
+
     public sealed record Result(LeNet5 Model, IReadOnlyList<EpochResult> Epochs, double Seconds)
     {
         public double TestAccuracy => Epochs[^1].TestAccuracy;
@@ -24,8 +26,12 @@ public static class Trainer
         var watch = Stopwatch.StartNew();
         if (options.TrainLimit is { } limit) train = train.Take(limit);
 
-        torch.manual_seed(options.Seed);
-        var model = new LeNet5(options.Bias);
+        LeNet5 model;
+        lock (InitGate)   // the seed is process-wide: concurrent trainings (a node's workers) must not interleave here
+        {
+            torch.manual_seed(options.Seed);
+            model = new LeNet5(options.Bias);
+        }
         using var optimizer = optim.SGD(model.parameters(), options.Lr, options.Momentum);
         using var criterion = nn.CrossEntropyLoss();
         using var images = train.ImagesTensor();

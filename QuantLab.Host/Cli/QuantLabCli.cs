@@ -20,6 +20,11 @@ public static class QuantLabCli
         QuantizeCommand.Create(context),
         InferCommand.Create(context),
         BenchCommand.Create(context),
+        RunCommand.Create(context),
+        NodeCommand.Create(context),
+        SubmitCommand.Create(context),
+        StatusCommand.Create(context),
+        ReportCommand.Create(context),
     };
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)

@@ -9,6 +9,8 @@ public sealed class QuantLabOptions
     public DataOptions Data { get; set; } = new();
     public TrainingOptions Training { get; set; } = new();
     public StorageOptions Storage { get; set; } = new();
+    public OrchestrationOptions Orchestration { get; set; } = new();
+    public ClusterOptions Cluster { get; set; } = new();
 }
 
 public sealed class DataOptions
@@ -33,4 +35,34 @@ public sealed class TrainingOptions
 public sealed class StorageOptions
 {
     public string Database { get; set; } = ".quantlab/quantlab.db";
+}
+
+/// <summary>Campaign execution: workers, retries, leases, and which executor runs the jobs.</summary>
+public sealed class OrchestrationOptions
+{
+    /// <summary>Worker actors per node (each runs one job at a time on its own thread).</summary>
+    public int Workers { get; set; } = 1;
+    /// <summary><c>engine</c> (the real jobs) or <c>synthetic[:MS]</c> (jobs that only take MS milliseconds: benchmarks, fault drills).</summary>
+    public string Executor { get; set; } = "engine";
+    /// <summary>Attempts per job before it is recorded as failed.</summary>
+    public int MaxAttempts { get; set; } = 3;
+    /// <summary>A running job without a heartbeat for this long is queued again (the safety net behind member removal).</summary>
+    public double LeaseSeconds { get; set; } = 120;
+    public double HeartbeatSeconds { get; set; } = 10;
+    public double RegisterSeconds { get; set; } = 5;
+    /// <summary>TorchSharp threads while a job runs; small, so heartbeats keep flowing.</summary>
+    public int TorchThreads { get; set; } = 1;
+}
+
+/// <summary>Akka.Cluster settings of <c>quantlab node</c> and <c>quantlab submit</c>.</summary>
+public sealed class ClusterOptions
+{
+    public string Hostname { get; set; } = "127.0.0.1";
+    public double HeartbeatIntervalSeconds { get; set; } = 1;
+    /// <summary>Silence tolerated before a node is marked unreachable.</summary>
+    public double AcceptableHeartbeatPauseSeconds { get; set; } = 10;
+    /// <summary>The split-brain resolver (keep-majority) downs unreachable nodes after this long without change.</summary>
+    public double StableAfterSeconds { get; set; } = 20;
+    /// <summary>How long <c>submit</c> waits for a seed node to answer.</summary>
+    public double JoinTimeoutSeconds { get; set; } = 20;
 }

@@ -8,7 +8,7 @@ public class CampaignSpecParserTests
     public const string Example = """
         {
           "name": "lenet-sweep",
-          "data": { "preprocess": "pad", "testLimit": 500 },
+          "data": { "inputTransform": "pad", "testLimit": 500 },
           "train": [
             { "id": "fp32", "bias": [false, true], "epochs": 2, "batchSize": 4, "lr": 0.001, "momentum": 0.9, "seed": [1, 2], "trainLimit": 2000 },
             { "id": "qat8", "epochs": 1, "qat": { "weightBits": 8, "actBits": 8, "requant": "fixed-point" } }

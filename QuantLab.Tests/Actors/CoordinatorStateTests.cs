@@ -39,6 +39,16 @@ public class CoordinatorStateTests
     }
 
     [Fact]
+    public void A_worker_that_still_runs_a_job_is_given_no_second_one()
+    {
+        var s = Start(Submitted(TestPlans.Trainings("three", 3), out _), "w1", out var first);
+        Assert.Null(s.Assign("w1", "node-a", T0));   // its second request crossed the first assignment
+        Assert.NotNull(s.Assign("w2", "node-a", T0));
+        s = Succeed(s, first);
+        Assert.NotNull(s.Assign("w1", "node-a", T0));
+    }
+
+    [Fact]
     public void JobStarted_marks_the_job_running_under_a_lease_and_takes_it_off_the_queue()
     {
         var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var started);

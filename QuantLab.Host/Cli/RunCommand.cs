@@ -1,0 +1,78 @@
+using System.CommandLine;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using QuantLab.Actors.Hosting;
+using QuantLab.Engine;
+using QuantLab.Host.Lab;
+
+namespace QuantLab.Host.Cli;
+
+/// <summary><c>quantlab run SPEC</c>: a single-process lab (coordinator + workers on SQLite) that runs one
+/// campaign to its end. Running it again resumes: finished jobs are not run again.</summary>
+public static class RunCommand
+{
+    public static Command Create(Func<CliContext> context)
+    {
+        var spec = new Argument<string>("spec") { Description = "The campaign spec (experiments/*.json)" };
+        var db = LabOptions.Database();
+        var workers = LabOptions.Workers();
+        var json = new Option<bool>("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
+        var command = new Command("run", "Run a campaign in this process (coordinator + workers); running it again resumes") { spec, db, workers, json };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var ctx = context();
+            var plan = LabOptions.Plan(parse.GetValue(spec)!);
+            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
+            if (count < 1) throw new BadInputException("run needs at least one worker (--workers 1 or more)");
+            using var exclusive = RunLock.Acquire(path);
+            using var host = LabHost.Build(ctx, new LabProcess(path, Coordinator: true, count, Cluster: null));
+            await LabHost.StartAsync(host, cancel);
+            try
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
+                var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
+                ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
+                foreach (var d in plan.Dropped) ctx.Err.WriteLine($"  dropped: {d.Description}: {d.Reason}");
+                var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(CampaignClient.Describe(s)), cancel);
+                StatusCommand.Print(ctx, final, parse.GetValue(json));
+                return final.Failed > 0 ? 1 : 0;
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+            }
+        });
+        return command;
+    }
+}
+
+/// <summary>One <c>run</c> per database at a time: two single-process coordinators on one journal would interleave.</summary>
+public sealed class RunLock : IDisposable
+{
+    private readonly FileStream _file;
+
+    private RunLock(FileStream file) => _file = file;
+
+    public static RunLock Acquire(string databasePath)
+    {
+        var path = Path.GetFullPath(databasePath) + ".run-lock";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+        }
+        catch (IOException e)
+        {
+            throw new InfrastructureException($"database {databasePath} is in use by another 'quantlab run' ({e.Message})", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new InfrastructureException($"database {databasePath}: cannot write beside it ({e.Message})", e);
+        }
+    }
+
+    public void Dispose() => _file.Dispose();
+}

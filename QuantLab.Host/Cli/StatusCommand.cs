@@ -1,0 +1,50 @@
+using System.CommandLine;
+using QuantLab.Actors.Messages;
+using QuantLab.Host.Lab;
+
+namespace QuantLab.Host.Cli;
+
+/// <summary><c>quantlab status [CAMPAIGN]</c>: jobs total/done/failed/running/queued and the campaign's state,
+/// read from the database's events (works with no cluster running).</summary>
+public static class StatusCommand
+{
+    public static Command Create(Func<CliContext> context)
+    {
+        var campaign = new Argument<string?>("campaign") { Description = "The campaign's name (default: every campaign in the database)", Arity = ArgumentArity.ZeroOrOne };
+        var db = LabOptions.Database();
+        var json = new Option<bool>("--json") { Description = "One JSON document: campaign, state (queued|running|completed|failed), jobs {total, done, failed, running, queued}; without a campaign, {campaigns: [...]}" };
+        var command = new Command("status", "Show a campaign's progress from the database") { campaign, db, json };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var ctx = context();
+            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var state = await LabReader.LoadAsync(path);
+            bool asJson = parse.GetValue(json);
+            if (parse.GetValue(campaign) is { } name)
+            {
+                LabReader.RequireCampaign(state, name, path);
+                Print(ctx, state.Status(name), asJson);
+                return 0;
+            }
+            var all = state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(state.Status).ToList();
+            if (asJson) ctx.WriteJson(new { campaigns = all.Select(Document) });
+            else if (all.Count == 0) ctx.Out.WriteLine("no campaigns");
+            else foreach (var s in all) ctx.Out.WriteLine(CampaignClient.Describe(s));
+            return 0;
+        });
+        return command;
+    }
+
+    public static object Document(CampaignStatus s) => new
+    {
+        campaign = s.Campaign,
+        state = s.State,
+        jobs = new { total = s.Total, done = s.Done, failed = s.Failed, running = s.Running, queued = s.Queued },
+    };
+
+    public static void Print(CliContext ctx, CampaignStatus s, bool json)
+    {
+        if (json) ctx.WriteJson(Document(s));
+        else ctx.Out.WriteLine(CampaignClient.Describe(s));
+    }
+}

@@ -1,0 +1,76 @@
+using System.Threading.Channels;
+using Akka.Actor;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+using QuantLab.Engine;
+
+namespace QuantLab.Host.Lab;
+
+/// <summary>Talks to the coordinator (a local actor or the singleton's proxy) for <c>run</c> and <c>submit</c>.</summary>
+public static class CampaignClient
+{
+    public static async Task<CampaignAccepted> SubmitAsync(IActorRef coordinator, CampaignPlan plan, TimeSpan timeout, CancellationToken cancel)
+    {
+        object reply;
+        try
+        {
+            reply = await coordinator.Ask<object>(new SubmitCampaign(plan), timeout, cancel);
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new InfrastructureException($"the coordinator did not answer within {timeout.TotalSeconds:F0} s", e);
+        }
+        return reply switch
+        {
+            CampaignAccepted a => a,
+            CampaignRefused r => throw new BadInputException($"campaign {r.Campaign} refused: {r.Reason}"),
+            _ => throw new InfrastructureException($"unexpected reply from the coordinator: {reply.GetType().Name}"),
+        };
+    }
+
+    /// <summary>
+    /// Follows the campaign until it is completed or failed, reporting each change. Asks again every few
+    /// seconds, so a coordinator that moved to another node (and forgot its watchers) is followed too.
+    /// </summary>
+    public static async Task<CampaignStatus> FollowAsync(ActorSystem system, IActorRef coordinator, string campaign, Action<CampaignStatus> progress, CancellationToken cancel)
+    {
+        var channel = Channel.CreateUnbounded<CampaignStatus>();
+        var listener = system.ActorOf(Props.Create(() => new Listener(channel.Writer)));
+        try
+        {
+            CampaignStatus? last = null;
+            while (true)
+            {
+                coordinator.Tell(new WatchCampaign(campaign), listener);
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                tick.CancelAfter(TimeSpan.FromSeconds(2));
+                try
+                {
+                    while (await channel.Reader.WaitToReadAsync(tick.Token))
+                        while (channel.Reader.TryRead(out var status))
+                        {
+                            if (status != last) progress(status);
+                            last = status;
+                            if (status.Finished) return status;
+                        }
+                }
+                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                {
+                    // ask again
+                }
+            }
+        }
+        finally
+        {
+            system.Stop(listener);
+        }
+    }
+
+    public static string Describe(CampaignStatus s) =>
+        $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed), {s.Running} running, {s.Queued} queued";
+
+    private sealed class Listener : ReceiveActor
+    {
+        public Listener(ChannelWriter<CampaignStatus> writer) => Receive<CampaignStatus>(s => writer.TryWrite(s));
+    }
+}

@@ -1,0 +1,195 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Hosting;
+using QuantLab.Actors.Storage;
+using QuantLab.Actors.Workers;
+using QuantLab.Engine;
+using QuantLab.Engine.Data;
+using QuantLab.Host.Cli;
+using QuantLab.Host.Configuration;
+
+namespace QuantLab.Host.Lab;
+
+/// <summary>What a lab process hosts: the coordinator (plain or as the cluster singleton), workers, or neither (a client).</summary>
+/// <param name="Cluster">Null: one process, no remoting. Otherwise this node's port, seed nodes and roles.</param>
+public sealed record LabProcess(string? Database, bool Coordinator, int Workers, ClusterNode? Cluster);
+
+/// <param name="Port">0 picks a free port (clients).</param>
+public sealed record ClusterNode(int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles);
+
+/// <summary>
+/// Composes a lab process with Microsoft.Extensions.Hosting + Akka.Hosting from the small extension methods
+/// of QuantLab.Actors: SQLite persistence, the coordinator (or its singleton and proxy), the workers and
+/// their executor. Akka logs go to stderr through Microsoft.Extensions.Logging; stdout stays the CLI's.
+/// </summary>
+public static class LabHost
+{
+    public const string SystemName = "quantlab";
+
+    public static CoordinatorPolicy Policy(QuantLabOptions o, bool singleProcess) =>
+        new(EngineInfo.Version, o.Orchestration.MaxAttempts, TimeSpan.FromSeconds(o.Orchestration.LeaseSeconds), WorkersDieWithCoordinator: singleProcess);
+
+    public static WorkerSettings WorkerSettings(QuantLabOptions o) => new(EngineInfo.Version,
+        TimeSpan.FromSeconds(o.Orchestration.HeartbeatSeconds), TimeSpan.FromSeconds(o.Orchestration.RegisterSeconds), TimeSpan.FromSeconds(Math.Min(3, o.Orchestration.HeartbeatSeconds)));
+
+    /// <summary>One executor factory per process, sharing one MNIST load.</summary>
+    public static Func<IJobExecutor> Executors(CliContext ctx)
+    {
+        var setting = ctx.Options.Orchestration.Executor;
+        if (SyntheticJobExecutor.FromSetting(setting) is { } synthetic) return () => synthetic;
+        if (setting != "engine")
+            throw new BadInputException($"QuantLab:Orchestration:Executor is '{setting}'; allowed: engine, synthetic, synthetic:MS");
+        var options = DataAccess.Options(ctx, null);
+        var mnist = new MnistProvider(() => MnistAcquirer.FromOptions(options).Acquire(ctx.Err.WriteLine));
+        var executorOptions = new EngineExecutorOptions(TorchThreads: ctx.Options.Orchestration.TorchThreads, IntegerThreads: 1);
+        return () => new EngineJobExecutor(mnist, executorOptions);
+    }
+
+    public static IHost Build(CliContext ctx, LabProcess lab, Func<IJobExecutor>? executors = null)
+    {
+        var o = ctx.Options;
+        if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(o.Cluster.Hostname, node.Port);
+        if (lab.Database is not null) LabDatabase.Initialize(lab.Database);
+        var make = lab.Workers > 0 ? executors ?? Executors(ctx) : null;
+        return new HostBuilder()
+            .ConfigureLogging(logging =>
+            {
+                logging.ClearProviders();
+                logging.AddSimpleConsole(c => c.SingleLine = true);
+                logging.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
+                logging.SetMinimumLevel(LogLevel.Warning);
+            })
+            .ConfigureServices(services => services.AddAkka(SystemName, b =>
+            {
+                b.ConfigureLoggers(l =>
+                {
+                    l.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                    l.ClearLoggers();
+                    l.AddLoggerFactory();
+                });
+                b.AddHocon("akka.stdout-loglevel = OFF\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend);
+                if (lab.Cluster is { } c) b.AddHocon(ClusterConfig(o.Cluster, c), HoconAddMode.Prepend);
+                if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
+                else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
+                if (lab.Cluster is null)
+                    b.WithQuantLabCoordinator(Policy(o, singleProcess: true));
+                else
+                    b.WithQuantLabCoordinatorSingleton(Policy(o, singleProcess: false), hostsCoordinator: lab.Coordinator);
+                if (make is not null && lab.Database is not null)
+                    b.WithQuantLabWorkers(lab.Workers, lab.Database, make, WorkerSettings(o),
+                        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(lab.Database))!, "cache"));
+            }))
+            .Build();
+    }
+
+    /// <summary>Starts the host; a failure to start (port, database) is an infrastructure error.</summary>
+    public static async Task StartAsync(IHost host, CancellationToken cancel)
+    {
+        try
+        {
+            await host.StartAsync(cancel);
+        }
+        catch (Exception e) when (e is not QuantLabException and not OperationCanceledException)
+        {
+            throw new InfrastructureException($"could not start the lab: {e.GetBaseException().Message}", e);
+        }
+    }
+
+    /// <summary>Waits until this node is Up in the cluster; a seed node that does not answer is an infrastructure error.</summary>
+    public static async Task AwaitJoinedAsync(ActorSystem system, ClusterNode node, TimeSpan timeout, CancellationToken cancel)
+    {
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
+        var finished = await Task.WhenAny(up.Task, Task.Delay(timeout, cancel));
+        cancel.ThrowIfCancellationRequested();
+        if (finished != up.Task)
+            throw new InfrastructureException($"no seed node answered within {timeout.TotalSeconds:F0} s: {string.Join(", ", node.SeedNodes)}");
+    }
+
+    public static Config ClusterConfig(ClusterOptions o, ClusterNode node)
+    {
+        static string Seconds(double s) => $"{(int)Math.Round(s * 1000)}ms";
+        var seeds = string.Join(", ", node.SeedNodes.Select(s => $"\"{s}\""));
+        var roles = string.Join(", ", node.Roles.Select(r => $"\"{r}\""));
+        return ConfigurationFactory.ParseString($$"""
+            akka {
+              actor.provider = cluster
+              remote.dot-netty.tcp {
+                hostname = "{{o.Hostname}}"
+                port = {{node.Port}}
+              }
+              cluster {
+                seed-nodes = [{{seeds}}]
+                roles = [{{roles}}]
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = {{Seconds(o.StableAfterSeconds)}}
+                }
+                failure-detector {
+                  heartbeat-interval = {{Seconds(o.HeartbeatIntervalSeconds)}}
+                  acceptable-heartbeat-pause = {{Seconds(o.AcceptableHeartbeatPauseSeconds)}}
+                }
+                seed-node-timeout = 2s
+                retry-unsuccessful-join-after = 2s
+              }
+            }
+            """);
+    }
+
+    /// <summary>Parses <c>coordinator,worker</c>; anything else is bad input.</summary>
+    public static IReadOnlyList<string> Roles(string text)
+    {
+        var roles = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        if (roles.Count == 0 || roles.Any(r => r is not ("coordinator" or "worker")))
+            throw new BadInputException($"--roles '{text}': allowed roles are coordinator, worker (comma-separated)");
+        return roles;
+    }
+
+    /// <summary>Checks seed node addresses: <c>akka.tcp://quantlab@HOST:PORT</c>.</summary>
+    public static IReadOnlyList<string> SeedNodes(string? text)
+    {
+        var seeds = (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (seeds.Count == 0) throw new BadInputException("--seed-nodes is required: akka.tcp://quantlab@127.0.0.1:PORT[,…]");
+        foreach (var s in seeds)
+        {
+            try
+            {
+                var address = Address.Parse(s);
+                if (address.System != SystemName || address.Port is null or <= 0 or > 65535)
+                    throw new UriFormatException("expected akka.tcp://quantlab@HOST:PORT");
+            }
+            catch (UriFormatException e)
+            {
+                throw new BadInputException($"--seed-nodes: '{s}' is not a seed node address ({e.Message})");
+            }
+        }
+        return seeds;
+    }
+
+    private static void EnsurePortFree(string host, int port)
+    {
+        try
+        {
+            var listener = new TcpListener(IPAddress.Parse(host), port);
+            listener.Start();
+            listener.Stop();
+        }
+        catch (SocketException e)
+        {
+            throw new InfrastructureException($"cannot listen on {host}:{port}: {e.Message} (is another node using the port?)", e);
+        }
+        catch (FormatException)
+        {
+            throw new BadInputException($"QuantLab:Cluster:Hostname '{host}' is not an IP address");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using QuantLab.Actors.Campaigns;
+using QuantLab.Actors.Hosting;
+using QuantLab.Actors.Planning;
+using QuantLab.Actors.Workers;
+using QuantLab.Engine.Data;
+using QuantLab.Host.Cli;
+
+namespace QuantLab.Host.Lab;
+
+/// <summary>
+/// Jobs per second of orchestration alone: trivial (synthetic, 0 ms) jobs through the coordinator, the
+/// SQLite journal and the workers, on one node (a single-process lab) and on three cluster nodes in this
+/// process (loopback remoting, the coordinator as cluster singleton). Each run uses a fresh database.
+/// </summary>
+public static class OrchestrationBench
+{
+    public sealed record Result(string Name, int Nodes, int WorkersPerNode, int Jobs, double Seconds, double JobsPerSecond);
+
+    public static async Task<IReadOnlyList<Result>> RunAsync(CliContext ctx, int jobs, int workersPerNode, Action<string>? log)
+    {
+        var dir = Directory.CreateTempSubdirectory("quantlab-bench-").FullName;
+        try
+        {
+            var one = await MeasureAsync(ctx, Path.Combine(dir, "one.db"), jobs, workersPerNode, nodes: 1, log);
+            var three = await MeasureAsync(ctx, Path.Combine(dir, "three.db"), jobs, workersPerNode, nodes: 3, log);
+            return [one, three];
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(dir, true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<Result> MeasureAsync(CliContext ctx, string db, int jobs, int workers, int nodes, Action<string>? log)
+    {
+        // `jobs` independent trainings (seeds 1..N): no dependencies, so workers are never starved by the graph.
+        var spec = CampaignSpecParser.Parse($$"""{"name":"bench","train":[{"id":"m","seed":[{{string.Join(',', Enumerable.Range(1, jobs))}}]}]}""");
+        var plan = CampaignPlanner.Plan(spec, MnistFileSet.Standard.Fingerprint);
+        var executor = new SyntheticJobExecutor(TimeSpan.Zero);
+        var hosts = new List<IHost>();
+        try
+        {
+            ClusterNode? first = null;
+            if (nodes == 1)
+            {
+                hosts.Add(LabHost.Build(ctx, new LabProcess(db, true, workers, null), () => executor));
+                await LabHost.StartAsync(hosts[0], CancellationToken.None);
+            }
+            else
+            {
+                var ports = Enumerable.Range(0, nodes).Select(_ => FreePort()).ToArray();
+                var seeds = new[] { $"akka.tcp://{LabHost.SystemName}@127.0.0.1:{ports[0]}" };
+                for (int i = 0; i < nodes; i++)
+                {
+                    var node = new ClusterNode(ports[i], seeds, i == 0 ? ["coordinator", "worker"] : ["worker"]);
+                    first ??= node;
+                    var host = LabHost.Build(ctx, new LabProcess(db, i == 0, workers, node), () => executor);
+                    hosts.Add(host);
+                    await LabHost.StartAsync(host, CancellationToken.None);
+                    await LabHost.AwaitJoinedAsync(host.Services.GetRequiredService<ActorSystem>(), node, TimeSpan.FromSeconds(30), CancellationToken.None);
+                }
+            }
+            var system = hosts[0].Services.GetRequiredService<ActorSystem>();
+            var coordinator = await hosts[0].Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>();
+            var watch = Stopwatch.StartNew();
+            await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), CancellationToken.None);
+            await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, _ => { }, CancellationToken.None);
+            var seconds = watch.Elapsed.TotalSeconds;
+            var result = new Result(nodes == 1 ? "orchestration, one node" : $"orchestration, {nodes} nodes", nodes, workers, plan.Jobs.Count, seconds, plan.Jobs.Count / seconds);
+            log?.Invoke($"{result.Name}: {result.Jobs} trivial jobs in {seconds:F2} s");
+            return result;
+        }
+        finally
+        {
+            foreach (var host in Enumerable.Reverse(hosts))
+            {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

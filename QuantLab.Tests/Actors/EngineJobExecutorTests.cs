@@ -1,0 +1,88 @@
+using QuantLab.Actors.Campaigns;
+using QuantLab.Actors.Messages;
+using QuantLab.Actors.Planning;
+using QuantLab.Actors.Storage;
+using QuantLab.Actors.Workers;
+using QuantLab.Engine.Data;
+using QuantLab.Engine.Ptq;
+using QuantLab.Engine.Quantization;
+using QuantLab.Tests.Engine;
+
+namespace QuantLab.Tests.Actors;
+
+public sealed class EngineJobExecutorTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    public static readonly MnistProvider Mnist = new(() => MnistAcquirer.FromOptions(new MnistDataOptions()).Acquire());
+
+    public const string TinySpec = """
+        {
+          "name": "tiny",
+          "data": { "testLimit": 1000 },
+          "train": [{ "id": "fp32", "epochs": 1, "trainLimit": 2000, "lr": 0.01, "seed": 5 }],
+          "quantize": { "scope": ["weights", "all"], "weightBits": [4, 8], "calibration": 200 }
+        }
+        """;
+
+    [Fact]
+    public void Train_calibrate_and_evaluate_run_through_the_engine_with_artifacts_by_key()
+    {
+        var db = _dir.File("lab.db");
+        LabDatabase.Initialize(db);
+        var store = new SqliteArtifactStore(db);
+        var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse(TinySpec), MnistFileSet.Standard.Fingerprint);
+        var executor = new EngineJobExecutor(Mnist);
+        var produced = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+        var outcomes = new Dictionary<string, JobOutcome>();
+        lock (TorchThreads.Gate)
+        {
+            foreach (var job in plan.Jobs)
+            {
+                var outcome = executor.Execute(job, job.Upstream.ToDictionary(u => u, u => produced[u]), store, CancellationToken.None);
+                Assert.True(outcome.Status == OutcomeStatus.Succeeded, $"{job.Label}: {outcome.Error}");
+                produced[job.Key] = outcome.Artifacts;
+                outcomes[job.Key] = outcome;
+            }
+        }
+        var train = plan.Jobs.Single(j => j.Kind == JobKind.Train);
+        Assert.Contains("model/model.json", outcomes[train.Key].Artifacts.Keys);
+        Assert.InRange(outcomes[train.Key].Metrics.Numbers["accuracy"], 0.5, 1.0);
+
+        // Every evaluate equals what `quantlab quantize` computes for the same model and configuration.
+        var model = EngineArtifacts.GetModel(produced[train.Key], store);
+        var (trainSet, test) = Mnist.Get("resize");
+        foreach (var evaluate in plan.Jobs.Where(j => j.Kind == JobKind.Evaluate))
+        {
+            var p = evaluate.ParametersElement();
+            var config = QuantizationConfig.Default with
+            {
+                Scope = QuantScope.Parse(p.GetProperty("scope").GetString()),
+                WeightBits = p.GetProperty("weightBits").GetInt32(),
+            };
+            var direct = QuantizeJob.Run(model, config, trainSet, test.Take(1000), calibrationImages: 200, threads: 1);
+            var metrics = outcomes[evaluate.Key].Metrics;
+            Assert.Equal(direct.Accuracy, metrics.Numbers["accuracy"]);
+            Assert.Equal(direct.Agreement, metrics.Numbers["agreement"]);
+            Assert.Equal(direct.PredictionsSha256, metrics.Text["predictionsSha256"]);
+            Assert.Equal(10, metrics.Numbers.Keys.Count(k => k.StartsWith("perClassAccuracy.", StringComparison.Ordinal)));
+            Assert.True(metrics.Numbers["weightSqnrDb.conv1"] > (config.WeightBits == 8 ? 30 : 10));
+        }
+    }
+
+    [Fact]
+    public void A_diverging_training_is_a_configuration_failure()
+    {
+        var db = _dir.File("lab.db");
+        LabDatabase.Initialize(db);
+        // lr 1e6 is outside what a spec allows; the executor must still report the divergence as the configuration's.
+        var parameters = """{"batchSize":4,"bias":false,"epochs":1,"inputTransform":"resize","lr":1000000,"momentum":0.9,"seed":1,"testLimit":100,"trainLimit":400}""";
+        var job = new JobDescriptor(JobKeys.Compute(JobKind.Train, parameters, [], "d", "e"), JobKind.Train, parameters, [], "d", "e", "nan");
+        JobOutcome outcome;
+        lock (TorchThreads.Gate) outcome = new EngineJobExecutor(Mnist).Execute(job, new Dictionary<string, IReadOnlyDictionary<string, string>>(), new SqliteArtifactStore(db), CancellationToken.None);
+        Assert.Equal(OutcomeStatus.ConfigurationFailed, outcome.Status);
+        Assert.Contains("diverged", outcome.Error);
+    }
+}

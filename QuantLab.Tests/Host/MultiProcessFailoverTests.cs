@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Actors.Messages;
+using QuantLab.Host.Lab;
+using QuantLab.Tests.Actors;
+using Xunit.Abstractions;
+
+namespace QuantLab.Tests.Host;
+
+/// <summary>
+/// Three real <c>quantlab node</c> processes on 127.0.0.1 sharing one SQLite file. A worker node is killed
+/// (SIGKILL) while it runs a job, then the coordinator's node; both come back. The campaign completes with
+/// exactly one result per job, equal to an uninterrupted run. Jobs are synthetic (the engine is not tested here).
+/// </summary>
+public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private const string Spec = """
+        {"name":"drill","train":[{"id":"m","seed":[1,2,3,4,5,6,7,8]}],"quantize":{"weightBits":[4,8]}}
+        """;
+
+    [Fact]
+    public async Task A_campaign_survives_a_killed_worker_node_and_a_killed_coordinator_node()
+    {
+        var spec = _dir.File("drill.json");
+        File.WriteAllText(spec, Spec);
+        var db = _dir.File("lab.db");
+        var env = new Dictionary<string, string>(LabTestSupport.FastTimings)
+        {
+            ["QuantLab:Orchestration:Executor"] = "synthetic:1500",
+            ["QuantLab:Orchestration:Workers"] = "1",
+        };
+        int[] ports = [LabTestSupport.FreePort(), LabTestSupport.FreePort(), LabTestSupport.FreePort()];
+        var seeds = $"akka.tcp://quantlab@127.0.0.1:{ports[0]},akka.tcp://quantlab@127.0.0.1:{ports[2]}";
+        QuantlabProcess Node(int i, string roles) => new(env, "node", "--roles", roles, "--port", ports[i].ToString(System.Globalization.CultureInfo.InvariantCulture), "--seed-nodes", seeds, "--db", db);
+        string Address(int i) => $"akka.tcp://quantlab@127.0.0.1:{ports[i]}";
+
+        var processes = new List<QuantlabProcess>();
+        QuantlabProcess Start(int i, string roles) { var p = Node(i, roles); processes.Add(p); return p; }
+        try
+        {
+            var a = Start(0, "coordinator,worker");
+            var b = Start(1, "worker");
+            var c = Start(2, "coordinator,worker");
+            var watch = Stopwatch.StartNew();
+
+            using (var submit = new QuantlabProcess(env, "submit", spec, "--seed-nodes", seeds))
+                Assert.True(await submit.WaitAsync(TimeSpan.FromSeconds(90)) == 0, submit + "\n" + a);
+
+            // Kill the worker-only node while it runs a job.
+            var onB = await Until(s => s.Jobs.Values.Any(j => j.Status == JobStatus.Running && j.Node == Address(1)), TimeSpan.FromSeconds(60), "a job running on node B");
+            var killedJob = onB.Jobs.Values.First(j => j.Status == JobStatus.Running && j.Node == Address(1)).Job.Key;
+            b.Kill();
+            var killedWorkerAt = watch.Elapsed;
+            output.WriteLine($"killed worker node B at {killedWorkerAt.TotalSeconds:F1} s while it ran {killedJob}");
+            var requeued = await Until(s => s.Jobs[killedJob].Status != JobStatus.Running || s.Jobs[killedJob].Node != Address(1), TimeSpan.FromSeconds(60), "the killed job re-queued");
+            output.WriteLine($"B's job re-queued after {(watch.Elapsed - killedWorkerAt).TotalSeconds:F1} s");
+            b = Start(1, "worker");   // back to three nodes, so the next loss leaves a majority
+
+            // Kill the coordinator's node (the oldest coordinator node: A) while work remains; bring it back.
+            await Until(s => s.Status("drill").Done >= 4 && s.Status("drill").Done < s.Status("drill").Total - 6, TimeSpan.FromSeconds(60), "more progress");
+            a.Kill();
+            var killedCoordinatorAt = watch.Elapsed;
+            var doneAtKill = (await LabReader.LoadAsync(db)).Status("drill").Done;
+            output.WriteLine($"killed coordinator node A at {killedCoordinatorAt.TotalSeconds:F1} s with {doneAtKill} jobs done");
+            a = Start(0, "coordinator,worker");
+            await Until(s => s.Status("drill").Done > doneAtKill, TimeSpan.FromSeconds(90), "progress under the next coordinator");
+            output.WriteLine($"fail-over: the campaign progressed again {(watch.Elapsed - killedCoordinatorAt).TotalSeconds:F1} s after the coordinator's node was killed");
+
+            var final = await Until(s => s.Status("drill").Finished, TimeSpan.FromSeconds(120), "the campaign finished");
+            Assert.Equal("completed", final.Status("drill").State);
+
+            // Exactly one result per job, every job of the plan, equal to an uninterrupted run.
+            var events = await LabReader.EventsAsync(db);
+            var completed = events.OfType<JobCompleted>().GroupBy(e => e.Result.Key).ToList();
+            Assert.All(completed, g => Assert.Single(g));
+            Assert.Contains(events.OfType<JobAttemptFailed>(), f => f.Key == killedJob);
+            var reference = _dir.File("reference.db");
+            var config = LabTestSupport.Configuration(new Dictionary<string, string> { ["QuantLab:Orchestration:Executor"] = "synthetic" });
+            var run = LabTestSupport.Run(config, "run", spec, "--db", reference);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            var expected = (await LabReader.LoadAsync(reference)).Results("drill").Results.ToDictionary(r => r.Key);
+            var actual = final.Results("drill").Results.ToDictionary(r => r.Key);
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (key, r) in expected)
+            {
+                Assert.Equal(r.Metrics.Numbers, actual[key].Metrics.Numbers);
+                Assert.Equal(r.Artifacts, actual[key].Artifacts);
+            }
+        }
+        finally
+        {
+            foreach (var p in processes) p.Dispose();
+            foreach (var p in processes) output.WriteLine(p.Err.Length > 4000 ? p.Err[^4000..] : p.Err);
+        }
+
+        async Task<CoordinatorState> Until(Func<CoordinatorState, bool> condition, TimeSpan timeout, string what)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (true)
+            {
+                var state = await LabReader.LoadAsync(db);
+                if (state.Campaigns.ContainsKey("drill") && condition(state)) return state;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited {timeout.TotalSeconds:F0} s for {what}; status {state.Status("drill")}");
+                await Task.Delay(200);
+            }
+        }
+    }
+}
