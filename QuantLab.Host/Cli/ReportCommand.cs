@@ -1,57 +1,57 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
-using QuantLab.Actors.Planning;
 using QuantLab.Engine;
 using QuantLab.Host.Lab;
+using QuantLab.Host.Reports;
 
 namespace QuantLab.Host.Cli;
 
-/// <summary><c>quantlab report CAMPAIGN --format json</c>: every job's result, read from the database's events.
-/// (Tables, plots and the md/csv/html formats belong to the host issue.)</summary>
+/// <summary><c>quantlab report CAMPAIGN</c>: comparison tables and plots built from the database's events alone.</summary>
 public static class ReportCommand
 {
     public static Command Create(Func<CliContext> context)
     {
         var campaign = new Argument<string>("campaign") { Description = "The campaign's name" };
         var db = LabOptions.Database();
-        var format = new Option<string>("--format") { Description = "Output format: json (results: one entry per job with job, kind, params, metrics)", DefaultValueFactory = _ => "json" };
-        var command = new Command("report", "Report a campaign's results from the database") { campaign, db, format };
+        var format = new Option<string>("--format")
+        {
+            Description = "md (tables), csv (one line per job), json (results + pivot, deltas, best, seedComparison), html (tables and plots)",
+            DefaultValueFactory = _ => "md",
+        };
+        var output = new Option<string?>("--out") { Description = "Write <campaign>.<format> into this directory (and print its path) instead of printing the report" };
+        var rows = new Option<string?>("--rows") { Description = "Pivot rows: a parameter such as weightBits, weightRange, rounding, requant, train.lr (default: the first that varies)" };
+        var cols = new Option<string?>("--cols") { Description = "Pivot columns: another parameter (default: the next that varies)" };
+        var command = new Command("report", "Report a campaign from the database: pivot of accuracy over two axes, deltas against FP32 and the PTQ-QAT twin, best per bit width, failures, the seed's figures")
+        {
+            campaign, db, format, output, rows, cols,
+        };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
-            if (parse.GetValue(format) != "json")
-                throw new BadInputException($"--format {parse.GetValue(format)}: only json is implemented so far");
+            var fmt = parse.GetValue(format)!;
+            if (!ReportWriter.Formats.Contains(fmt))
+                throw new BadInputException($"--format '{fmt}' is not one of: {string.Join(", ", ReportWriter.Formats)}");
+            var outDir = parse.GetValue(output);
+            if (outDir is not null) DataCommand.EnsureWritableParent(Path.Combine(outDir, "report"));
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var name = parse.GetValue(campaign)!;
             var state = await LabReader.LoadAsync(path);
             LabReader.RequireCampaign(state, name, path);
-            var entry = state.Campaigns[name];
-            var results = state.Results(name);
-            ctx.WriteJson(new
+            var report = CampaignReport.Build(state.Results(name), parse.GetValue(rows), parse.GetValue(cols));
+            if (report.Pivot is { } pivot && report.Rows.Any(r => r.IsEvaluation))
+                foreach (var axis in new[] { pivot.RowAxis, pivot.ColumnAxis })
+                    if (!report.Rows.Any(r => r.Param(axis) is not null))
+                        throw new BadInputException($"--rows/--cols: no job of '{name}' has a parameter '{axis}'; known: {string.Join(", ", report.Rows.SelectMany(r => r.Params.Keys).Distinct().Order())}");
+            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name));
+            if (outDir is null)
             {
-                campaign = name,
-                status = StatusCommand.Document(state.Status(name)),
-                engineVersion = entry.EngineVersion,
-                results = results.Results.Select(r => new
-                {
-                    job = r.Key,
-                    kind = JobKeys.KindName(r.Kind),
-                    label = r.Label,
-                    @params = JsonNode.Parse(r.Parameters),
-                    upstream = r.Upstream,
-                    status = r.Status.ToString(),
-                    metrics = new { numbers = r.Metrics.Numbers, text = r.Metrics.Text },
-                    artifacts = r.Artifacts,
-                    error = r.Error,
-                    node = r.Node,
-                    worker = r.Worker,
-                    engineVersion = r.EngineVersion,
-                    attempt = r.Attempt,
-                    durationMs = r.DurationMs,
-                }),
-                failed = results.Failed.Select(f => new { job = f.Key, kind = JobKeys.KindName(f.Kind), label = f.Label, error = f.Error, attempts = f.Attempts }),
-                dropped = entry.Dropped.Select(d => new { description = d.Description, reason = d.Reason }),
-            });
+                ctx.Out.Write(text);
+                if (!text.EndsWith('\n')) ctx.Out.WriteLine();
+                return 0;
+            }
+            Directory.CreateDirectory(outDir);
+            var file = Path.Combine(outDir, ReportWriter.FileName(name, fmt));
+            AtomicFile.WriteAllText(file, text);
+            ctx.Out.WriteLine(Path.GetFullPath(file));
             return 0;
         });
         return command;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using QuantLab.Actors.Hosting;
 using QuantLab.Engine;
 using QuantLab.Host.Lab;
+using QuantLab.Host.Reports;
 
 namespace QuantLab.Host.Cli;
 
@@ -36,8 +37,13 @@ public static class RunCommand
                 var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
                 foreach (var d in plan.Dropped) ctx.Err.WriteLine($"  dropped: {d.Description}: {d.Reason}");
-                var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(CampaignClient.Describe(s)), cancel);
+                var progress = new ProgressLine(accepted.Reused);
+                var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(progress.Describe(s)), cancel);
                 StatusCommand.Print(ctx, final, parse.GetValue(json));
+                // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
+                var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", plan.Campaign);
+                var html = ReportFiles.WriteAll(await LabReader.LoadAsync(path), plan.Campaign, reports);
+                ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
                 return final.Failed > 0 ? 1 : 0;
             }
             finally
@@ -46,6 +52,20 @@ public static class RunCommand
             }
         });
         return command;
+    }
+}
+
+/// <summary>A progress line with throughput and the estimated time left, from the jobs finished in this run.</summary>
+public sealed class ProgressLine(int alreadyKnown)
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public string Describe(QuantLab.Actors.Messages.CampaignStatus s)
+    {
+        int finished = s.Done + s.Failed, ranHere = Math.Max(0, finished - alreadyKnown), left = s.Total - finished;
+        double minutes = _clock.Elapsed.TotalMinutes, rate = minutes > 0 ? ranHere / minutes : 0;
+        var eta = rate > 0 && left > 0 ? $", about {TimeSpan.FromMinutes(left / rate):hh\\:mm\\:ss} left" : "";
+        return $"[{_clock.Elapsed:hh\\:mm\\:ss}] {CampaignClient.Describe(s)}; {rate:F1} jobs/min{eta}";
     }
 }
 

@@ -19,6 +19,7 @@ public sealed record SeedRow(string Section, string What, double Seed, double? O
 /// <summary>Everything a campaign report shows, computed from the recorded results alone.</summary>
 public sealed record CampaignReport(
     string Campaign,
+    CampaignResults Source,
     IReadOnlyList<ReportRow> Rows,
     PivotTable? Pivot,
     IReadOnlyList<DeltaRow> Deltas,
@@ -37,13 +38,13 @@ public sealed record CampaignReport(
     {
         var rows = ReportRow.From(results);
         var evaluations = rows.Where(r => r.IsEvaluation && r.Accuracy is not null).ToList();
-        return new CampaignReport(results.Campaign, rows, BuildPivot(evaluations, rowAxis, columnAxis), BuildDeltas(rows, evaluations),
+        return new CampaignReport(results.Campaign, results, rows, BuildPivot(evaluations, rowAxis, columnAxis), BuildDeltas(rows, evaluations),
             BuildBest(evaluations), results.Failed, BuildSeed(rows));
     }
 
     public static IReadOnlyList<string> VaryingAxes(IReadOnlyList<ReportRow> evaluations) =>
         evaluations.SelectMany(r => r.Params.Keys).Distinct()
-            .Where(k => evaluations.Select(r => r.Param(k) ?? "").Distinct().Count() > 1)
+            .Where(k => evaluations.Select(r => r.Param(k)).Where(v => v is not null).Distinct().Count() > 1)
             .OrderBy(k => Array.IndexOf(PreferredAxes, k) is var i && i < 0 ? int.MaxValue : i).ThenBy(k => k, StringComparer.Ordinal)
             .ToList();
 
@@ -95,10 +96,15 @@ public sealed record CampaignReport(
     /// <summary>The seed's figures (§1.3–§3.1) next to the matching jobs of this campaign, where it has them.</summary>
     private static IReadOnlyList<SeedRow> BuildSeed(IReadOnlyList<ReportRow> rows)
     {
-        bool Fp32Train(ReportRow r, string bias) => r.Kind == "train" && r.Param("bias") == bias && !r.Params.Keys.Any(k => k.StartsWith("qat.", StringComparison.Ordinal));
-        bool Ptq(ReportRow r, string trainBias, string scope) => r.IsEvaluation && !r.IsQat && r.Param("train.bias") == trainBias && r.Param("scope") == scope
-            && r.Param("weightBits") == "8" && (scope == "weights" || r.Param("actBits") == "8");
-        bool Qat(ReportRow r, bool fixedPoint) => r.IsEvaluation && r.IsQat && r.Param("weightBits") == "8"
+        // Only trainings with the seed's settings are compared with the seed (2 epochs, mini-batch 4,
+        // SGD lr 0.001, momentum 0.9, the whole training and test sets).
+        bool SeedTraining(ReportRow r, string prefix) => r.Param(prefix + "epochs") == "2" && r.Param(prefix + "batchSize") == "4"
+            && r.Param(prefix + "lr") == "0.001" && r.Param(prefix + "momentum") == "0.9" && r.Param(prefix + "trainLimit") is null && r.Param(prefix + "testLimit") is null;
+        bool Fp32Train(ReportRow r, string bias) => r.Kind == "train" && r.Param("bias") == bias && SeedTraining(r, "")
+            && !r.Params.Keys.Any(k => k.StartsWith("qat.", StringComparison.Ordinal));
+        bool Ptq(ReportRow r, string trainBias, string scope) => r.IsEvaluation && !r.IsQat && r.Param("train.bias") == trainBias && SeedTraining(r, "train.")
+            && r.Param("scope") == scope && r.Param("weightBits") == "8" && (scope == "weights" || r.Param("actBits") == "8");
+        bool Qat(ReportRow r, bool fixedPoint) => r.IsEvaluation && r.IsQat && SeedTraining(r, "train.") && r.Param("weightBits") == "8"
             && (r.Param("requant") ?? "float").StartsWith("fixed-point", StringComparison.Ordinal) == fixedPoint;
         double? Percent(double? fraction) => fraction * 100;
         double? Pick(Func<ReportRow, bool> match, Func<ReportRow, double?> value) => Percent(rows.Where(match).Select(value).FirstOrDefault(v => v is not null));

@@ -16,11 +16,11 @@ public static partial class ReportWriter
 
     public static string FileName(string campaign, string format) => $"{campaign}.{(format == "md" ? "md" : format)}";
 
-    public static string Render(CampaignReport report, string format) => format switch
+    public static string Render(CampaignReport report, string format, System.Text.Json.Nodes.JsonObject? header = null) => format switch
     {
         "md" => Markdown(report),
         "csv" => Csv(report),
-        "json" => Json(report),
+        "json" => Json(report, header),
         "html" => Html(report),
         _ => throw new BadInputException($"--format '{format}' is not one of: {string.Join(", ", Formats)}"),
     };
@@ -34,8 +34,10 @@ public static partial class ReportWriter
         var sb = new StringBuilder();
         sb.AppendLine($"# Campaign `{r.Campaign}`");
         sb.AppendLine();
-        int evaluations = r.Rows.Count(x => x.IsEvaluation), trainings = r.Rows.Count(x => x.Kind == "train");
-        sb.AppendLine($"{r.Rows.Count} recorded jobs ({trainings} trainings, {evaluations} evaluations), {r.Failed.Count} failed. Accuracies in percent.");
+        static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
+        var kinds = string.Join(", ", new[] { ("train", "training"), ("calibrate", "calibration"), ("evaluate", "evaluation") }
+            .Select(k => (Noun: k.Item2, N: r.Rows.Count(x => x.Kind == k.Item1))).Where(k => k.N > 0).Select(k => Count(k.N, k.Noun)));
+        sb.AppendLine($"{Count(r.Rows.Count, "recorded job")} ({kinds}), {r.Failed.Count} failed. Accuracies in percent.");
         if (r.SeedComparison.Count > 0)
         {
             sb.AppendLine();
@@ -118,16 +120,42 @@ public static partial class ReportWriter
 
     private static string Quote(string s) => s.IndexOfAny([',', '"', '\n']) >= 0 ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
 
-    public static string Json(CampaignReport r) => JsonSerializer.Serialize(new
+    /// <summary>
+    /// One document: <paramref name="header"/>'s fields (the command adds status, engine version and the
+    /// dropped combinations), then <c>results</c> (one entry per job: job, kind, label, params, upstream,
+    /// status, metrics {numbers, text}, artifacts, error, node, worker, engineVersion, attempt, durationMs),
+    /// <c>failed</c>, <c>pivot</c>, <c>deltas</c>, <c>best</c> and, where the campaign has the seed's jobs,
+    /// <c>seedComparison</c> (section, what, seed, ours; accuracies in percent).
+    /// </summary>
+    public static string Json(CampaignReport r, System.Text.Json.Nodes.JsonObject? header = null)
     {
-        campaign = r.Campaign,
-        results = r.Rows.Select(x => new { job = x.Key, kind = x.Kind, label = x.Label, status = x.Status, error = x.Error, @params = x.Params, metrics = x.Metrics }),
-        pivot = r.Pivot,
-        deltas = r.Deltas,
-        best = r.Best,
-        failed = r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }),
-        seedComparison = r.SeedComparison.Count > 0 ? r.SeedComparison : null,
-    }, Cli.CliContext.Json);
+        var document = new System.Text.Json.Nodes.JsonObject { ["campaign"] = r.Campaign };
+        if (header is not null)
+            foreach (var (key, value) in header) document[key] = value?.DeepClone();
+        document["results"] = JsonSerializer.SerializeToNode(r.Source.Results.Select(x => new
+        {
+            job = x.Key,
+            kind = x.Kind.ToString().ToLowerInvariant(),
+            label = x.Label,
+            @params = System.Text.Json.Nodes.JsonNode.Parse(x.Parameters),
+            upstream = x.Upstream,
+            status = x.Status.ToString(),
+            metrics = new { numbers = x.Metrics.Numbers, text = x.Metrics.Text },
+            artifacts = x.Artifacts,
+            error = x.Error,
+            node = x.Node,
+            worker = x.Worker,
+            engineVersion = x.EngineVersion,
+            attempt = x.Attempt,
+            durationMs = x.DurationMs,
+        }), Cli.CliContext.Json);
+        document["failed"] = JsonSerializer.SerializeToNode(r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }), Cli.CliContext.Json);
+        document["pivot"] = JsonSerializer.SerializeToNode(r.Pivot, Cli.CliContext.Json);
+        document["deltas"] = JsonSerializer.SerializeToNode(r.Deltas, Cli.CliContext.Json);
+        document["best"] = JsonSerializer.SerializeToNode(r.Best, Cli.CliContext.Json);
+        if (r.SeedComparison.Count > 0) document["seedComparison"] = JsonSerializer.SerializeToNode(r.SeedComparison, Cli.CliContext.Json);
+        return document.ToJsonString(Cli.CliContext.Json);
+    }
 
     public static string Html(CampaignReport r)
     {

@@ -1,0 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using QuantLab.Actors.Coordinator;
+using QuantLab.Engine;
+using QuantLab.Host.Cli;
+
+namespace QuantLab.Host.Reports;
+
+/// <summary>A campaign's report in every format, written from the recorded events.</summary>
+public static class ReportFiles
+{
+    /// <summary>The JSON header every report carries: status, engine version, dropped combinations.</summary>
+    public static JsonObject Header(CoordinatorState state, string campaign)
+    {
+        var entry = state.Campaigns[campaign];
+        return new JsonObject
+        {
+            ["status"] = JsonSerializer.SerializeToNode(StatusCommand.Document(state.Status(campaign)), CliContext.Json),
+            ["engineVersion"] = entry.EngineVersion,
+            ["dropped"] = JsonSerializer.SerializeToNode(entry.Dropped.Select(d => new { description = d.Description, reason = d.Reason }), CliContext.Json),
+        };
+    }
+
+    /// <summary>Writes <c>&lt;campaign&gt;.{md,html,json,csv}</c> into <paramref name="directory"/>; returns the HTML file's path.</summary>
+    public static string WriteAll(CoordinatorState state, string campaign, string directory)
+    {
+        var report = CampaignReport.Build(state.Results(campaign));
+        var header = Header(state, campaign);
+        Directory.CreateDirectory(directory);
+        foreach (var format in ReportWriter.Formats)
+            AtomicFile.WriteAllText(Path.Combine(directory, ReportWriter.FileName(campaign, format)), ReportWriter.Render(report, format, header));
+        return Path.GetFullPath(Path.Combine(directory, ReportWriter.FileName(campaign, "html")));
+    }
+}
