@@ -23,8 +23,9 @@ public sealed record Float32Agreement(int Count, int PredictionMismatches, int L
 /// </summary>
 public static class QatTrainer
 {
+    /// <param name="ActivationUpdates">Per activation point, the mini-batches that moved its threshold (the steps before the freeze).</param>
     public sealed record Result(QatModel Model, IReadOnlyList<EpochResult> Epochs, double Seconds, double Fp32Accuracy,
-        double? FromAccuracy, Float32Agreement Float32)
+        double? FromAccuracy, Float32Agreement Float32, IReadOnlyDictionary<string, long> ActivationUpdates)
     {
         /// <summary>The integer model's test accuracy after the last epoch.</summary>
         public double TestAccuracy => Epochs[^1].TestAccuracy;
@@ -65,7 +66,8 @@ public static class QatTrainer
             fromPath is null ? null : Path.GetFullPath(fromPath), epochs[^1].TestAccuracy, fp32Accuracy);
         var model = Snapshot(network, manifest);
         var agreement = CompareFloat32(network, model, test);
-        return new Result(model, epochs, seconds, fp32Accuracy, fromAccuracy, agreement);
+        return new Result(model, epochs, seconds, fp32Accuracy, fromAccuracy, agreement,
+            network.Activations.ToDictionary(kv => kv.Key, kv => kv.Value.Updates));
     }
 
     private sealed record Partial(QatSchedule Schedule, TrainingRecord Training, string? From, double TestAccuracy, double Fp32Accuracy);

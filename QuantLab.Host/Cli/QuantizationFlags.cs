@@ -23,6 +23,27 @@ public sealed class QuantizationFlags
 
     public IEnumerable<Option> All => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias];
 
+    /// <summary>The flags given on the command line (not defaulted), by name.</summary>
+    public IReadOnlyList<string> Given(ParseResult parse) =>
+        All.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
+    /// <summary>The flags given on the command line whose value in <paramref name="requested"/> differs from
+    /// <paramref name="fixedConfig"/> (e.g. what a QAT model was trained for), ignoring <paramref name="free"/>.</summary>
+    public IReadOnlyList<string> Conflicts(ParseResult parse, QuantizationConfig requested, QuantizationConfig fixedConfig, params string[] free) =>
+        Given(parse).Where(name => !free.Contains(name) && name switch
+        {
+            "--scope" => requested.Scope != fixedConfig.Scope,
+            "--weight-bits" => requested.WeightBits != fixedConfig.WeightBits,
+            "--act-bits" => requested.ActBits != fixedConfig.ActBits,
+            "--weight-range" => requested.WeightRange != fixedConfig.WeightRange,
+            "--act-range" => requested.ActRange != fixedConfig.ActRange,
+            "--granularity" => requested.Granularity != fixedConfig.Granularity,
+            "--rounding" => requested.Rounding != fixedConfig.Rounding,
+            "--requant" => requested.Requant != fixedConfig.Requant,
+            "--bias" => requested.Bias != fixedConfig.Bias,
+            _ => false,
+        }).ToList();
+
     /// <summary>The configuration the flags describe; <paramref name="modelHasBias"/> picks the default bias mode.</summary>
     public QuantizationConfig Read(ParseResult parse, bool modelHasBias)
     {
