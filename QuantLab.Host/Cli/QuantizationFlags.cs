@@ -21,7 +21,11 @@ public sealed class QuantizationFlags
     public Option<string> Requant { get; } = new("--requant") { Description = "Requantization multiplier: float, or fixed-point[:P] with P from 8 to 31 (default 31)", DefaultValueFactory = _ => "float" };
     public Option<string?> Bias { get; } = new("--bias") { Description = "Bias handling: none, float, int32 (default: int32 for a model with bias, none without)" };
 
-    public IEnumerable<Option> All => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias];
+    public IEnumerable<Option> All => [.. AllButBias, Bias];
+
+    /// <summary>Every flag but <c>--bias</c>, for <c>train</c>, whose own <c>--bias [MODE]</c> both asks for a model
+    /// with bias and, with --qat, names the bias mode.</summary>
+    public IEnumerable<Option> AllButBias => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant];
 
     /// <summary>The flags given on the command line (not defaulted), by name.</summary>
     public IReadOnlyList<string> Given(ParseResult parse) =>
@@ -45,8 +49,10 @@ public sealed class QuantizationFlags
         }).ToList();
 
     /// <summary>The configuration the flags describe; <paramref name="modelHasBias"/> picks the default bias mode.</summary>
-    public QuantizationConfig Read(ParseResult parse, bool modelHasBias)
+    /// <param name="bias">The bias mode when the command reads it itself (<c>train</c>); otherwise from <c>--bias</c>.</param>
+    public QuantizationConfig Read(ParseResult parse, bool modelHasBias, BiasMode? bias = null)
     {
+        bias ??= parse.GetResult(Bias) is not null && parse.GetValue(Bias) is { } text ? BiasMode.Parse(text) : null;
         int weightBits = parse.GetValue(WeightBits), actBits = parse.GetValue(ActBits);
         BitWidth.Validate(weightBits, "--weight-bits");
         BitWidth.Validate(actBits, "--act-bits");
@@ -59,7 +65,7 @@ public sealed class QuantizationFlags
             QuantLab.Engine.Quantization.Granularity.Parse(parse.GetValue(Granularity)),
             RoundingMode.Parse(parse.GetValue(Rounding)),
             RequantSpec.Parse(parse.GetValue(Requant)),
-            parse.GetValue(Bias) is { } bias ? BiasMode.Parse(bias) : modelHasBias ? BiasMode.Int32 : BiasMode.None);
+            bias ?? (modelHasBias ? BiasMode.Int32 : BiasMode.None));
         return config.Validate();
     }
 }

@@ -49,7 +49,7 @@ public static class QuantizeCommand
                     throw new BadInputException($"{modelDir} is a QAT model trained for {Describe(qat.Config)}; its learned ranges fix {string.Join(", ", conflicts)} (only --requant may change at conversion)");
                 if (parse.GetResult(calibration) is { Implicit: false })
                     throw new BadInputException($"--calibration does not apply: {modelDir} is a QAT model, converted with its learned ranges (no calibration)");
-                config = qat.Config with { Requant = requested.Requant };
+                config = flags.Given(parse).Contains("--requant") ? (qat.Config with { Requant = requested.Requant }).Validate() : qat.Config;
             }
             else
             {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using QuantLab.Engine;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Qat;
+using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 
 namespace QuantLab.Host.Cli;
@@ -15,7 +16,11 @@ public static class TrainCommand
         var defaults = new TrainOptions();
         var flags = new QuantizationFlags();
         var output = new Option<string>("--out") { Description = "Directory to write the trained model to (model.json + one .npy per parameter)", Required = true };
-        var bias = new Option<bool>("--bias") { Description = "Train LeNet-5 with bias (the seed's §2.5 model)" };
+        var bias = new Option<string?>("--bias")
+        {
+            Description = "Train LeNet-5 with bias (the seed's §2.5 model); with --qat optionally the bias mode: int32 (the default), float, or none (a model without bias)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => defaults.Epochs };
         var batchSize = new Option<int>("--batch-size") { Description = "Mini-batch size", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate", DefaultValueFactory = _ => defaults.Lr };
@@ -35,13 +40,15 @@ public static class TrainCommand
         {
             output, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, freeze, ema, data, transform, json,
         };
-        foreach (var option in flags.All) command.Add(option);
+        foreach (var option in flags.AllButBias) command.Add(option);
         command.SetAction((parse, cancel) =>
         {
             var ctx = context();
+            bool biasGiven = parse.GetResult(bias) is { Implicit: false };
+            BiasMode? biasMode = parse.GetValue(bias) is { } modeText ? BiasMode.Parse(modeText) : null;
             var options = new TrainOptions
             {
-                Bias = parse.GetValue(bias),
+                Bias = biasGiven && biasMode != BiasMode.None,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batchSize),
                 Lr = parse.GetValue(lr),
@@ -54,6 +61,8 @@ public static class TrainCommand
             bool isQat = parse.GetValue(qat);
             if (!isQat)
             {
+                if (biasMode is not null)
+                    throw new BadInputException($"--bias {biasMode.Value.ToOption()} names a bias mode, which only applies with --qat; FP32 training takes --bias alone");
                 var qatOnly = flags.Given(parse).Concat(new Option[] { from, freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)).ToList();
                 if (qatOnly.Count > 0)
                     throw new BadInputException($"{string.Join(", ", qatOnly)} only apply to quantization-aware training: add --qat (FP32 training has no quantization)");
@@ -62,7 +71,7 @@ public static class TrainCommand
             var outDir = parse.GetValue(output)!;
             DataCommand.EnsureWritableParent(outDir);
             if (isQat) return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), parse.GetValue(freeze), parse.GetValue(ema),
-                parse.GetResult(bias) is { Implicit: false }, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
+                biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
 
             var progress = ctx.Progress(asJson);
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), parse.GetValue(transform), ctx.Err.WriteLine);
@@ -103,7 +112,7 @@ public static class TrainCommand
     }
 
     private static int TrainQat(CliContext ctx, ParseResult parse, TrainOptions options, QuantizationFlags flags, string outDir, string? fromDir,
-        double freezeFraction, double emaConstant, bool biasGiven, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
+        double freezeFraction, double emaConstant, bool biasGiven, BiasMode? biasMode, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
     {
         // Everything the engine would refuse is refused here, before the data is loaded or a step is taken.
         Fp32Model? start = null;
@@ -115,14 +124,14 @@ public static class TrainCommand
             if (format != Fp32Model.Format)
                 throw new BadInputException($"--from {fromDir}: a '{format}' model; --from needs an FP32 model directory ('{Fp32Model.Format}', written by 'quantlab train' without --qat)");
             start = Fp32Model.Load(fromDir);
-            if (biasGiven && options.Bias != start.HasBias)
-                throw new BadInputException($"--from {fromDir} was trained {(start.HasBias ? "with" : "without")} bias; drop --bias{(start.HasBias ? " or train a model without bias" : "")}");
+            if (biasGiven && biasMode is null && !start.HasBias)
+                throw new BadInputException($"--from {fromDir} was trained without bias; drop --bias (a model's bias is fixed by its FP32 training)");
             if (transform is not null && !string.Equals(transform.Trim(), start.Manifest.InputTransform, StringComparison.OrdinalIgnoreCase))
                 throw new BadInputException($"--from {fromDir} was trained with --input-transform {start.Manifest.InputTransform}, not {transform}");
             transform = start.Manifest.InputTransform;
         }
         bool hasBias = start?.HasBias ?? options.Bias;
-        var qat = new QatOptions { Config = flags.Read(parse, hasBias), FreezeFraction = freezeFraction, EmaConstant = emaConstant }.Validate(hasBias);
+        var qat = new QatOptions { Config = flags.Read(parse, hasBias, biasMode), FreezeFraction = freezeFraction, EmaConstant = emaConstant }.Validate(hasBias);
 
         var progress = ctx.Progress(asJson);
         var dataset = DataAccess.Load(ctx, dataDir, transform, ctx.Err.WriteLine);
