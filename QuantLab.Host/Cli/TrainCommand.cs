@@ -115,21 +115,8 @@ public static class TrainCommand
         double freezeFraction, double emaConstant, bool biasGiven, BiasMode? biasMode, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
     {
         // Everything the engine would refuse is refused here, before the data is loaded or a step is taken.
-        Fp32Model? start = null;
-        if (fromDir is not null)
-        {
-            string format;
-            try { format = Fp32Model.ReadFormat(fromDir); }
-            catch (BadInputException e) { throw new BadInputException($"--from: {e.Message}", e); }
-            if (format != Fp32Model.Format)
-                throw new BadInputException($"--from {fromDir}: a '{format}' model; --from needs an FP32 model directory ('{Fp32Model.Format}', written by 'quantlab train' without --qat)");
-            start = Fp32Model.Load(fromDir);
-            if (biasGiven && biasMode is null && !start.HasBias)
-                throw new BadInputException($"--from {fromDir} was trained without bias; drop --bias (a model's bias is fixed by its FP32 training)");
-            if (transform is not null && !string.Equals(transform.Trim(), start.Manifest.InputTransform, StringComparison.OrdinalIgnoreCase))
-                throw new BadInputException($"--from {fromDir} was trained with --input-transform {start.Manifest.InputTransform}, not {transform}");
-            transform = start.Manifest.InputTransform;
-        }
+        var start = fromDir is null ? null : QatStart.Load(fromDir, biasGiven && biasMode is null, transform);
+        if (start is not null) transform = start.Manifest.InputTransform;
         bool hasBias = start?.HasBias ?? options.Bias;
         var qat = new QatOptions { Config = flags.Read(parse, hasBias, biasMode), FreezeFraction = freezeFraction, EmaConstant = emaConstant }.Validate(hasBias);
 
