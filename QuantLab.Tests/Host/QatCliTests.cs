@@ -54,6 +54,19 @@ public sealed class QatCliTests : IDisposable
     }
 
     [Fact]
+    public void A_diverging_training_exits_1_and_writes_nothing()
+    {
+        // QAT with a huge learning rate does not diverge (minmax steps scale with the weights, the
+        // quantized logits stay bounded); a NaN range is the QAT route to the same exception, see
+        // QatTests.A_non_finite_activation_range_is_divergence.
+        var outDir = Path.Combine(_dir, "diverged");
+        var r = Train("--out", outDir, "--train-limit", "400", "--epochs", "1", "--lr", "1e6");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("diverged", r.Err);
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
     public void Bad_qat_input_exits_2_before_training_and_writes_nothing()
     {
         var qatDir = Path.Combine(_dir, "qat");

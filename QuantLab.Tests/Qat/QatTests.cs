@@ -96,6 +96,14 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_non_finite_activation_range_is_divergence()
+    {
+        var ema = new MovingAverageThreshold(RangeMethod.MinMax, 0.01);
+        using var values = tensor(new[] { 1f, float.NaN });
+        Assert.Throws<TrainingDivergedException>(() => ema.Observe(values));
+    }
+
+    [Fact]
     public void Activation_ranges_stop_moving_at_the_freeze_step()
     {
         // 400 images, batch 4, 1 epoch: 100 steps; freezing the last 30 % leaves steps 0..69 observing.
