@@ -3,6 +3,7 @@ using QuantLab.Actors.Storage;
 using QuantLab.Engine;
 using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Model;
+using QuantLab.Engine.Qat;
 using QuantLab.Engine.Ptq;
 
 namespace QuantLab.Actors.Workers;
@@ -19,19 +20,28 @@ public static class EngineArtifacts
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static IReadOnlyDictionary<string, string> PutModel(Fp32Model model, IArtifactStore store)
+    public static IReadOnlyDictionary<string, string> PutModel(Fp32Model model, IArtifactStore store) => PutDirectory(model.Save, store);
+
+    /// <summary>A QAT model directory (quantlab.qat/1), stored file by file like an FP32 model.</summary>
+    public static IReadOnlyDictionary<string, string> PutQatModel(QatModel model, IArtifactStore store) => PutDirectory(model.Save, store);
+
+    private static IReadOnlyDictionary<string, string> PutDirectory(Action<string> save, IArtifactStore store)
     {
         var dir = Scratch();
         try
         {
-            model.Save(dir);
+            save(dir);
             return Directory.GetFiles(dir).Order(StringComparer.Ordinal)
                 .ToDictionary(f => ModelPrefix + Path.GetFileName(f), f => store.Put(File.ReadAllBytes(f)), StringComparer.Ordinal);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    public static Fp32Model GetModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store)
+    public static Fp32Model GetModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store) => GetDirectory(artifacts, store, Fp32Model.Load);
+
+    public static QatModel GetQatModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store) => GetDirectory(artifacts, store, QatModel.Load);
+
+    private static T GetDirectory<T>(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store, Func<string, T> load)
     {
         var files = artifacts.Where(a => a.Key.StartsWith(ModelPrefix, StringComparison.Ordinal)).ToList();
         if (files.Count == 0) throw new InfrastructureException("the upstream job produced no model artifacts");
@@ -44,7 +54,7 @@ public static class EngineArtifacts
                 var file = Path.GetFileName(name[ModelPrefix.Length..]);
                 File.WriteAllBytes(Path.Combine(dir, file), store.Get(hash));
             }
-            return Fp32Model.Load(dir);
+            return load(dir);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

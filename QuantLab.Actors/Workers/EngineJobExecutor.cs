@@ -7,6 +7,7 @@ using QuantLab.Engine;
 using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Ptq;
+using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 
@@ -36,10 +37,11 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
         {
             return job.Kind switch
             {
-                JobKind.Train when p.TryGetProperty("qat", out var qat) => QatTrain(p, qat),
+                JobKind.Train when p.TryGetProperty("qat", out var qat) => QatTrain(p, qat, artifacts, ct),
                 JobKind.Train => Train(p, artifacts, ct),
                 JobKind.Calibrate => Calibrate(p, artifacts.GetModelOf(upstream, job.Upstream[0]), artifacts),
-                JobKind.Evaluate when Str(p, "method") == "qat" => QatEvaluate(),
+                JobKind.Evaluate when Str(p, "method") == "qat" => QatEvaluate(p, EngineArtifacts.GetQatModel(
+                    upstream.TryGetValue(job.Upstream[0], out var a) ? a : throw new InfrastructureException($"no artifacts of upstream job {job.Upstream[0]}"), artifacts)),
                 JobKind.Evaluate => Evaluate(p, artifacts.GetModelOf(upstream, job.Upstream[0]),
                     EngineArtifacts.GetRanges(upstream[job.Upstream[1]], artifacts)),
                 _ => throw new ArgumentOutOfRangeException(nameof(job), job.Kind, "unknown job kind"),
@@ -58,17 +60,7 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
     private JobOutcome Train(JsonElement p, IArtifactStore artifacts, CancellationToken ct)
     {
         var (train, test) = Data(p);
-        var options = new TrainOptions
-        {
-            Bias = p.GetProperty("bias").GetBoolean(),
-            Epochs = p.GetProperty("epochs").GetInt32(),
-            BatchSize = p.GetProperty("batchSize").GetInt32(),
-            Lr = p.GetProperty("lr").GetDouble(),
-            Momentum = p.GetProperty("momentum").GetDouble(),
-            Seed = p.GetProperty("seed").GetInt32(),
-            TrainLimit = p.TryGetProperty("trainLimit", out var limit) ? limit.GetInt32() : null,
-            Threads = _options.TorchThreads,
-        };
+        var options = TrainOptionsOf(p);
         var result = Trainer.Train(options, train, test, log: null, ct);
         using var module = result.Model;
         var predictions = Evaluation.Predict(module, test);
@@ -130,24 +122,59 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
         return JobOutcome.Success(Metrics(numbers, new() { ["predictionsSha256"] = result.PredictionsSha256 }));
     }
 
-    // ---- QAT: the training of QAT models lives on another branch --------------------------------------
+    // ---- QAT ---------------------------------------------------------------------------------------------
 
-    /// <summary>
-    /// THE single seam for QAT training (a <c>train</c> job whose parameters have a <c>qat</c> object): point it
-    /// at the engine's QAT trainer (<c>train --qat</c>) once that exists, storing its QAT model directory with
-    /// <see cref="EngineArtifacts.PutModel"/>'s naming. Until then the configuration is reported as not supported.
-    /// </summary>
-    private static JobOutcome QatTrain(JsonElement p, JsonElement qat)
+    /// <summary>A <c>train</c> job with a <c>qat</c> object: <see cref="QatTrainer.Train"/>, as <c>quantlab train --qat</c>.
+    /// Its reported accuracy is the integer engine's on the converted model.</summary>
+    private JobOutcome QatTrain(JsonElement p, JsonElement qat, IArtifactStore artifacts, CancellationToken ct)
     {
-        _ = p; _ = qat;
-        return JobOutcome.ConfigurationFailure("QAT training is not yet supported by this build's engine executor");
+        var (train, test) = Data(p);
+        var options = TrainOptionsOf(p);
+        var qatOptions = new QatOptions { Config = Config(qat, options.Bias, forCalibration: false) };
+        var result = QatTrainer.Train(qatOptions, options, train, test, log: null, cancel: ct);
+        var numbers = new Dictionary<string, double>
+        {
+            ["accuracy"] = result.TestAccuracy,
+            ["fp32Accuracy"] = result.Fp32Accuracy,
+            ["finalLoss"] = result.Epochs[^1].MeanLoss,
+            ["trainSeconds"] = result.Seconds,
+            ["testImages"] = test.Count,
+            ["float32PredictionMismatches"] = result.Float32.PredictionMismatches,
+        };
+        return JobOutcome.Success(Metrics(numbers, []), EngineArtifacts.PutQatModel(result.Model, artifacts));
     }
 
-    /// <summary>The evaluate job of a QAT model (its quantization is learned, so it has no calibrate job); see <see cref="QatTrain"/>.</summary>
-    private static JobOutcome QatEvaluate() =>
-        JobOutcome.ConfigurationFailure("QAT evaluation is not yet supported by this build's engine executor");
+    /// <summary>The evaluate job of a QAT model: conversion with its learned ranges (no calibrate job), as
+    /// <c>quantlab quantize --model QATDIR</c>.</summary>
+    private JobOutcome QatEvaluate(JsonElement p, QatModel model)
+    {
+        var (_, test) = Data(p);
+        var requant = p.TryGetProperty("requant", out var r) ? RequantSpec.Parse(r.GetString()) : null;
+        var result = QatConversion.Run(model, test, requant, _options.IntegerThreads);
+        var numbers = new Dictionary<string, double>
+        {
+            ["accuracy"] = result.Accuracy,
+            ["fp32Accuracy"] = result.Fp32Accuracy,
+            ["agreement"] = result.Agreement,
+            ["testImages"] = test.Count,
+        };
+        AddPerClass(numbers, result.PerClassAccuracy);
+        return JobOutcome.Success(Metrics(numbers, new() { ["predictionsSha256"] = result.PredictionsSha256 }));
+    }
 
     // ---- helpers -------------------------------------------------------------------------------------
+
+    private TrainOptions TrainOptionsOf(JsonElement p) => new()
+    {
+        Bias = p.GetProperty("bias").GetBoolean(),
+        Epochs = p.GetProperty("epochs").GetInt32(),
+        BatchSize = p.GetProperty("batchSize").GetInt32(),
+        Lr = p.GetProperty("lr").GetDouble(),
+        Momentum = p.GetProperty("momentum").GetDouble(),
+        Seed = p.GetProperty("seed").GetInt32(),
+        TrainLimit = p.TryGetProperty("trainLimit", out var limit) ? limit.GetInt32() : null,
+        Threads = _options.TorchThreads,
+    };
 
     private (LabeledImages Train, LabeledImages Test) Data(JsonElement p)
     {

@@ -78,16 +78,43 @@ public sealed class Fp32Model
         if (manifest.Format != Format)
             throw new BadInputException($"{manifestPath}: $.format is '{manifest.Format}', expected '{Format}'");
 
-        var expected = ExpectedShapes(manifest.Bias);
+        return new Fp32Model { Manifest = manifest, Parameters = ReadParameters(directory, manifest.Bias) };
+    }
+
+    /// <summary>The parameter files of a model directory (FP32 or QAT), each checked against LeNet-5's shape.</summary>
+    internal static Dictionary<string, NpyArray<float>> ReadParameters(string directory, bool bias)
+    {
         var parameters = new Dictionary<string, NpyArray<float>>();
-        foreach (var (name, shape) in expected)
+        foreach (var (name, shape) in ExpectedShapes(bias))
         {
             var array = Npy.Read<float>(Path.Combine(directory, name + ".npy"));
             if (!array.Shape.SequenceEqual(shape))
                 throw new BadInputException($"{Path.Combine(directory, name + ".npy")}: shape [{string.Join(",", array.Shape)}] does not match LeNet-5's [{string.Join(",", shape)}]");
             parameters[name] = array;
         }
-        return new Fp32Model { Manifest = manifest, Parameters = parameters };
+        return parameters;
+    }
+
+    /// <summary>The <c>format</c> of a model directory's model.json (<c>quantlab.fp32/1</c>, <c>quantlab.qat/1</c>, …),
+    /// read leniently so a caller can say which kind of directory it was given; a missing directory or
+    /// manifest, or one without a format, is a <see cref="BadInputException"/>.</summary>
+    public static string ReadFormat(string directory)
+    {
+        var manifestPath = Path.Combine(directory, ManifestFile);
+        if (!Directory.Exists(directory)) throw new BadInputException($"{directory}: model directory not found");
+        if (!File.Exists(manifestPath)) throw new BadInputException($"{manifestPath}: not found; is '{directory}' a directory written by 'quantlab train --out'?");
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(manifestPath));
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.String)
+                return format.GetString()!;
+            throw new BadInputException($"{manifestPath}: $.format is missing");
+        }
+        catch (JsonException e)
+        {
+            throw new BadInputException($"{manifestPath}: invalid JSON: {e.Message}", e);
+        }
     }
 
     /// <summary>Parameter name → shape, as LeNet-5 (with or without bias) has them.</summary>

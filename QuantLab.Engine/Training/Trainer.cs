@@ -26,33 +26,58 @@ public static class Trainer
         var watch = Stopwatch.StartNew();
         if (options.TrainLimit is { } limit) train = train.Take(limit);
 
-        LeNet5 model;
-        lock (InitGate)   // the seed is process-wide: concurrent trainings (a node's workers) must not interleave here
+        var model = SeededModel(options.Bias, options.Seed);
+        var epochs = Fit(model, model.forward, options, train, () => Evaluation.Accuracy(model, test), null, log, cancel);
+        return new Result(model, epochs, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A LeNet-5 whose initial weights come from <paramref name="seed"/>, or <paramref name="from"/>'s
+    /// weights. The seed is process-wide, so concurrent trainings (a node's workers) take turns here.
+    /// </summary>
+    internal static LeNet5 SeededModel(bool bias, int seed, Fp32Model? from = null)
+    {
+        lock (InitGate)
         {
-            torch.manual_seed(options.Seed);
-            model = new LeNet5(options.Bias);
+            torch.manual_seed(seed);
+            return from is null ? new LeNet5(bias) : from.ToModule();
         }
+    }
+
+    /// <summary>
+    /// The seed's training loop, shared by FP32 training and QAT: SGD over <paramref name="model"/>'s
+    /// parameters with the loss of <paramref name="forward"/>, mini-batches in the order of a
+    /// <see cref="DeterministicShuffle"/> seeded with <see cref="TrainOptions.Seed"/>.
+    /// </summary>
+    /// <param name="beforeStep">Called before every mini-batch with (step, total steps), steps counted from 0
+    /// over all epochs (QAT freezes its activation ranges from it).</param>
+    /// <param name="evaluate">The test accuracy after an epoch.</param>
+    internal static List<EpochResult> Fit(LeNet5 model, Func<Tensor, Tensor> forward, TrainOptions options, LabeledImages train,
+        Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel)
+    {
         using var optimizer = optim.SGD(model.parameters(), options.Lr, options.Momentum);
         using var criterion = nn.CrossEntropyLoss();
         using var images = train.ImagesTensor();
         using var labels = train.LabelsTensor();
         var shuffle = new DeterministicShuffle((ulong)options.Seed);
         var epochs = new List<EpochResult>();
+        int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
+        long totalSteps = (long)batches * options.Epochs;
 
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             model.train();
             var order = shuffle.Permutation(train.Count);
             double running = 0, total = 0;
-            int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
             for (int b = 0; b < batches; b++)
             {
                 cancel.ThrowIfCancellationRequested();
+                beforeStep?.Invoke((long)(epoch - 1) * batches + b, totalSteps);
                 using var scope = NewDisposeScope();
                 var slice = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, train.Count - b * options.BatchSize));
                 var index = tensor(slice.ToArray().Select(i => (long)i).ToArray());
                 optimizer.zero_grad();
-                var loss = criterion.forward(model.forward(images.index_select(0, index)), labels.index_select(0, index));
+                var loss = criterion.forward(forward(images.index_select(0, index)), labels.index_select(0, index));
                 loss.backward();
                 optimizer.step();
                 double value = loss.item<float>();
@@ -66,10 +91,10 @@ public static class Trainer
                     running = 0;
                 }
             }
-            double accuracy = Evaluation.Accuracy(model, test);
+            double accuracy = evaluate();
             log?.Invoke($"{accuracy * 100:F2}");
             epochs.Add(new EpochResult(epoch, accuracy, total / batches));
         }
-        return new Result(model, epochs, watch.Elapsed.TotalSeconds);
+        return epochs;
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using QuantLab.Engine;
+using QuantLab.Engine.Training;
 using QuantLab.Host.Configuration;
 
 namespace QuantLab.Host.Cli;
@@ -10,7 +11,7 @@ namespace QuantLab.Host.Cli;
 /// 130 interrupted).</summary>
 public static class QuantLabCli
 {
-    public const int Ok = 0, BadInput = 2, Infrastructure = 3, Interrupted = 130;
+    public const int Ok = 0, Failed = 1, BadInput = 2, Infrastructure = 3, Interrupted = 130;
 
     public static RootCommand Build(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
     {
@@ -50,6 +51,12 @@ public static class QuantLabCli
         {
             error.WriteLine($"error: {e.Message}");
             return e.ExitCode;
+        }
+        catch (TrainingDivergedException e)
+        {
+            // A failure of the configuration (DESIGN.md §5, invariant 3), not of the input or the machine.
+            error.WriteLine($"error: {e.Message}; nothing was written");
+            return Failed;
         }
         catch (OperationCanceledException)
         {

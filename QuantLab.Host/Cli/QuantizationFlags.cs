@@ -21,11 +21,38 @@ public sealed class QuantizationFlags
     public Option<string> Requant { get; } = new("--requant") { Description = "Requantization multiplier: float, or fixed-point[:P] with P from 8 to 31 (default 31)", DefaultValueFactory = _ => "float" };
     public Option<string?> Bias { get; } = new("--bias") { Description = "Bias handling: none, float, int32 (default: int32 for a model with bias, none without)" };
 
-    public IEnumerable<Option> All => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias];
+    public IEnumerable<Option> All => [.. AllButBias, Bias];
+
+    /// <summary>Every flag but <c>--bias</c>, for <c>train</c>, whose own <c>--bias [MODE]</c> both asks for a model
+    /// with bias and, with --qat, names the bias mode.</summary>
+    public IEnumerable<Option> AllButBias => [Scope, WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant];
+
+    /// <summary>The flags given on the command line (not defaulted), by name.</summary>
+    public IReadOnlyList<string> Given(ParseResult parse) =>
+        All.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
+    /// <summary>The flags given on the command line whose value in <paramref name="requested"/> differs from
+    /// <paramref name="fixedConfig"/> (e.g. what a QAT model was trained for), ignoring <paramref name="free"/>.</summary>
+    public IReadOnlyList<string> Conflicts(ParseResult parse, QuantizationConfig requested, QuantizationConfig fixedConfig, params string[] free) =>
+        Given(parse).Where(name => !free.Contains(name) && name switch
+        {
+            "--scope" => requested.Scope != fixedConfig.Scope,
+            "--weight-bits" => requested.WeightBits != fixedConfig.WeightBits,
+            "--act-bits" => requested.ActBits != fixedConfig.ActBits,
+            "--weight-range" => requested.WeightRange != fixedConfig.WeightRange,
+            "--act-range" => requested.ActRange != fixedConfig.ActRange,
+            "--granularity" => requested.Granularity != fixedConfig.Granularity,
+            "--rounding" => requested.Rounding != fixedConfig.Rounding,
+            "--requant" => requested.Requant != fixedConfig.Requant,
+            "--bias" => requested.Bias != fixedConfig.Bias,
+            _ => false,
+        }).ToList();
 
     /// <summary>The configuration the flags describe; <paramref name="modelHasBias"/> picks the default bias mode.</summary>
-    public QuantizationConfig Read(ParseResult parse, bool modelHasBias)
+    /// <param name="bias">The bias mode when the command reads it itself (<c>train</c>); otherwise from <c>--bias</c>.</param>
+    public QuantizationConfig Read(ParseResult parse, bool modelHasBias, BiasMode? bias = null)
     {
+        bias ??= parse.GetResult(Bias) is not null && parse.GetValue(Bias) is { } text ? BiasMode.Parse(text) : null;
         int weightBits = parse.GetValue(WeightBits), actBits = parse.GetValue(ActBits);
         BitWidth.Validate(weightBits, "--weight-bits");
         BitWidth.Validate(actBits, "--act-bits");
@@ -38,7 +65,7 @@ public sealed class QuantizationFlags
             QuantLab.Engine.Quantization.Granularity.Parse(parse.GetValue(Granularity)),
             RoundingMode.Parse(parse.GetValue(Rounding)),
             RequantSpec.Parse(parse.GetValue(Requant)),
-            parse.GetValue(Bias) is { } bias ? BiasMode.Parse(bias) : modelHasBias ? BiasMode.Int32 : BiasMode.None);
+            bias ?? (modelHasBias ? BiasMode.Int32 : BiasMode.None));
         return config.Validate();
     }
 }

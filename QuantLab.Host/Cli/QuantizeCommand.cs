@@ -5,6 +5,7 @@ using QuantLab.Engine;
 using QuantLab.Engine.Export;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Ptq;
+using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Reports;
 
@@ -17,7 +18,7 @@ public static class QuantizeCommand
     public static Command Create(Func<CliContext> context)
     {
         var flags = new QuantizationFlags();
-        var model = new Option<string>("--model") { Description = "Directory of a trained model (written by 'quantlab train --out')", Required = true };
+        var model = new Option<string>("--model") { Description = "Directory of a trained model (written by 'quantlab train --out'); a QAT model (train --qat) converts with its learned ranges, no calibration", Required = true };
         var output = new Option<string?>("--out") { Description = "Write the quantized model in the export format (model.json, .npy arrays, testset/); needs --scope all" };
         var report = new Option<string?>("--report") { Description = "Write weight and activation histograms (PNG) and the 3-sigma vs real range table (ranges.md, ranges.csv)" };
         var calibration = new Option<int>("--calibration") { Description = "Calibration images: a fixed, seeded sample of the training set", DefaultValueFactory = _ => Calibrator.DefaultImages };
@@ -33,8 +34,28 @@ public static class QuantizeCommand
         command.SetAction(parse =>
         {
             var ctx = context();
-            var fp32 = Fp32Model.Load(parse.GetValue(model)!);
-            var config = flags.Read(parse, fp32.HasBias);
+            var modelDir = parse.GetValue(model)!;
+            QatModel? qat = null;
+            Fp32Model fp32;
+            QuantizationConfig config;
+            if (Fp32Model.ReadFormat(modelDir) == QatModel.Format)
+            {
+                // A QAT model converts with its learned ranges: only the requantization may differ from training.
+                qat = QatModel.Load(modelDir);
+                fp32 = qat.Weights;
+                var requested = flags.Read(parse, qat.HasBias);
+                var conflicts = flags.Conflicts(parse, requested, qat.Config, "--requant");
+                if (conflicts.Count > 0)
+                    throw new BadInputException($"{modelDir} is a QAT model trained for {Describe(qat.Config)}; its learned ranges fix {string.Join(", ", conflicts)} (only --requant may change at conversion)");
+                if (parse.GetResult(calibration) is { Implicit: false })
+                    throw new BadInputException($"--calibration does not apply: {modelDir} is a QAT model, converted with its learned ranges (no calibration)");
+                config = flags.Given(parse).Contains("--requant") ? (qat.Config with { Requant = requested.Requant }).Validate() : qat.Config;
+            }
+            else
+            {
+                fp32 = Fp32Model.Load(modelDir);
+                config = flags.Read(parse, fp32.HasBias);
+            }
             var outDir = parse.GetValue(output);
             var reportDir = parse.GetValue(report);
             if (outDir is not null && config.Scope != QuantScope.All)
@@ -45,14 +66,17 @@ public static class QuantizeCommand
             Action<string> log = ctx.Err.WriteLine;
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), fp32.Manifest.InputTransform, log);
 
-            var result = QuantizeJob.Run(fp32, config, dataset.Train, dataset.Test, parse.GetValue(calibration), parse.GetValue(threads), log);
+            var result = qat is null
+                ? QuantizeJob.Run(fp32, config, dataset.Train, dataset.Test, parse.GetValue(calibration), parse.GetValue(threads), log)
+                : QatConversion.Run(qat, dataset.Test, config.Requant, parse.GetValue(threads));
             if (outDir is not null)
             {
                 IntExport.Write(outDir, result.IntModel!, result.TestSet, new JsonObject
                 {
                     ["inputTransform"] = fp32.Manifest.InputTransform,
                     ["quantization"] = JsonSerializer.SerializeToNode(ConfigJson(config), CliContext.Json),
-                    ["source"] = Path.GetFullPath(parse.GetValue(model)!),
+                    ["source"] = Path.GetFullPath(modelDir),
+                    ["ranges"] = qat is null ? "calibration" : "qat",
                 });
                 log($"export written to {Path.GetFullPath(outDir)}");
             }
@@ -73,6 +97,7 @@ public static class QuantizeCommand
                     perClassAccuracy = result.PerClassAccuracy,
                     quantization = ConfigJson(config),
                     calibrationImages = result.CalibrationImages,
+                    ranges = qat is null ? "calibration" : "qat",
                     seconds = result.Seconds,
                     @out = outDir is null ? null : Path.GetFullPath(outDir),
                     report = reportDir is null ? null : Path.GetFullPath(reportDir),
@@ -89,18 +114,7 @@ public static class QuantizeCommand
         return command;
     }
 
-    public static object ConfigJson(QuantizationConfig c) => new
-    {
-        scope = c.Scope.ToOption(),
-        weightBits = c.WeightBits,
-        actBits = c.ActBits,
-        weightRange = c.WeightRange.ToOption(),
-        actRange = c.ActRange.ToOption(),
-        granularity = c.Granularity.ToOption(),
-        rounding = c.Rounding.ToOption(),
-        requant = c.Requant.ToOption(),
-        bias = c.Bias.ToOption(),
-    };
+    public static object ConfigJson(QuantizationConfig c) => QuantizationSettings.From(c);
 
     public static string Describe(QuantizationConfig c) =>
         $"scope {c.Scope.ToOption()}, weights {c.WeightBits}-bit {c.WeightRange.ToOption()} per {c.Granularity.ToOption()}, " +

@@ -1,17 +1,26 @@
 using System.CommandLine;
+using QuantLab.Engine;
 using QuantLab.Engine.Model;
+using QuantLab.Engine.Qat;
+using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 
 namespace QuantLab.Host.Cli;
 
-/// <summary><c>quantlab train</c>: one FP32 training job by hand, the seed's §1.3 by default.</summary>
+/// <summary><c>quantlab train</c>: one training job by hand: FP32 (the seed's §1.3) by default, or
+/// quantization-aware (<c>--qat</c>, the seed's §3.1), from scratch or from an FP32 model (<c>--from</c>).</summary>
 public static class TrainCommand
 {
     public static Command Create(Func<CliContext> context)
     {
         var defaults = new TrainOptions();
+        var flags = new QuantizationFlags();
         var output = new Option<string>("--out") { Description = "Directory to write the trained model to (model.json + one .npy per parameter)", Required = true };
-        var bias = new Option<bool>("--bias") { Description = "Train LeNet-5 with bias (the seed's §2.5 model)" };
+        var bias = new Option<string?>("--bias")
+        {
+            Description = "Train LeNet-5 with bias (the seed's §2.5 model); with --qat optionally the bias mode: int32 (the default), float, or none (a model without bias)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => defaults.Epochs };
         var batchSize = new Option<int>("--batch-size") { Description = "Mini-batch size", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate", DefaultValueFactory = _ => defaults.Lr };
@@ -19,20 +28,27 @@ public static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the initial weights and of the shuffling", DefaultValueFactory = _ => defaults.Seed };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Train on the first N training images only" };
         var threads = new Option<int?>("--threads") { Description = "TorchSharp threads (default: QuantLab:Training:Threads, 1); the same seed and thread count give the same weights" };
+        var qat = new Option<bool>("--qat") { Description = "Quantization-aware training for the integer path (the quantization flags say which); writes a quantlab.qat/1 model" };
+        var from = new Option<string?>("--from") { Description = "With --qat: start from this FP32 model directory (written by 'quantlab train') instead of random weights" };
+        var freeze = new Option<double>("--freeze-fraction") { Description = "With --qat: the last fraction of the mini-batch steps during which activation ranges are frozen", DefaultValueFactory = _ => QatOptions.DefaultFreezeFraction };
+        var ema = new Option<double>("--ema-constant") { Description = "With --qat: activation ranges move by T ← (1−c)·T + c·T_batch", DefaultValueFactory = _ => QatOptions.DefaultEmaConstant };
         var data = DataCommand.DataDirOption();
         var transform = DataCommand.InputTransformOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON document (accuracy as a fraction, epochs, seconds, …); progress goes to stderr" };
 
-        var command = new Command("train", "Train LeNet-5 in FP32 (the seed's §1.3: SGD lr 0.001, momentum 0.9, mini-batch 4, 2 epochs)")
+        var command = new Command("train", "Train LeNet-5 in FP32 (the seed's §1.3: SGD lr 0.001, momentum 0.9, mini-batch 4, 2 epochs), or quantization-aware with --qat (§3.1)")
         {
-            output, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, data, transform, json,
+            output, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, freeze, ema, data, transform, json,
         };
+        foreach (var option in flags.AllButBias) command.Add(option);
         command.SetAction((parse, cancel) =>
         {
             var ctx = context();
+            bool biasGiven = parse.GetResult(bias) is { Implicit: false };
+            BiasMode? biasMode = parse.GetValue(bias) is { } modeText ? BiasMode.Parse(modeText) : null;
             var options = new TrainOptions
             {
-                Bias = parse.GetValue(bias),
+                Bias = biasGiven && biasMode != BiasMode.None,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batchSize),
                 Lr = parse.GetValue(lr),
@@ -42,12 +58,23 @@ public static class TrainCommand
                 Threads = parse.GetValue(threads) ?? ctx.Options.Training.Threads,
             };
             options.Validate();
+            bool isQat = parse.GetValue(qat);
+            if (!isQat)
+            {
+                if (biasMode is not null)
+                    throw new BadInputException($"--bias {biasMode.Value.ToOption()} names a bias mode, which only applies with --qat; FP32 training takes --bias alone");
+                var qatOnly = flags.Given(parse).Concat(new Option[] { from, freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)).ToList();
+                if (qatOnly.Count > 0)
+                    throw new BadInputException($"{string.Join(", ", qatOnly)} only apply to quantization-aware training: add --qat (FP32 training has no quantization)");
+            }
             bool asJson = parse.GetValue(json);
-            var progress = ctx.Progress(asJson);
             var outDir = parse.GetValue(output)!;
             DataCommand.EnsureWritableParent(outDir);
-            var dataset = DataAccess.Load(ctx, parse.GetValue(data), parse.GetValue(transform), ctx.Err.WriteLine);
+            if (isQat) return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), parse.GetValue(freeze), parse.GetValue(ema),
+                biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
 
+            var progress = ctx.Progress(asJson);
+            var dataset = DataAccess.Load(ctx, parse.GetValue(data), parse.GetValue(transform), ctx.Err.WriteLine);
             var result = Trainer.Train(options, dataset.Train, dataset.Test, progress, cancel);
             progress("Finished Training");
             progress($"Accuracy of the network on the test images: {result.TestAccuracy * 100:F2}%");
@@ -82,5 +109,57 @@ public static class TrainCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    private static int TrainQat(CliContext ctx, ParseResult parse, TrainOptions options, QuantizationFlags flags, string outDir, string? fromDir,
+        double freezeFraction, double emaConstant, bool biasGiven, BiasMode? biasMode, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
+    {
+        // Everything the engine would refuse is refused here, before the data is loaded or a step is taken.
+        var start = fromDir is null ? null : QatStart.Load(fromDir, biasGiven && biasMode is null, transform);
+        if (start is not null) transform = start.Manifest.InputTransform;
+        bool hasBias = start?.HasBias ?? options.Bias;
+        var qat = new QatOptions { Config = flags.Read(parse, hasBias, biasMode), FreezeFraction = freezeFraction, EmaConstant = emaConstant }.Validate(hasBias);
+
+        var progress = ctx.Progress(asJson);
+        var dataset = DataAccess.Load(ctx, dataDir, transform, ctx.Err.WriteLine);
+        progress($"QAT: {QuantizeCommand.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
+        var result = QatTrainer.Train(qat, options, dataset.Train, dataset.Test, start, fromDir, progress, cancel);
+        progress("Finished Training");
+        progress($"Accuracy of the integer network on the test images: {result.TestAccuracy * 100:F2}% (float weights without quantization {result.Fp32Accuracy * 100:F2}%)");
+        var model = new QatModel { Manifest = result.Model.Manifest with { InputTransform = dataset.Transform }, Weights = result.Model.Weights };
+        model.Save(outDir);
+        if (asJson)
+        {
+            ctx.WriteJson(new
+            {
+                accuracy = result.TestAccuracy,
+                fp32Accuracy = result.Fp32Accuracy,
+                fromAccuracy = result.FromAccuracy,
+                epochs = options.Epochs,
+                seconds = result.Seconds,
+                epochAccuracies = result.Epochs.Select(e => e.TestAccuracy),
+                predictionsSha256 = QatConversion.Run(model, dataset.Test).PredictionsSha256,
+                float32Forward = new
+                {
+                    count = result.Float32.Count,
+                    predictionMismatches = result.Float32.PredictionMismatches,
+                    logitMismatches = result.Float32.LogitMismatches,
+                },
+                quantization = QuantizationSettings.From(qat.Config),
+                qat = result.Model.Manifest.Qat,
+                bias = hasBias,
+                seed = options.Seed,
+                threads = options.Threads,
+                inputTransform = dataset.Transform,
+                from = fromDir is null ? null : Path.GetFullPath(fromDir),
+                @out = Path.GetFullPath(outDir),
+            });
+        }
+        else
+        {
+            ctx.Out.WriteLine($"QAT model written to {Path.GetFullPath(outDir)} ({result.Seconds:F1} s); " +
+                              $"float32 training forward differs from the integer model on {result.Float32.PredictionMismatches} of {result.Float32.Count} predictions");
+        }
+        return 0;
     }
 }

@@ -85,4 +85,44 @@ public sealed class EngineJobExecutorTests : IDisposable
         Assert.Equal(OutcomeStatus.ConfigurationFailed, outcome.Status);
         Assert.Contains("diverged", outcome.Error);
     }
+
+    public const string TinyQatSpec = """
+        {
+          "name": "tiny-qat",
+          "data": { "testLimit": 1000 },
+          "train": [{ "id": "qat8", "epochs": 1, "trainLimit": 2000, "lr": 0.01, "seed": 5,
+                      "qat": { "weightBits": 8, "actBits": 8, "requant": "fixed-point:16" } }]
+        }
+        """;
+
+    [Fact]
+    public void A_qat_training_and_its_evaluation_run_through_the_qat_engine()
+    {
+        var db = _dir.File("lab.db");
+        LabDatabase.Initialize(db);
+        var store = new SqliteArtifactStore(db);
+        var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse(TinyQatSpec), MnistFileSet.Standard.Fingerprint);
+        Assert.Equal(new[] { JobKind.Train, JobKind.Evaluate }, plan.Jobs.Select(j => j.Kind));
+        var executor = new EngineJobExecutor(Mnist);
+        var produced = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+        var outcomes = new List<JobOutcome>();
+        lock (TorchThreads.Gate)
+        {
+            foreach (var job in plan.Jobs)
+            {
+                var outcome = executor.Execute(job, job.Upstream.ToDictionary(u => u, u => produced[u]), store, CancellationToken.None);
+                Assert.True(outcome.Status == OutcomeStatus.Succeeded, $"{job.Label}: {outcome.Error}");
+                produced[job.Key] = outcome.Artifacts;
+                outcomes.Add(outcome);
+            }
+        }
+        var (train, evaluate) = (outcomes[0], outcomes[1]);
+        // The QAT training reports the integer engine's accuracy of its converted model; the evaluate job
+        // converts the stored model with the same requantization, so both are the same number.
+        Assert.InRange(train.Metrics.Numbers["accuracy"], 0.5, 1.0);
+        Assert.Equal(train.Metrics.Numbers["accuracy"], evaluate.Metrics.Numbers["accuracy"]);
+        var model = EngineArtifacts.GetQatModel(produced[plan.Jobs[0].Key], store);
+        var direct = QuantLab.Engine.Qat.QatConversion.Run(model, Mnist.Get("resize").Test.Take(1000), RequantSpec.FixedPoint(16), threads: 1);
+        Assert.Equal(direct.PredictionsSha256, evaluate.Metrics.Text["predictionsSha256"]);
+    }
 }

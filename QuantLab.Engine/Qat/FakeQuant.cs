@@ -1,0 +1,42 @@
+using QuantLab.Engine.Ptq;
+using static TorchSharp.torch;
+using RoundingMode = QuantLab.Engine.Quantization.RoundingMode;
+
+namespace QuantLab.Engine.Qat;
+
+/// <summary>
+/// Fake quantization for training, with a straight-through estimator (STE): the forward value is
+/// <c>step·clamp(R(x / divisor), lo, hi)</c>, the rounding R of DESIGN.md §3; the gradient with respect
+/// to x is 1 where R(x / divisor) lies inside [lo, hi] (the clamp leaves it alone) and 0 where it is
+/// clipped. Steps and divisors are constants (computed from detached weights or from moving-average
+/// thresholds), so no gradient flows into them.
+/// </summary>
+/// <remarks>
+/// The value is formed as <c>q.detach() + (x − x.detach())·mask</c>: the second term is exactly 0, so the
+/// forward value is exactly the fake-quantized one (the common <c>x + (q − x).detach()</c> is not, in
+/// float arithmetic), while its gradient is the mask.
+/// </remarks>
+public static class FakeQuant
+{
+    /// <summary>
+    /// Quantizes <paramref name="x"/> with <paramref name="divisor"/> and dequantizes with
+    /// <paramref name="step"/> (both broadcastable to x). Quantizing a tensor uses divisor = step; a
+    /// layer output under fixed-point requantization uses the divisor that reproduces acc·M0·2^(−k).
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor divisor, Tensor step, double lo, double hi, RoundingMode rounding)
+    {
+        using var scope = NewDisposeScope();
+        Tensor q, mask;
+        using (no_grad())
+        {
+            var r = FakeQuantSimulation.Round(x.detach() / divisor, rounding);
+            mask = (r >= lo).logical_and(r <= hi).to(x.dtype);
+            q = r.clamp(lo, hi) * step;
+        }
+        return (q + (x - x.detach()) * mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="Apply(Tensor, Tensor, Tensor, double, double, RoundingMode)"/> on n-bit signed integers, divisor = step.</summary>
+    public static Tensor Apply(Tensor x, Tensor step, int bits, RoundingMode rounding) =>
+        Apply(x, step, step, Quantization.Quantizer.QMin(bits), Quantization.Quantizer.QMax(bits), rounding);
+}
