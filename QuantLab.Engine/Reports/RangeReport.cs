@@ -56,14 +56,17 @@ public static class RangeReport
         return new RangeRow(kind, name, mean - 3 * sigma, mean + 3 * sigma, min, max, values.Length);
     }
 
-    private static void Histogram(string path, string title, float[] values)
+    private static void Histogram(string path, string title, float[] values) => File.WriteAllBytes(path, HistogramPng(title, values));
+
+    /// <summary>A 100-bin histogram of <paramref name="values"/> with the 3-sigma bounds dashed, as PNG bytes.</summary>
+    public static byte[] HistogramPng(string title, float[] values, int width = 640, int height = 400)
     {
         double min = values.Min(), max = values.Max();
         if (max <= min) max = min + 1e-6;
         var histogram = ScottPlot.Statistics.Histogram.WithBinCount(100, min, max);
         histogram.AddRange(values.Select(v => (double)v));
         var plot = new ScottPlot.Plot();
-        var bars = plot.Add.Histogram(histogram);
+        plot.Add.Histogram(histogram);
         plot.Title(title);
         plot.XLabel("value");
         plot.YLabel("count");
@@ -74,7 +77,20 @@ public static class RangeReport
             line.LinePattern = ScottPlot.LinePattern.Dashed;
             line.Color = ScottPlot.Colors.OrangeRed;
         }
-        plot.SavePng(path, 640, 400);
+        return plot.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
+    }
+
+    /// <summary>Every layer's weight histogram and every activation point's, on <paramref name="calibration"/>, as PNG bytes in that order.</summary>
+    public static IReadOnlyList<(string Title, byte[] Png)> Histograms(Fp32Model model, LabeledImages calibration)
+    {
+        var plots = new List<(string, byte[])>();
+        foreach (var layer in ActivationPoints.WeightLayers)
+            plots.Add(($"{layer} weights", HistogramPng($"{layer} weights", model.Layer(layer).Weight.Data)));
+        var activations = ActivationPoints.All.ToDictionary(p => p, _ => new List<float>());
+        Calibrator.ForEachActivation(model, calibration, (point, values) => activations[point].AddRange(values));
+        foreach (var point in ActivationPoints.All)
+            plots.Add(($"{point} activations", HistogramPng($"{point} activations ({calibration.Count} images)", activations[point].ToArray())));
+        return plots;
     }
 
     private static string F(double v) => v.ToString("G9", CultureInfo.InvariantCulture);

@@ -36,12 +36,14 @@ public static class ReportCommand
             var name = parse.GetValue(campaign)!;
             var state = await LabReader.LoadAsync(path);
             LabReader.RequireCampaign(state, name, path);
-            var report = CampaignReport.Build(state.Results(name), parse.GetValue(rows), parse.GetValue(cols));
+            var results = state.Results(name);
+            var report = CampaignReport.Build(results, parse.GetValue(rows), parse.GetValue(cols));
             if (report.Pivot is { } pivot && report.Rows.Any(r => r.IsEvaluation))
                 foreach (var axis in new[] { pivot.RowAxis, pivot.ColumnAxis })
                     if (!report.Rows.Any(r => r.Param(axis) is not null))
                         throw new BadInputException($"--rows/--cols: no job of '{name}' has a parameter '{axis}'; known: {string.Join(", ", report.Rows.SelectMany(r => r.Params.Keys).Distinct().Order())}");
-            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name));
+            var histograms = fmt == "html" ? ModelHistograms.For(ctx, path, results) : null;
+            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name), histograms);
             if (outDir is null)
             {
                 ctx.Out.Write(text);

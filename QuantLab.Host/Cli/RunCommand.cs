@@ -42,7 +42,7 @@ public static class RunCommand
                 StatusCommand.Print(ctx, final, parse.GetValue(json));
                 // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
                 var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", plan.Campaign);
-                var html = ReportFiles.WriteAll(await LabReader.LoadAsync(path), plan.Campaign, reports);
+                var html = ReportFiles.WriteAll(ctx, path, await LabReader.LoadAsync(path), plan.Campaign, reports);
                 ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
                 return final.Failed > 0 ? 1 : 0;
             }

@@ -22,13 +22,15 @@ public static class ReportFiles
     }
 
     /// <summary>Writes <c>&lt;campaign&gt;.{md,html,json,csv}</c> into <paramref name="directory"/>; returns the HTML file's path.</summary>
-    public static string WriteAll(CoordinatorState state, string campaign, string directory)
+    public static string WriteAll(CliContext ctx, string databasePath, CoordinatorState state, string campaign, string directory)
     {
-        var report = CampaignReport.Build(state.Results(campaign));
+        var results = state.Results(campaign);
+        var report = CampaignReport.Build(results);
         var header = Header(state, campaign);
+        var histograms = ModelHistograms.For(ctx, databasePath, results);
         Directory.CreateDirectory(directory);
         foreach (var format in ReportWriter.Formats)
-            AtomicFile.WriteAllText(Path.Combine(directory, ReportWriter.FileName(campaign, format)), ReportWriter.Render(report, format, header));
+            AtomicFile.WriteAllText(Path.Combine(directory, ReportWriter.FileName(campaign, format)), ReportWriter.Render(report, format, header, histograms));
         return Path.GetFullPath(Path.Combine(directory, ReportWriter.FileName(campaign, "html")));
     }
 }

@@ -16,12 +16,13 @@ public static partial class ReportWriter
 
     public static string FileName(string campaign, string format) => $"{campaign}.{(format == "md" ? "md" : format)}";
 
-    public static string Render(CampaignReport report, string format, System.Text.Json.Nodes.JsonObject? header = null) => format switch
+    public static string Render(CampaignReport report, string format, System.Text.Json.Nodes.JsonObject? header = null,
+        IReadOnlyList<ModelHistograms.Section>? histograms = null) => format switch
     {
         "md" => Markdown(report),
         "csv" => Csv(report),
         "json" => Json(report, header),
-        "html" => Html(report),
+        "html" => Html(report, histograms),
         _ => throw new BadInputException($"--format '{format}' is not one of: {string.Join(", ", Formats)}"),
     };
 
@@ -157,7 +158,7 @@ public static partial class ReportWriter
         return document.ToJsonString(Cli.CliContext.Json);
     }
 
-    public static string Html(CampaignReport r)
+    public static string Html(CampaignReport r, IReadOnlyList<ModelHistograms.Section>? histograms = null)
     {
         var markdownTables = Markdown(r);
         var sb = new StringBuilder();
@@ -166,7 +167,7 @@ public static partial class ReportWriter
           .Append("body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}")
           .Append("table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #ccc;padding:.25rem .6rem}")
           .Append("th{background:#f0f3f7}td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;border:1px solid #eee}")
-          .Append("h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}</style></head><body>");
+          .Append("h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:.5rem}</style></head><body>");
         // The title and summary, then the plots, then the tables.
         int firstSection = markdownTables.IndexOf("\n## ", StringComparison.Ordinal);
         sb.Append(MarkdownToHtml(firstSection < 0 ? markdownTables : markdownTables[..firstSection]));
@@ -174,6 +175,13 @@ public static partial class ReportWriter
             sb.Append("<figure><img alt=\"").Append(WebUtility.HtmlEncode(plot.Title)).Append("\" src=\"data:image/png;base64,")
               .Append(Convert.ToBase64String(plot.Png)).Append("\"><figcaption>").Append(WebUtility.HtmlEncode(plot.Title)).Append("</figcaption></figure>");
         if (firstSection >= 0) sb.Append(MarkdownToHtml(markdownTables[firstSection..]));
+        foreach (var section in histograms ?? [])
+        {
+            sb.Append("<h2>").Append(WebUtility.HtmlEncode(section.Title)).Append("</h2><div class=\"grid\">");
+            foreach (var plot in section.Plots)
+                sb.Append("<img alt=\"").Append(WebUtility.HtmlEncode(plot.Title)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(plot.Png)).Append("\">");
+            sb.Append("</div>");
+        }
         sb.Append("</body></html>");
         return sb.ToString();
     }
