@@ -37,7 +37,7 @@ public static class RunCommand
                 var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
                 foreach (var d in plan.Dropped) ctx.Err.WriteLine($"  dropped: {d.Description}: {d.Reason}");
-                var progress = new ProgressLine(accepted.Reused);
+                var progress = new ProgressLine();
                 var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(progress.Describe(s)), cancel);
                 StatusCommand.Print(ctx, final, parse.GetValue(json));
                 // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
@@ -55,14 +55,18 @@ public static class RunCommand
     }
 }
 
-/// <summary>A progress line with throughput and the estimated time left, from the jobs finished in this run.</summary>
-public sealed class ProgressLine(int alreadyKnown)
+/// <summary>A progress line with throughput and the estimated time left, from the jobs finished since the
+/// first status this run saw (a resumed campaign starts with some finished).</summary>
+public sealed class ProgressLine
 {
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private int? _finishedAtStart;
 
     public string Describe(QuantLab.Actors.Messages.CampaignStatus s)
     {
-        int finished = s.Done + s.Failed, ranHere = Math.Max(0, finished - alreadyKnown), left = s.Total - finished;
+        int finished = s.Done + s.Failed, left = s.Total - finished;
+        _finishedAtStart ??= finished;
+        int ranHere = finished - _finishedAtStart.Value;
         double minutes = _clock.Elapsed.TotalMinutes, rate = minutes > 0 ? ranHere / minutes : 0;
         var eta = rate > 0 && left > 0 ? $", about {TimeSpan.FromMinutes(left / rate):hh\\:mm\\:ss} left" : "";
         return $"[{_clock.Elapsed:hh\\:mm\\:ss}] {CampaignClient.Describe(s)}; {rate:F1} jobs/min{eta}";

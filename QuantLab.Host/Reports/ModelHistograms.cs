@@ -22,6 +22,8 @@ public static class ModelHistograms
         var sections = new List<Section>();
         foreach (var train in results.Results
                      .Where(r => r.Kind == JobKind.Train && r.Status == OutcomeStatus.Succeeded && !r.Parameters.Contains("\"qat\"", StringComparison.Ordinal))
+                     // Only trainings that stored a model (a synthetic executor's jobs store none).
+                     .Where(r => r.Artifacts.Keys.Any(k => k.StartsWith(EngineArtifacts.ModelPrefix, StringComparison.Ordinal)))
                      .Take(models))
         {
             var model = EngineArtifacts.GetModel(train.Artifacts, store);

@@ -92,6 +92,13 @@ public sealed class QuantlabProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGINT, as Ctrl+C in a terminal: the process should stop cleanly by itself.</summary>
+    public void Interrupt()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL: the process gets no chance to leave the cluster or flush anything.</summary>
     public void Kill()
     {

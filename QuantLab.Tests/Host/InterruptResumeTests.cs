@@ -1,0 +1,72 @@
+using System.Text.Json;
+
+namespace QuantLab.Tests.Host;
+
+/// <summary>Ctrl+C on a real <c>quantlab run</c> process mid-campaign, then <c>run</c> again: it resumes, and
+/// every finished job is kept, none runs twice.</summary>
+public sealed class InterruptResumeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ql-interrupt-").FullName;
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static readonly Dictionary<string, string> SlowSyntheticJobs = new(LabTestSupport.FastTimings)
+    {
+        ["QuantLab:Orchestration:Executor"] = "synthetic:400",   // each job takes 0.4 s: time to interrupt mid-campaign
+    };
+
+    [Fact]
+    public async Task An_interrupted_run_loses_nothing_finished_and_a_second_run_completes_it()
+    {
+        var spec = Path.Combine(_dir, "sweep.json");
+        File.WriteAllText(spec, """
+            { "name": "interrupt-test",
+              "train": [{ "id": "m", "seed": [1, 2, 3, 4, 5, 6, 7, 8] }] }
+            """);
+        var db = Path.Combine(_dir, "lab.db");
+
+        using (var run = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        {
+            // Interrupt once at least two jobs have finished.
+            using var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            while (!run.Err.Contains("2/8 finished") && !run.Err.Contains("3/8 finished") && !run.HasExited)
+                await Task.Delay(100, wait.Token);
+            Assert.False(run.HasExited, run.ToString());
+            run.Interrupt();
+            Assert.Equal(130, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("interrupted", run.Err);
+        }
+
+        var afterInterrupt = Status(db);
+        int done = afterInterrupt.GetProperty("jobs").GetProperty("done").GetInt32();
+        Assert.InRange(done, 2, 7);
+        Assert.NotEqual("completed", afterInterrupt.GetProperty("state").GetString());
+        var finishedBefore = Results(db);
+
+        using (var again = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        {
+            Assert.True(await again.WaitAsync(TimeSpan.FromMinutes(2)) == 0, again.ToString());
+            Assert.Contains("report: ", again.Err);
+        }
+        Assert.Equal("completed", Status(db).GetProperty("state").GetString());
+        var finishedAfter = Results(db);
+        Assert.Equal(8, finishedAfter.Count);                              // one result per job: none ran twice
+        foreach (var (key, result) in finishedBefore)
+            Assert.Equal(result, finishedAfter[key]);                     // what had finished before Ctrl+C is kept as it was
+    }
+
+    /// <summary>Job key → its recorded result (the report's JSON of it), from the database alone.</summary>
+    private static Dictionary<string, string> Results(string db)
+    {
+        var r = LabTestSupport.Run(LabTestSupport.Configuration(), "report", "interrupt-test", "--db", db, "--format", "json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var results = JsonDocument.Parse(r.Out).RootElement.GetProperty("results").EnumerateArray().ToList();
+        return results.ToDictionary(x => x.GetProperty("job").GetString()!, x => x.GetRawText());
+    }
+
+    private static JsonElement Status(string db)
+    {
+        var r = LabTestSupport.Run(LabTestSupport.Configuration(), "status", "interrupt-test", "--db", db, "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return JsonDocument.Parse(r.Out).RootElement;
+    }
+}
