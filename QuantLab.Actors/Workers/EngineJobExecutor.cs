@@ -109,14 +109,7 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
         var (_, test) = Data(p);
         var config = Config(p, model.HasBias, forCalibration: false);
         var result = QuantizeJob.Evaluate(model, config, ranges, test, _options.IntegerThreads);
-        var numbers = new Dictionary<string, double>
-        {
-            ["accuracy"] = result.Accuracy,
-            ["fp32Accuracy"] = result.Fp32Accuracy,
-            ["agreement"] = result.Agreement,
-            ["testImages"] = test.Count,
-        };
-        AddPerClass(numbers, result.PerClassAccuracy);
+        var numbers = EvaluationNumbers(result, test.Count);
         foreach (var layer in ActivationPoints.WeightLayers)
             numbers[$"weightSqnrDb.{layer}"] = WeightSqnrDb(model.Layer(layer).Weight, ranges.Weights[layer], config);
         return JobOutcome.Success(Metrics(numbers, new() { ["predictionsSha256"] = result.PredictionsSha256 }));
@@ -151,15 +144,7 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
         var (_, test) = Data(p);
         var requant = p.TryGetProperty("requant", out var r) ? RequantSpec.Parse(r.GetString()) : null;
         var result = QatConversion.Run(model, test, requant, _options.IntegerThreads);
-        var numbers = new Dictionary<string, double>
-        {
-            ["accuracy"] = result.Accuracy,
-            ["fp32Accuracy"] = result.Fp32Accuracy,
-            ["agreement"] = result.Agreement,
-            ["testImages"] = test.Count,
-        };
-        AddPerClass(numbers, result.PerClassAccuracy);
-        return JobOutcome.Success(Metrics(numbers, new() { ["predictionsSha256"] = result.PredictionsSha256 }));
+        return JobOutcome.Success(Metrics(EvaluationNumbers(result, test.Count), new() { ["predictionsSha256"] = result.PredictionsSha256 }));
     }
 
     // ---- helpers -------------------------------------------------------------------------------------
@@ -215,6 +200,20 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
             noise += e * e;
         }
         return noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise);
+    }
+
+    /// <summary>What every evaluation reports, PTQ or QAT: accuracy, the FP32 model's, agreement with it, per class.</summary>
+    private static Dictionary<string, double> EvaluationNumbers(QuantizeResult result, int testImages)
+    {
+        var numbers = new Dictionary<string, double>
+        {
+            ["accuracy"] = result.Accuracy,
+            ["fp32Accuracy"] = result.Fp32Accuracy,
+            ["agreement"] = result.Agreement,
+            ["testImages"] = testImages,
+        };
+        AddPerClass(numbers, result.PerClassAccuracy);
+        return numbers;
     }
 
     private static void AddPerClass(Dictionary<string, double> numbers, double[] perClass)
