@@ -225,21 +225,25 @@ public sealed class CoordinatorState
         if (!Campaigns.TryGetValue(campaign, out var c)) return new CampaignStatus(campaign, "unknown", 0, 0, 0, 0, 0);
         int done = 0, failed = 0, running = 0, queued = 0;
         var started = false;
+        var stages = new SortedDictionary<JobKind, int[]>(); // total, done, failed, running, queued
         foreach (var key in c.Keys)
         {
             var j = Jobs[key];
+            if (!stages.TryGetValue(j.Job.Kind, out var counts)) stages[j.Job.Kind] = counts = new int[5];
+            counts[0]++;
             switch (j.Status)
             {
-                case JobStatus.Succeeded or JobStatus.ConfigurationFailed: done++; break;
-                case JobStatus.Failed: failed++; break;
-                case JobStatus.Running: running++; break;
-                default: queued++; if (j.Attempts > 0) started = true; break;
+                case JobStatus.Succeeded or JobStatus.ConfigurationFailed: done++; counts[1]++; break;
+                case JobStatus.Failed: failed++; counts[2]++; break;
+                case JobStatus.Running: running++; counts[3]++; break;
+                default: queued++; counts[4]++; if (j.Attempts > 0) started = true; break;
             }
         }
         var total = c.Keys.Count;
         var state = done + failed == total ? (failed > 0 ? "failed" : "completed")
             : running > 0 || started || done + failed > 0 ? "running" : "queued";
-        return new CampaignStatus(campaign, state, total, done, failed, running, queued);
+        return new CampaignStatus(campaign, state, total, done, failed, running, queued,
+            stages.Select(kv => new StageCounts(kv.Key.ToString().ToLowerInvariant(), kv.Value[0], kv.Value[1], kv.Value[2], kv.Value[3], kv.Value[4])).ToList());
     }
 
     public CampaignResults Results(string campaign)

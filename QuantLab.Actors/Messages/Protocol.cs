@@ -32,10 +32,21 @@ public sealed record WatchCampaign(string Campaign) : IQuantLabMessage;
 public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;
 
 /// <param name="State">queued | running | completed | failed | unknown</param>
-public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued) : IQuantLabMessage
+/// <param name="Stages">The same counts per job kind (train, calibrate, evaluate); null from older coordinators.</param>
+public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued,
+    IReadOnlyList<StageCounts>? Stages = null) : IQuantLabMessage
 {
     [JsonIgnore] public bool Finished => State is "completed" or "failed";
+
+    public bool Equals(CampaignStatus? other) =>
+        other is not null && (Campaign, State, Total, Done, Failed, Running, Queued) == (other.Campaign, other.State, other.Total, other.Done, other.Failed, other.Running, other.Queued)
+        && (Stages ?? []).SequenceEqual(other.Stages ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Campaign, State, Total, Done, Failed, Running, Queued);
 }
+
+/// <summary>Job counts of one stage (job kind) of a campaign.</summary>
+public sealed record StageCounts(string Stage, int Total, int Done, int Failed, int Running, int Queued);
 
 public sealed record CampaignResults(string Campaign, IReadOnlyList<JobResult> Results, IReadOnlyList<FailedJob> Failed) : IQuantLabMessage;
 public sealed record FailedJob(string Key, JobKind Kind, string Label, string Error, int Attempts);

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using QuantLab.Actors.Hosting;
+using QuantLab.Actors.Messages;
 using QuantLab.Engine;
 using QuantLab.Host.Lab;
 using QuantLab.Host.Reports;
@@ -37,8 +38,16 @@ public static class RunCommand
                 var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
                 foreach (var d in plan.Dropped) ctx.Err.WriteLine($"  dropped: {d.Description}: {d.Reason}");
-                var progress = new ProgressLine();
-                var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(progress.Describe(s)), cancel);
+                var progress = ProgressPrinter.For(ctx);
+                CampaignStatus final;
+                try
+                {
+                    final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, progress.Report, cancel);
+                }
+                finally
+                {
+                    progress.Finish();
+                }
                 StatusCommand.Print(ctx, final, parse.GetValue(json));
                 // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
                 var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", plan.Campaign);
@@ -69,7 +78,51 @@ public sealed class ProgressLine
         int ranHere = finished - _finishedAtStart.Value;
         double minutes = _clock.Elapsed.TotalMinutes, rate = minutes > 0 ? ranHere / minutes : 0;
         var eta = rate > 0 && left > 0 ? $", about {TimeSpan.FromMinutes(left / rate):hh\\:mm\\:ss} left" : "";
-        return $"[{_clock.Elapsed:hh\\:mm\\:ss}] {CampaignClient.Describe(s)}; {rate:F1} jobs/min{eta}";
+        var stages = s.Stages is { Count: > 0 } list
+            ? " | " + string.Join(", ", list.Select(x => $"{x.Stage} {x.Done + x.Failed}/{x.Total}{(x.Failed > 0 ? $" ({x.Failed} failed)" : "")}{(x.Running > 0 ? $" ({x.Running} running)" : "")}"))
+            : "";
+        return $"[{_clock.Elapsed:hh\\:mm\\:ss}] {CampaignClient.Describe(s)}{stages}; {rate:F1} jobs/min{eta}";
+    }
+}
+
+/// <summary>
+/// Where progress goes: on a terminal one line redrawn in place; otherwise (a file, a pipe, CI) plain
+/// lines, at most one every <c>QuantLab:Orchestration:ProgressSeconds</c>, and always the last one.
+/// </summary>
+public sealed class ProgressPrinter(TextWriter error, bool terminal, TimeSpan interval)
+{
+    private readonly ProgressLine _line = new();
+    private readonly System.Diagnostics.Stopwatch _sinceLast = System.Diagnostics.Stopwatch.StartNew();
+    private bool _printedAny, _redrawn;
+
+    public static ProgressPrinter For(CliContext ctx) => new(ctx.Err,
+        terminal: ReferenceEquals(ctx.Err, Console.Error) && !Console.IsErrorRedirected,
+        TimeSpan.FromSeconds(ctx.Options.Orchestration.ProgressSeconds));
+
+    public void Report(QuantLab.Actors.Messages.CampaignStatus status)
+    {
+        var text = _line.Describe(status);
+        if (terminal)
+        {
+            error.Write("\r" + text + "\u001b[K");
+            _redrawn = true;
+            if (status.Finished) Finish();
+            return;
+        }
+        if (status.Finished || !_printedAny || _sinceLast.Elapsed >= interval)
+        {
+            error.WriteLine(text);
+            _printedAny = true;
+            _sinceLast.Restart();
+        }
+    }
+
+    /// <summary>Ends the redrawn line (after the last status, or when the run stops early).</summary>
+    public void Finish()
+    {
+        if (!_redrawn) return;
+        error.WriteLine();
+        _redrawn = false;
     }
 }
 

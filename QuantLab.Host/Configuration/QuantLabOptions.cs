@@ -52,6 +52,8 @@ public sealed class OrchestrationOptions
     public double RegisterSeconds { get; set; } = 5;
     /// <summary>TorchSharp threads while a job runs; small, so heartbeats keep flowing.</summary>
     public int TorchThreads { get; set; } = 1;
+    /// <summary>When stderr is not a terminal, <c>run</c> prints a progress line at most this often (and always the last).</summary>
+    public double ProgressSeconds { get; set; } = 5;
 }
 
 /// <summary>Akka.Cluster settings of <c>quantlab node</c> and <c>quantlab submit</c>.</summary>

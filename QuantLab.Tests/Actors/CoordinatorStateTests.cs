@@ -33,7 +33,7 @@ public class CoordinatorStateTests
         var s = Submitted(plan, out var accepted);
         Assert.Equal(new CampaignAccepted("small", 4, 0, 0), accepted);
         Assert.Equal(4, s.Queue.Count);
-        Assert.Equal(new CampaignStatus("small", "queued", 4, 0, 0, 0, 4), s.Status("small"));
+        Assert.Equal(new CampaignStatus("small", "queued", 4, 0, 0, 0, 4), (s.Status("small")).Totals());
         Assert.Equal(JobKind.Train, s.NextReady()!.Job.Kind);
         Assert.Equal(1, s.ReadyCount());
     }
@@ -56,7 +56,7 @@ public class CoordinatorStateTests
         Assert.Equal(JobStatus.Running, s.Jobs[started.Key].Status);
         Assert.Equal(T0 + Policy.Lease, s.Leases[started.Key]);
         Assert.Null(s.Assign("w2", "node-a", T0));   // the rest waits on the training
-        Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), s.Status("small"));
+        Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), (s.Status("small")).Totals());
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public class CoordinatorStateTests
             s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, attempt, JobOutcome.InfrastructureFailure("boom"), 5), T0));
         }
         Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.Failed, j.Status));
-        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), s.Status("small"));
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (s.Status("small")).Totals());
         var results = s.Results("small");
         Assert.Empty(results.Results);
         Assert.Contains("failed 2 times; last error: boom", results.Failed.Single(f => f.Kind == JobKind.Train).Error);
@@ -114,7 +114,7 @@ public class CoordinatorStateTests
         s = s.ApplyAll(events);
         Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.ConfigurationFailed, j.Status));
         Assert.Null(s.Assign("w1", "node-a", T0));
-        Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), s.Status("small"));
+        Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), (s.Status("small")).Totals());
         Assert.Equal("loss is NaN", s.Jobs[st.Key].Result!.Error);
     }
 
@@ -170,7 +170,7 @@ public class CoordinatorStateTests
         Assert.Equal(new CampaignAccepted("second", 4, 3, 0), decision.Accepted);   // train, calibrate and the 8-bit evaluation
         s = s.Apply(decision.Event!);
         Assert.Equal(5, s.Jobs.Count);
-        Assert.Equal(new CampaignStatus("second", "running", 4, 3, 0, 0, 1), s.Status("second"));
+        Assert.Equal(new CampaignStatus("second", "running", 4, 3, 0, 0, 1), (s.Status("second")).Totals());
         Assert.Equal(["first", "second"], s.CampaignsOf([s.NextReady()!.Job.Upstream[0]]).Order());
         // Submitting the same plan again adds nothing.
         Assert.Null(s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0).Event);
@@ -191,5 +191,16 @@ public class CoordinatorStateTests
     public void Unknown_campaigns_report_state_unknown()
     {
         Assert.Equal("unknown", CoordinatorState.Empty(Policy).Status("nope").State);
+    }
+
+    [Fact]
+    public void The_status_counts_jobs_per_stage()
+    {
+        var plan = TestPlans.Small();
+        var s = Submitted(plan, out _);
+        var stages = s.Status("small").Stages!;
+        Assert.Equal(plan.Jobs.GroupBy(j => j.Kind).OrderBy(g => g.Key).Select(g => (g.Key.ToString().ToLowerInvariant(), g.Count())),
+            stages.Select(x => (x.Stage, x.Total)));
+        Assert.All(stages, x => Assert.Equal(x.Total, x.Queued));
     }
 }

@@ -64,17 +64,17 @@ public sealed class RecoveryTests : IDisposable
         {
             Assert.Equal(new CampaignAccepted("recover", 5, 0, 0), first.Ask<CampaignAccepted>(new SubmitCampaign(plan)));
             Assert.True(blocking.Blocked.Wait(Long));
-            Assert.Equal(new CampaignStatus("recover", "running", 5, 2, 0, 1, 2), first.Ask<CampaignStatus>(new GetCampaignStatus("recover")));
+            Assert.Equal(new CampaignStatus("recover", "running", 5, 2, 0, 1, 2), (first.Ask<CampaignStatus>(new GetCampaignStatus("recover"))).Totals());
         }   // the process "dies": its actor system stops with a job running
 
         using (var second = new Lab(db, new ComputeExecutor(), workers: 2))
         {
             // Recovered from events alone: what was done is still done, the job that was running is still running.
-            Assert.Equal(new CampaignStatus("recover", "running", 5, 2, 0, 1, 2), second.Ask<CampaignStatus>(new GetCampaignStatus("recover")));
+            Assert.Equal(new CampaignStatus("recover", "running", 5, 2, 0, 1, 2), (second.Ask<CampaignStatus>(new GetCampaignStatus("recover"))).Totals());
             // Resubmitting (running `quantlab run` again) adds nothing.
             Assert.Equal(new CampaignAccepted("recover", 5, 5, 0), second.Ask<CampaignAccepted>(new SubmitCampaign(plan)));
             // Its lease expires (no worker renews it), it runs again, and the campaign completes.
-            Assert.Equal(new CampaignStatus("recover", "completed", 5, 5, 0, 0, 0), second.WaitFinished("recover"));
+            Assert.Equal(new CampaignStatus("recover", "completed", 5, 5, 0, 0, 0), (second.WaitFinished("recover")).Totals());
             var actual = second.Ask<CampaignResults>(new GetCampaignResults("recover"));
             Assert.Equal(Summary(expected), Summary(actual));
         }
@@ -86,7 +86,7 @@ public sealed class RecoveryTests : IDisposable
         var reader = new Kit(ActorSystem.Create("reader", LabConfig.Sqlite(db)));
         try
         {
-            Assert.Equal(new CampaignStatus("recover", "completed", 5, 5, 0, 0, 0), await LabReadSide.StatusAsync(reader.Sys, "recover"));
+            Assert.Equal(new CampaignStatus("recover", "completed", 5, 5, 0, 0, 0), (await LabReadSide.StatusAsync(reader.Sys, "recover")).Totals());
             Assert.Equal(Summary(expected), Summary(await LabReadSide.ResultsAsync(reader.Sys, "recover")));
             Assert.Equal("unknown", (await LabReadSide.StatusAsync(reader.Sys, "nope")).State);
         }

@@ -44,7 +44,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new GetCampaignStatus("c");
         yield return new WatchCampaign("c");
         yield return new GetCampaignResults("c");
-        yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2);
+        yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2, [new StageCounts("train", 2, 2, 0, 0, 0), new StageCounts("evaluate", 8, 3, 1, 2, 2)]);
         yield return new CampaignResults("c", [result], [new FailedJob(job.Key, JobKind.Evaluate, "lbl", "err", 3)]);
     }
 

@@ -21,6 +21,7 @@ public static class LabTestSupport
         ["QuantLab:Orchestration:LeaseSeconds"] = "20",
         ["QuantLab:Orchestration:HeartbeatSeconds"] = "0.5",
         ["QuantLab:Orchestration:RegisterSeconds"] = "0.5",
+        ["QuantLab:Orchestration:ProgressSeconds"] = "0",
     };
 
     public static IConfiguration Configuration(IReadOnlyDictionary<string, string>? extra = null)
