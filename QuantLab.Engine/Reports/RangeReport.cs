@@ -1,3 +1,4 @@
+using QuantLab.Engine.Calibration;
 using System.Globalization;
 using System.Text;
 using QuantLab.Engine.Model;
@@ -46,14 +47,15 @@ public static class RangeReport
         return rows;
     }
 
+    /// <summary>The seed's two ranges of <paramref name="values"/>, from the sigma:3 and minmax observers.</summary>
     public static RangeRow Row(string kind, string name, ReadOnlySpan<float> values)
     {
-        double sum = 0, min = double.PositiveInfinity, max = double.NegativeInfinity;
-        foreach (var v in values) { sum += v; min = Math.Min(min, v); max = Math.Max(max, v); }
-        double mean = sum / values.Length, squares = 0;
-        foreach (var v in values) squares += (v - mean) * (v - mean);
-        double sigma = Math.Sqrt(squares / values.Length);
-        return new RangeRow(kind, name, mean - 3 * sigma, mean + 3 * sigma, min, max, values.Length);
+        var sigma = new SigmaObserver(3);
+        var real = new MinMaxObserver();
+        sigma.Observe(values);
+        real.Observe(values);
+        var (s, r) = (sigma.Compute(), real.Compute());
+        return new RangeRow(kind, name, s.Min, s.Max, r.Min, r.Max, values.Length);
     }
 
     private static void Histogram(string path, string title, float[] values) => File.WriteAllBytes(path, HistogramPng(title, values));
