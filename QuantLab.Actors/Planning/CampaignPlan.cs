@@ -17,4 +17,8 @@ public sealed record CampaignPlan(
     int MergedDuplicates)
 {
     public int Count(JobKind kind) => Jobs.Count(j => j.Kind == kind);
+
+    /// <summary>The dropped combinations grouped by reason (a sweep can drop hundreds for one reason), with the first as an example.</summary>
+    public IReadOnlyList<(string Reason, int Count, string Example)> DroppedByReason() =>
+        Dropped.GroupBy(d => d.Reason).Select(g => (g.Key, g.Count(), g.First().Description)).ToList();
 }

@@ -37,7 +37,9 @@ public static class RunCommand
                 var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
                 var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
-                foreach (var d in plan.Dropped) ctx.Err.WriteLine($"  dropped: {d.Description}: {d.Reason}");
+                // Grouped by reason; the report's JSON lists every dropped combination.
+                foreach (var (reason, n, example) in plan.DroppedByReason())
+                    ctx.Err.WriteLine($"  dropped {n}: {reason} (e.g. {example})");
                 var progress = ProgressPrinter.For(ctx);
                 CampaignStatus final;
                 try

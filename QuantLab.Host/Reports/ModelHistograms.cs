@@ -16,7 +16,7 @@ public static class ModelHistograms
     public sealed record Section(string Title, IReadOnlyList<ReportPlots.Plot> Plots);
 
     /// <param name="calibration">Images for the activation histograms, for a model's input transform (a few hundred suffice).</param>
-    /// <param name="models">At most this many FP32 models, in the campaign's order (the page stays small).</param>
+    /// <param name="models">At most this many FP32 models, one per training configuration (the first recorded of its seeds), in the campaign's order (the page stays small).</param>
     public static IReadOnlyList<Section> For(CampaignResults results, IArtifactStore store, Func<string, LabeledImages> calibration, int models = 2)
     {
         var sections = new List<Section>();
@@ -24,6 +24,8 @@ public static class ModelHistograms
                      .Where(r => r.Kind == JobKind.Train && r.Status == OutcomeStatus.Succeeded && !r.Parameters.Contains("\"qat\"", StringComparison.Ordinal))
                      // Only trainings that stored a model (a synthetic executor's jobs store none).
                      .Where(r => r.Artifacts.Keys.Any(k => k.StartsWith(EngineArtifacts.ModelPrefix, StringComparison.Ordinal)))
+                     // One model per training configuration: the seeds of one configuration look alike.
+                     .DistinctBy(r => string.Join(';', ReportRow.Flatten(r.Parameters, "").Where(p => p.Key != "seed").OrderBy(p => p.Key, StringComparer.Ordinal)))
                      .Take(models))
         {
             var model = EngineArtifacts.GetModel(train.Artifacts, store);

@@ -44,10 +44,13 @@ public static partial class ReportWriter
             sb.AppendLine();
             sb.AppendLine("## The seed's figures beside ours");
             sb.AppendLine();
-            sb.AppendLine("| section | what | seed | ours | difference |");
-            sb.AppendLine("|---|---|---:|---:|---:|");
+            sb.AppendLine("The seed's figure is one training run; ours is the mean over this campaign's training seeds (runs), with their lowest and highest.");
+            sb.AppendLine();
+            sb.AppendLine("| section | what | seed | ours | runs | lowest – highest | difference |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
             foreach (var s in r.SeedComparison)
-                sb.AppendLine($"| {s.Section} | {s.What} | {F(s.Seed)} | {F(s.Ours)} | {(s.Ours is { } o ? (o - s.Seed).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) : "-")} |");
+                sb.AppendLine($"| {s.Section} | {s.What} | {F(s.Seed)} | {F(s.Ours)} | {s.Runs} | {(s.Runs > 0 ? $"{F(s.OursMin)} – {F(s.OursMax)}" : "-")} | " +
+                              $"{(s.Ours is { } o ? (o - s.Seed).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) : "-")} |");
         }
         if (r.Pivot is { } pivot)
         {
@@ -126,7 +129,7 @@ public static partial class ReportWriter
     /// dropped combinations), then <c>results</c> (one entry per job: job, kind, label, params, upstream,
     /// status, metrics {numbers, text}, artifacts, error, node, worker, engineVersion, attempt, durationMs),
     /// <c>failed</c>, <c>pivot</c>, <c>deltas</c>, <c>best</c> and, where the campaign has the seed's jobs,
-    /// <c>seedComparison</c> (section, what, seed, ours; accuracies in percent).
+    /// <c>seedComparison</c> (section, what, seed, ours = the mean over training seeds, runs, oursMin, oursMax; accuracies in percent).
     /// </summary>
     public static string Json(CampaignReport r, System.Text.Json.Nodes.JsonObject? header = null)
     {

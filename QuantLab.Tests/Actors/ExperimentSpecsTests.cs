@@ -20,15 +20,27 @@ public class ExperimentSpecsTests
         CampaignPlanner.Plan(CampaignSpecParser.ParseFile(Spec(name)), QuantLab.Engine.Data.MnistFileSet.Standard.Fingerprint);
 
     [Fact]
-    public void The_seed_study_plans_three_trainings_and_every_seed_evaluation()
+    public void The_seed_study_plans_its_trainings_over_three_seeds_and_every_seed_evaluation()
     {
         var plan = Plan("seed-hw1.json");
         var jobs = plan.Jobs.GroupBy(j => j.Kind).ToDictionary(g => g.Key, g => g.Count());
-        // fp32, fp32-bias, and QAT with float and with fixed-point M.
-        Assert.Equal(4, jobs[JobKind.Train]);
+        // Per training seed (1, 2, 3): fp32, fp32-bias, and QAT with float and with fixed-point M.
+        Assert.Equal(3 * 4, jobs[JobKind.Train]);
         // fp32: weights/none, all/none; fp32-bias: weights/none, weights/float, all/none, all/float, all/int32; QAT: float, fixed-point.
-        Assert.Equal(2 + 5 + 2, jobs[JobKind.Evaluate]);
+        Assert.Equal(3 * (2 + 5 + 2), jobs[JobKind.Evaluate]);
         Assert.NotEmpty(plan.Dropped); // bias modes on the bias-free model
+    }
+
+    [Fact]
+    public void Dropped_combinations_are_summarised_by_reason()
+    {
+        var plan = Plan("seed-hw1.json");
+        var byReason = plan.DroppedByReason().ToDictionary(d => d.Reason);
+        Assert.Equal(plan.Dropped.Count, byReason.Values.Sum(d => d.Count));
+        // fp32, per seed: scope weights and all, each with bias float and int32.
+        Assert.Equal(3 * 2, byReason["bias mode float on a model without bias"].Count);
+        Assert.Equal(3 * 2, byReason["bias mode int32 on a model without bias"].Count);
+        Assert.StartsWith("fp32[seed=1]", byReason["bias mode float on a model without bias"].Example, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -103,10 +103,47 @@ public class ReportTests
         Assert.Equal(98.56, rows["2.4"].Ours!.Value, 6);
         Assert.Equal(98.84, rows["2.5-fp32-bias"].Ours!.Value, 6);
         Assert.Equal(98.73, rows["2.5-weights-bias"].Ours!.Value, 6);
+        Assert.Equal(1, rows["2.5-weights-bias"].Runs);
         Assert.Null(rows["2.5-weights"].Ours);
+        Assert.Equal(0, rows["2.5-weights"].Runs);
         Assert.Equal(97.77, rows["2.5-weights-bias"].Seed);
         Assert.Equal(new[] { "1.3", "2.2", "2.4", "2.5-fp32-bias", "2.5-weights", "2.5-weights-bias", "3.1-fp32", "3.1-qat", "3.1-qat-fixed-point" },
             CampaignReport.Build(seed).SeedComparison.Select(s => s.Section));
+    }
+
+    [Fact]
+    public void Ours_is_the_mean_over_training_seeds_of_the_seeds_settings_only()
+    {
+        string Train(int seed, string lr = "0.001") => $$"""{"bias":false,"epochs":2,"batchSize":4,"lr":{{lr}},"momentum":0.9,"seed":{{seed}}}""";
+        var all8 = ReportTestsData.Eval("ptq", 8, "minmax");
+        var results = new CampaignResults("seed-hw1",
+        [
+            ReportTestsData.Result("t1", JobKind.Train, "fp32[seed=1]", Train(1), 0.9857),
+            ReportTestsData.Result("t2", JobKind.Train, "fp32[seed=2]", Train(2), 0.9834),
+            ReportTestsData.Result("t3", JobKind.Train, "fp32[seed=3]", Train(3), 0.9767),
+            ReportTestsData.Result("t4", JobKind.Train, "fast", Train(1, "0.02"), 0.9000),                         // not the seed's lr
+            ReportTestsData.Result("e1", JobKind.Evaluate, "s1", all8, 0.9856, "t1"),
+            ReportTestsData.Result("e2", JobKind.Evaluate, "s2", all8, 0.9830, "t2"),
+            ReportTestsData.Result("e3", JobKind.Evaluate, "s2 half-even", all8.Replace("floor", "half-even"), 0.5000, "t2"),  // not the seed's rounding
+            ReportTestsData.Result("e4", JobKind.Evaluate, "s2 mse", ReportTestsData.Eval("ptq", 8, "mse"), 0.5000, "t2"),   // not the seed's range
+            ReportTestsData.Result("e5", JobKind.Evaluate, "fast", all8, 0.5000, "t4"),
+        ], []);
+        var rows = CampaignReport.Build(results).SeedComparison.ToDictionary(s => s.Section);
+
+        var fp32 = rows["1.3"];
+        Assert.Equal(3, fp32.Runs);
+        Assert.Equal((98.57 + 98.34 + 97.67) / 3, fp32.Ours!.Value, 6);
+        Assert.Equal(97.67, fp32.OursMin!.Value, 6);
+        Assert.Equal(98.57, fp32.OursMax!.Value, 6);
+        var int8 = rows["2.4"];
+        Assert.Equal(2, int8.Runs);
+        Assert.Equal((98.56 + 98.30) / 2, int8.Ours!.Value, 6);
+
+        var md = ReportWriter.Markdown(CampaignReport.Build(results));
+        Assert.Contains("| 1.3 | FP32 LeNet-5, 2 epochs, mini-batch 4 | 98.67 | 98.19 | 3 | 97.67 – 98.57 | -0.48 |", md);
+        var json = JsonDocument.Parse(ReportWriter.Json(CampaignReport.Build(results))).RootElement.GetProperty("seedComparison")[0];
+        Assert.Equal(3, json.GetProperty("runs").GetInt32());
+        Assert.Equal("97.67", json.GetProperty("oursMin").GetRawText());   // not 97.66999999999999
     }
 }
 
