@@ -29,8 +29,9 @@ public static class CampaignClient
     }
 
     /// <summary>
-    /// Follows the campaign until it is completed or failed, reporting each change. Asks again every few
-    /// seconds, so a coordinator that moved to another node (and forgot its watchers) is followed too.
+    /// Follows the campaign until it is completed or failed, reporting each change, and the newest status
+    /// again every two seconds. Asks again as often, so a coordinator that moved to another node (and forgot
+    /// its watchers) is followed too.
     /// </summary>
     public static async Task<CampaignStatus> FollowAsync(ActorSystem system, IActorRef coordinator, string campaign, Action<CampaignStatus> progress, CancellationToken cancel)
     {
@@ -56,7 +57,9 @@ public static class CampaignClient
                 }
                 catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
                 {
-                    // ask again
+                    // Ask again, and report the newest status again: a printer that throttled the job's
+                    // start (it came right after a completion) shows it now, and the clock moves on.
+                    if (last is not null) progress(last);
                 }
             }
         }
