@@ -9,9 +9,38 @@ public static class ReportPlots
     {
         var plots = new List<Plot>();
         var evaluations = report.Rows.Where(r => r.IsEvaluation && r.Accuracy is not null && r.Param("weightBits") is not null).ToList();
+        if (report.SeedComparison.Any(s => s.Ours is not null))
+            plots.Add(SeedBesideOurs(report.SeedComparison));
         if (evaluations.Select(r => r.Param("weightBits")).Distinct().Count() > 1)
             plots.Add(AccuracyByBits(evaluations));
         return plots;
+    }
+
+    /// <summary>Each seed figure beside our mean over training seeds, with a bar from our lowest to our highest run.</summary>
+    private static Plot SeedBesideOurs(IReadOnlyList<SeedRow> rows)
+    {
+        var plot = new ScottPlot.Plot();
+        var xs = Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray();
+        var seed = plot.Add.ScatterPoints(xs, rows.Select(r => r.Seed).ToArray());
+        seed.LegendText = "seed (one run)";
+        seed.MarkerSize = 10;
+        seed.MarkerShape = ScottPlot.MarkerShape.OpenSquare;
+        var ours = rows.Select((r, i) => (X: (double)i, r)).Where(p => p.r.Ours is not null).ToList();
+        var mean = plot.Add.ScatterPoints(ours.Select(p => p.X).ToArray(), ours.Select(p => p.r.Ours!.Value).ToArray());
+        mean.LegendText = "ours (mean over training seeds, lowest to highest)";
+        mean.MarkerSize = 9;
+        foreach (var (x, r) in ours.Where(p => p.r.Runs > 1))
+        {
+            var range = plot.Add.Line(x, r.OursMin!.Value, x, r.OursMax!.Value);
+            range.LineColor = mean.MarkerFillColor;
+            range.LineWidth = 2;
+        }
+        plot.Axes.Bottom.SetTicks(xs, rows.Select(r => r.Section).ToArray());
+        plot.Axes.SetLimitsX(-0.7, rows.Count - 0.3);   // room for the outer sections' labels
+        plot.Title("The seed's figures beside ours");
+        plot.YLabel("test accuracy (%)");
+        plot.ShowLegend(ScottPlot.Edge.Bottom);          // below the axes: inside it would hide the ranges
+        return new Plot("The seed's figures beside ours", plot.GetImageBytes(1000, 450, ScottPlot.ImageFormat.Png));
     }
 
     /// <summary>Best accuracy at each weight bit width, one line per weight range method (PTQ and QAT apart).</summary>

@@ -49,7 +49,7 @@ public static partial class ReportWriter
             sb.AppendLine("| section | what | seed | ours | runs | lowest – highest | difference |");
             sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
             foreach (var s in r.SeedComparison)
-                sb.AppendLine($"| {s.Section} | {s.What} | {F(s.Seed)} | {F(s.Ours)} | {s.Runs} | {(s.Runs > 0 ? $"{F(s.OursMin)} – {F(s.OursMax)}" : "-")} | " +
+                sb.AppendLine($"| §{s.Section} | {s.What} | {F(s.Seed)} | {F(s.Ours)} | {s.Runs} | {(s.Runs > 0 ? $"{F(s.OursMin)} – {F(s.OursMax)}" : "-")} | " +
                               $"{(s.Ours is { } o ? (o - s.Seed).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) : "-")} |");
         }
         if (r.Pivot is { } pivot)

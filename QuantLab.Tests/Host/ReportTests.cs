@@ -140,10 +140,11 @@ public class ReportTests
         Assert.Equal((98.56 + 98.30) / 2, int8.Ours!.Value, 6);
 
         var md = ReportWriter.Markdown(CampaignReport.Build(results));
-        Assert.Contains("| 1.3 | FP32 LeNet-5, 2 epochs, mini-batch 4 | 98.67 | 98.19 | 3 | 97.67 – 98.57 | -0.48 |", md);
+        Assert.Contains("| §1.3 | FP32 LeNet-5, 2 epochs, mini-batch 4 | 98.67 | 98.19 | 3 | 97.67 – 98.57 | -0.48 |", md);
         var json = JsonDocument.Parse(ReportWriter.Json(CampaignReport.Build(results))).RootElement.GetProperty("seedComparison")[0];
         Assert.Equal(3, json.GetProperty("runs").GetInt32());
         Assert.Equal("97.67", json.GetProperty("oursMin").GetRawText());   // not 97.66999999999999
+        Assert.Contains("<img alt=\"The seed&#39;s figures beside ours\" src=\"data:image/png;base64,", ReportWriter.Html(CampaignReport.Build(results)));
     }
 }
 
