@@ -11,7 +11,8 @@ public sealed class InterruptResumeTests : IDisposable
 
     private static readonly Dictionary<string, string> SlowSyntheticJobs = new(LabTestSupport.FastTimings)
     {
-        ["QuantLab:Orchestration:Executor"] = "synthetic:400",   // each job takes 0.4 s: time to interrupt mid-campaign
+        // Each job takes 1 s: time to interrupt mid-campaign even when a loaded machine delays the signal by seconds.
+        ["QuantLab:Orchestration:Executor"] = "synthetic:1000",
     };
 
     [Fact]
