@@ -49,4 +49,25 @@ public class ProgressTests
         Assert.Equal(1, text.Count(c => c == '\n'));
         Assert.EndsWith("\n", text);
     }
+
+    [Fact]
+    public void Time_left_is_estimated_per_stage_from_that_stages_own_jobs()
+    {
+        var now = TimeSpan.Zero;
+        var line = new ProgressLine(() => now);
+        CampaignStatus At(int trainDone, int trainRunning, int evalDone, int evalRunning) =>
+            new("c", "running", 4 + 100, trainDone + evalDone, 0, trainRunning + evalRunning, 104 - trainDone - evalDone - trainRunning - evalRunning,
+                [new StageCounts("train", 4, trainDone, 0, trainRunning, 4 - trainDone - trainRunning),
+                 new StageCounts("evaluate", 100, evalDone, 0, evalRunning, 100 - evalDone - evalRunning)]);
+
+        Assert.Contains("time left unknown until the first train job finishes", line.Describe(At(0, 2, 0, 0)));
+        now = TimeSpan.FromSeconds(60);
+        // Two trainings in a minute: two more take another minute; no evaluation has run yet.
+        Assert.EndsWith("about 00:01:00 left plus evaluate (not timed yet)", line.Describe(At(2, 2, 0, 0)));
+        now = TimeSpan.FromSeconds(120);
+        Assert.EndsWith("time left unknown until the first evaluate job finishes", line.Describe(At(4, 0, 0, 2)));
+        now = TimeSpan.FromSeconds(130);
+        // 50 evaluations in 10 s: the other 50 take 10 s, however slow the trainings were.
+        Assert.EndsWith("about 00:00:10 left", line.Describe(At(4, 0, 50, 2)));
+    }
 }
