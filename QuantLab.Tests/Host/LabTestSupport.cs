@@ -70,7 +70,12 @@ public sealed class QuantlabProcess : IDisposable
 
     public QuantlabProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Through env(1), which execs dotnet (same process id) with SIGINT's default disposition: when the tests
+        // run in a background job, the shell ignores SIGINT for them and their children, and .NET then leaves it
+        // ignored, so Interrupt() would not reach the process as a terminal's Ctrl+C reaches a foreground one.
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(LabTestSupport.QuantlabDll());
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (k, v) in environment) start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;

@@ -50,9 +50,17 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             using (var submit = new QuantlabProcess(env, "submit", spec, "--seed-nodes", seeds))
                 Assert.True(await submit.WaitAsync(TimeSpan.FromSeconds(90)) == 0, submit + "\n" + a);
 
-            // Kill the worker-only node while it runs a job.
-            var onB = await Until(s => s.Jobs.Values.Any(j => j.Status == JobStatus.Running && j.Node == Address(1)), TimeSpan.FromSeconds(60), "a job running on node B");
-            var killedJob = onB.Jobs.Values.First(j => j.Status == JobStatus.Running && j.Node == Address(1)).Job.Key;
+            // Kill the worker-only node while it runs a job, early in the job (a 1.5 s job seen running when it
+            // was nearly done could finish between the look and the kill, and would then not be re-queued).
+            string killedJob = "";
+            await Until(s =>
+            {
+                var running = s.Jobs.Values.FirstOrDefault(j => j.Status == JobStatus.Running && j.Node == Address(1));
+                if (running is null) return false;
+                var started = LabReader.EventsAsync(db).GetAwaiter().GetResult().OfType<JobStarted>().Last(e => e.Key == running.Job.Key);
+                killedJob = running.Job.Key;
+                return DateTimeOffset.UtcNow - started.At < TimeSpan.FromSeconds(0.6);
+            }, TimeSpan.FromSeconds(60), "a job just started on node B");
             b.Kill();
             var killedWorkerAt = watch.Elapsed;
             output.WriteLine($"killed worker node B at {killedWorkerAt.TotalSeconds:F1} s while it ran {killedJob}");
