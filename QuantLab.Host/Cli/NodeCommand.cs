@@ -16,7 +16,7 @@ public static class NodeCommand
         var seeds = new Option<string>("--seed-nodes") { Description = "akka.tcp://quantlab@127.0.0.1:PORT[,…]", Required = true };
         var db = LabOptions.Database();
         var workers = LabOptions.Workers();
-        var command = new Command("node", "Run a cluster node until stopped") { roles, port, seeds, db, workers };
+        var command = new Command("node", "Run a cluster node until Ctrl+C or SIGTERM, then leave the cluster and exit 0") { roles, port, seeds, db, workers };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
@@ -34,9 +34,11 @@ public static class NodeCommand
                 var system = (ActorSystem)host.Services.GetService(typeof(ActorSystem))!;
                 await LabHost.AwaitJoinedAsync(system, node, TimeSpan.FromSeconds(ctx.Options.Cluster.JoinTimeoutSeconds), cancel);
                 ctx.Err.WriteLine($"node {((ExtendedActorSystem)system).Provider.DefaultAddress} is up: roles {string.Join(',', roleList)}, {count} workers, database {Path.GetFullPath(path)}");
-                var stopped = await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, cancel));
-                if (stopped == system.WhenTerminated)
+                // A node runs until Ctrl+C or SIGTERM (its normal end: exit 0), or until the cluster removes it.
+                await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, cancel));
+                if (!cancel.IsCancellationRequested)
                     throw new InfrastructureException("this node left the cluster (removed by the split-brain resolver or shut down)");
+                ctx.Err.WriteLine("stopping: leaving the cluster");
                 return 0;
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)

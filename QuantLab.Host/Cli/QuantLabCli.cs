@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using QuantLab.Engine;
 using QuantLab.Engine.Training;
@@ -8,10 +9,10 @@ namespace QuantLab.Host.Cli;
 
 /// <summary>The <c>quantlab</c> command line: builds the verbs, runs one, and maps errors to the
 /// documented exit codes (0 done, 1 finished with failed jobs, 2 bad input or usage, 3 infrastructure,
-/// 130 interrupted).</summary>
+/// 130 interrupted by Ctrl+C / SIGINT, 143 terminated by SIGTERM).</summary>
 public static class QuantLabCli
 {
-    public const int Ok = 0, Failed = 1, BadInput = 2, Infrastructure = 3, Interrupted = 130;
+    public const int Ok = 0, Failed = 1, BadInput = 2, Infrastructure = 3, Interrupted = 130, Terminated = 143;
 
     public static RootCommand Build(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
     {
@@ -32,6 +33,20 @@ public static class QuantLabCli
     {
         output ??= Console.Out;
         error ??= Console.Error;
+        // This process's one place for SIGINT and SIGTERM (a lab host does not handle them, see LabHost): the
+        // first asks the verb to stop cleanly through its cancellation token, with no deadline, since a clean
+        // stop may wait for a worker; a second one gets the default action and ends the process at once.
+        using var stop = new CancellationTokenSource();
+        var stoppedWith = Interrupted;
+        void OnSignal(PosixSignalContext signal)
+        {
+            if (stop.IsCancellationRequested) return;
+            signal.Cancel = true;
+            stoppedWith = signal.Signal == PosixSignal.SIGTERM ? Terminated : Interrupted;
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         CliContext? ctx = null;
         CliContext Context() => ctx ??= new CliContext(configuration ?? AppConfiguration.Build(), output, error);
         try
@@ -45,7 +60,8 @@ public static class QuantLabCli
                 error.WriteLine($"Run 'quantlab{(verb == root ? "" : " " + string.Join(' ', Path(verb, root)))} --help' for usage.");
                 return BadInput;
             }
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+            return parse.InvokeAsync(invocation, stop.Token).GetAwaiter().GetResult();
         }
         catch (QuantLabException e)
         {
@@ -60,8 +76,8 @@ public static class QuantLabCli
         }
         catch (OperationCanceledException)
         {
-            error.WriteLine("interrupted: nothing was written for the unfinished work");
-            return Interrupted;
+            error.WriteLine($"{(stoppedWith == Terminated ? "terminated" : "interrupted")}: nothing was written for the unfinished work");
+            return stoppedWith;
         }
     }
 

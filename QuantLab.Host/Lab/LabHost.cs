@@ -67,6 +67,9 @@ public static class LabHost
                 logging.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
                 logging.SetMinimumLevel(LogLevel.Warning);
             })
+            // Signals belong to the CLI (QuantLabCli), which cancels the verb; the default ConsoleLifetime would
+            // also take SIGINT/SIGTERM and stop the host under a verb still using it.
+            .ConfigureServices(services => services.AddSingleton<IHostLifetime, VerbLifetime>())
             .ConfigureServices(services => services.AddAkka(SystemName, b =>
             {
                 b.ConfigureLoggers(l =>
@@ -75,7 +78,10 @@ public static class LabHost
                     l.ClearLoggers();
                     l.AddLoggerFactory();
                 });
-                b.AddHocon("akka.stdout-loglevel = OFF\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend);
+                // Akka would also take SIGTERM (its CLR shutdown hook) and terminate the system under the verb;
+                // the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
+                b.AddHocon("akka.stdout-loglevel = OFF\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off\n" +
+                           "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 if (lab.Cluster is { } c) b.AddHocon(ClusterConfig(o.Cluster, c), HoconAddMode.Prepend);
                 if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
@@ -192,4 +198,11 @@ public static class LabHost
             throw new BadInputException($"QuantLab:Cluster:Hostname '{host}' is not an IP address");
         }
     }
+}
+
+/// <summary>The host lifetime of a verb: started and stopped by the verb's code, deaf to signals.</summary>
+internal sealed class VerbLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

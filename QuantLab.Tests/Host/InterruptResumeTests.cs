@@ -2,8 +2,8 @@ using System.Text.Json;
 
 namespace QuantLab.Tests.Host;
 
-/// <summary>Ctrl+C on a real <c>quantlab run</c> process mid-campaign, then <c>run</c> again: it resumes, and
-/// every finished job is kept, none runs twice.</summary>
+/// <summary>Ctrl+C (or SIGTERM) on a real <c>quantlab run</c> process mid-campaign, then <c>run</c> again: it
+/// resumes, and every finished job is kept, none runs twice.</summary>
 public sealed class InterruptResumeTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ql-interrupt-").FullName;
@@ -15,8 +15,10 @@ public sealed class InterruptResumeTests : IDisposable
         ["QuantLab:Orchestration:Executor"] = "synthetic:1000",
     };
 
-    [Fact]
-    public async Task An_interrupted_run_loses_nothing_finished_and_a_second_run_completes_it()
+    [Theory]
+    [InlineData("INT", 130, "interrupted")]    // Ctrl+C
+    [InlineData("TERM", 143, "terminated")]    // kill, timeout(1), a scheduler or service manager stopping the run
+    public async Task An_interrupted_run_loses_nothing_finished_and_a_second_run_completes_it(string signal, int exitCode, string message)
     {
         var spec = Path.Combine(_dir, "sweep.json");
         File.WriteAllText(spec, """
@@ -32,9 +34,9 @@ public sealed class InterruptResumeTests : IDisposable
             while (!run.Err.Contains("2/8 finished") && !run.Err.Contains("3/8 finished") && !run.HasExited)
                 await Task.Delay(100, wait.Token);
             Assert.False(run.HasExited, run.ToString());
-            run.Interrupt();
-            Assert.Equal(130, await run.WaitAsync(TimeSpan.FromSeconds(60)));
-            Assert.Contains("interrupted", run.Err);
+            run.Signal(signal);
+            Assert.Equal(exitCode, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains($"{message}: nothing was written for the unfinished work", run.Err);
         }
 
         var afterInterrupt = Status(db);

@@ -72,7 +72,7 @@ public sealed class QuantlabProcess : IDisposable
     {
         // Through env(1), which execs dotnet (same process id) with SIGINT's default disposition: when the tests
         // run in a background job, the shell ignores SIGINT for them and their children, and .NET then leaves it
-        // ignored, so Interrupt() would not reach the process as a terminal's Ctrl+C reaches a foreground one.
+        // ignored, so Signal("INT") would not reach the process as a terminal's Ctrl+C reaches a foreground one.
         var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("--default-signal=INT");
         start.ArgumentList.Add("dotnet");
@@ -98,10 +98,11 @@ public sealed class QuantlabProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>SIGINT, as Ctrl+C in a terminal: the process should stop cleanly by itself.</summary>
-    public void Interrupt()
+    /// <summary>Sends a signal by name, as kill(1) does: INT as Ctrl+C in a terminal, TERM as a service manager;
+    /// the process should stop cleanly by itself.</summary>
+    public void Signal(string name)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
         kill.WaitForExit();
     }
 

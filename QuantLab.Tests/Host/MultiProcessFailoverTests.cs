@@ -98,6 +98,11 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
                 Assert.Equal(r.Metrics.Numbers, actual[key].Metrics.Numbers);
                 Assert.Equal(r.Artifacts, actual[key].Artifacts);
             }
+
+            // SIGTERM is how a service manager stops a node: it leaves the cluster and exits 0.
+            c.Signal("TERM");
+            Assert.True(await c.WaitAsync(TimeSpan.FromSeconds(60)) == 0, c.ToString());
+            Assert.Contains("stopping: leaving the cluster", c.Err);
         }
         finally
         {
