@@ -34,12 +34,10 @@ public static class NodeCommand
                 var system = (ActorSystem)host.Services.GetService(typeof(ActorSystem))!;
                 await LabHost.AwaitJoinedAsync(system, node, TimeSpan.FromSeconds(ctx.Options.Cluster.JoinTimeoutSeconds), cancel);
                 ctx.Err.WriteLine($"node {((ExtendedActorSystem)system).Provider.DefaultAddress} is up: roles {string.Join(',', roleList)}, {count} workers, database {Path.GetFullPath(path)}");
-                // A node runs until Ctrl+C or SIGTERM (its normal end: exit 0), or until the cluster removes it.
+                // A node runs until Ctrl+C or SIGTERM (its normal end, handled below: exit 0), or until the cluster removes it.
                 await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, cancel));
-                if (!cancel.IsCancellationRequested)
-                    throw new InfrastructureException("this node left the cluster (removed by the split-brain resolver or shut down)");
-                ctx.Err.WriteLine("stopping: leaving the cluster");
-                return 0;
+                cancel.ThrowIfCancellationRequested();
+                throw new InfrastructureException("this node left the cluster (removed by the split-brain resolver or shut down)");
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
