@@ -4,5 +4,5 @@ namespace QuantLab.Engine;
 /// engines are never mixed; bump it whenever numbers the engine produces could change.</summary>
 public static class EngineInfo
 {
-    public const string Version = "1.0.0";
+    public const string Version = "2.0.0";
 }

@@ -1,25 +1,20 @@
+using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Quantization;
+
 namespace QuantLab.Actors.Campaigns;
 
 /// <summary>
 /// A parsed, validated campaign spec (<c>experiments/*.json</c>). Every axis is a non-empty list;
 /// a list of one is a fixed value, a longer list is a sweep. Quantization values are canonical spellings
-/// (see <see cref="QuantizationValues"/>).
+/// of the engine's grammar (<see cref="QuantizationOptions"/>).
 /// </summary>
+/// <param name="Data">The MNIST every job reads (input transform, test limit): the engine's <see cref="DataSelection"/>.</param>
 public sealed record CampaignSpec(
     string Name,
-    DataOptions Data,
+    DataSelection Data,
     IReadOnlyList<TrainSpec> Train,
     QuantizeSpec? Quantize,
     SearchSpec Search);
-
-/// <summary>Dataset options shared by every job of the campaign.</summary>
-/// <param name="InputTransform">How 28×28 MNIST becomes 32×32 (the engine's input transform, <c>QuantLab:Data:InputTransform</c>):
-/// <c>resize</c> (bilinear) or <c>pad</c> (2 pixels).</param>
-/// <param name="TestLimit">Measure accuracy on the first N test images only (trainings and evaluations); null: the whole test set.</param>
-public sealed record DataOptions(string InputTransform, int? TestLimit)
-{
-    public static readonly DataOptions Default = new("resize", null);
-}
 
 /// <summary>One training configuration; its axes expand to one training job per combination.</summary>
 public sealed record TrainSpec(
@@ -33,19 +28,22 @@ public sealed record TrainSpec(
     IReadOnlyList<int?> TrainLimit,
     QuantAxes? Qat);
 
-/// <summary>The quantization axes (the CLI's quantization flags, camelCased).</summary>
-/// <param name="Bias">Null: the model's own bias mode (none without bias, float with).</param>
-public sealed record QuantAxes(
-    IReadOnlyList<string> Scope,
-    IReadOnlyList<int> WeightBits,
-    IReadOnlyList<int> ActBits,
-    IReadOnlyList<string> WeightRange,
-    IReadOnlyList<string> ActRange,
-    IReadOnlyList<string> Granularity,
-    IReadOnlyList<string> Rounding,
-    IReadOnlyList<string> Requant,
-    IReadOnlyList<string>? Bias,
-    IReadOnlyList<int> Calibration);
+/// <summary>
+/// The quantization axes: per option of the grammar (<see cref="QuantizationOptions.All"/> and
+/// <see cref="QuantizationOptions.Calibration"/>, by field name), the canonical values the spec gave. An option
+/// the spec leaves out is absent: it takes the grammar's default (for bias: the model's).
+/// </summary>
+public sealed record QuantAxes(IReadOnlyDictionary<string, IReadOnlyList<string>> Values)
+{
+    /// <summary>The values of <paramref name="option"/>: the spec's, or its default (null for a model-dependent default).</summary>
+    public IReadOnlyList<string?> Of(QuantOption option) =>
+        Values.TryGetValue(option.Field, out var given) ? [.. given] : [option.Default];
+
+    /// <summary>Whether the spec sweeps <paramref name="option"/> (gives more than one value).</summary>
+    public bool Sweeps(QuantOption option) => Values.TryGetValue(option.Field, out var given) && given.Count > 1;
+
+    public static readonly QuantAxes Defaults = new(new Dictionary<string, IReadOnlyList<string>>());
+}
 
 /// <param name="Models">Training ids to quantize; empty means every non-QAT training.</param>
 public sealed record QuantizeSpec(IReadOnlyList<string> Models, QuantAxes Axes);

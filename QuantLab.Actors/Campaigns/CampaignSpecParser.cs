@@ -1,6 +1,9 @@
 using System.Text.Json;
 using QuantLab.Engine;
-using QV = QuantLab.Actors.Campaigns.QuantizationValues;
+using QuantLab.Engine.Calibration;
+using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Quantization;
+using QuantLab.Engine.Training;
 
 namespace QuantLab.Actors.Campaigns;
 
@@ -42,7 +45,7 @@ public static class CampaignSpecParser
     private static CampaignSpec ReadSpec(Obj root)
     {
         var name = root.Required("name", Name);
-        var data = root.Optional("data", e => ReadData(new Obj(e.Element, e.Path))) ?? DataOptions.Default;
+        var data = root.Optional("data", e => ReadData(new Obj(e.Element, e.Path))) ?? DataSelection.Default;
         var train = root.Required("train", e => ReadList(e, t => ReadTrain(new Obj(t.Element, t.Path))));
         var ids = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < train.Count; i++)
@@ -54,25 +57,26 @@ public static class CampaignSpecParser
         return new CampaignSpec(name, data, train, quantize, search);
     }
 
-    private static DataOptions ReadData(Obj o)
+    private static DataSelection ReadData(Obj o)
     {
-        var transform = o.Optional("inputTransform", e => Choice(e, s => s is "resize" or "pad" ? s : null, "resize, pad")) ?? "resize";
+        var transform = o.Optional("inputTransform", e => Choice(e, s => s is "resize" or "pad" ? s : null, "resize, pad")) ?? DataSelection.Default.InputTransform;
         var testLimit = o.Optional("testLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"));
         o.RejectUnknown();
-        return new DataOptions(transform, testLimit);
+        return new DataSelection(transform, testLimit);
     }
 
     private static TrainSpec ReadTrain(Obj o)
     {
         var id = o.Required("id", Name);
-        var bias = o.Axis("bias", Bool, [false]);
-        var epochs = o.Axis("epochs", e => Int(e, 1, 1000, "integers 1..1000"), [2]);
-        var batch = o.Axis("batchSize", e => Int(e, 1, 60000, "integers 1..60000"), [4]);
-        var lr = o.Axis("lr", e => Real(e, x => x > 0 && x <= 10, "numbers in (0, 10]"), [0.001]);
-        var momentum = o.Axis("momentum", e => Real(e, x => x >= 0 && x < 1, "numbers in [0, 1)"), [0.9]);
-        var seed = o.Axis("seed", e => Int(e, 0, int.MaxValue, "integers >= 0"), [0]);
+        var d = new TrainOptions();   // the defaults of `quantlab train`: the seed's recipe
+        var bias = o.Axis("bias", Bool, [d.Bias]);
+        var epochs = o.Axis("epochs", e => Int(e, 1, 1000, "integers 1..1000"), [d.Epochs]);
+        var batch = o.Axis("batchSize", e => Int(e, 1, 60000, "integers 1..60000"), [d.BatchSize]);
+        var lr = o.Axis("lr", e => Real(e, x => x > 0 && x <= 10, "numbers in (0, 10]"), [d.Lr]);
+        var momentum = o.Axis("momentum", e => Real(e, x => x >= 0 && x < 1, "numbers in [0, 1)"), [d.Momentum]);
+        var seed = o.Axis("seed", e => Int(e, 0, int.MaxValue, "integers >= 0"), [d.Seed]);
         var limit = o.Axis("trainLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"), [null]);
-        var qat = o.Optional("qat", e => ReadAxes(new Obj(e.Element, e.Path)));
+        var qat = o.Optional("qat", e => ReadAxes(new Obj(e.Element, e.Path), qat: true));
         o.RejectUnknown();
         return new TrainSpec(id, bias, epochs, batch, lr, momentum, seed, limit, qat);
     }
@@ -86,21 +90,45 @@ public static class CampaignSpecParser
         return new QuantizeSpec(models, axes);
     }
 
-    /// <summary>Reads the quantization fields of <paramref name="o"/> and rejects every other field.</summary>
-    private static QuantAxes ReadAxes(Obj o)
+    /// <summary>Reads the quantization fields of <paramref name="o"/> (the engine's grammar: one field per
+    /// option, each one value or a list) and rejects every other field.</summary>
+    /// <param name="qat">The axes of a QAT training: QAT's own limits (range methods it can observe every
+    /// mini-batch, the integer scope, no calibration set) are refused here, at the value's path, not job by job.</param>
+    private static QuantAxes ReadAxes(Obj o, bool qat = false)
     {
-        var scope = o.Axis("scope", e => Choice(e, QV.Scope, QV.Allowed.Scope), [QV.Defaults.Scope]);
-        var wBits = o.Axis("weightBits", Bits, [QV.Defaults.WeightBits]);
-        var aBits = o.Axis("actBits", Bits, [QV.Defaults.ActBits]);
-        var wRange = o.Axis("weightRange", e => Choice(e, QV.Range, QV.Allowed.Range), [QV.Defaults.WeightRange]);
-        var aRange = o.Axis("actRange", e => Choice(e, QV.Range, QV.Allowed.Range), [QV.Defaults.ActRange]);
-        var gran = o.Axis("granularity", e => Choice(e, QV.Granularity, QV.Allowed.Granularity), [QV.Defaults.Granularity]);
-        var rounding = o.Axis("rounding", e => Choice(e, QV.Rounding, QV.Allowed.Rounding), [QV.Defaults.Rounding]);
-        var requant = o.Axis("requant", e => Choice(e, QV.Requant, QV.Allowed.Requant), [QV.Defaults.Requant]);
-        var bias = o.Optional("bias", e => ReadList(e, x => Choice(x, QV.Bias, QV.Allowed.Bias)));
-        var calibration = o.Axis("calibration", e => Int(e, 1, 60000, QV.Allowed.Calibration), [QV.Defaults.Calibration]);
+        var values = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var options = qat ? QuantizationOptions.All : QuantizationOptions.All.Append(QuantizationOptions.Calibration);
+        foreach (var option in options)
+            if (o.Optional(option.Field, e => ReadList(e, x => qat ? QatValue(x, option) : OptionValue(x, option))) is { } list)
+                values[option.Field] = list;
         o.RejectUnknown();
-        return new QuantAxes(scope, wBits, aBits, wRange, aRange, gran, rounding, requant, bias, calibration);
+        return new QuantAxes(values);
+    }
+
+    private static string QatValue(Node e, QuantOption option)
+    {
+        var value = OptionValue(e, option);
+        if (option == QuantizationOptions.Scope && value != "all")
+            throw new SpecError($"{e.Path}: QAT trains for the integer path; allowed: all");
+        if ((option == QuantizationOptions.WeightRange || option == QuantizationOptions.ActRange) && !RangeMethod.Parse(value).Info.ObservedPerBatch)
+            throw new SpecError($"{e.Path}: '{value}' is a calibration-set method; QAT observes ranges every mini-batch; allowed: " +
+                                string.Join(", ", RangeObservers.Methods.Where(m => m.ObservedPerBatch).Select(m => m.Syntax)));
+        return value;
+    }
+
+    /// <summary>One value of a grammar option: a JSON number for numeric options, a string otherwise, in its canonical spelling.</summary>
+    private static string OptionValue(Node e, QuantOption option)
+    {
+        string text;
+        if (option.Numeric)
+        {
+            if (e.Element.ValueKind != JsonValueKind.Number)
+                throw new SpecError($"{e.Path}: expected an integer, got {Describe(e.Element)}; allowed: {option.Allowed}");
+            text = e.Element.GetRawText();
+        }
+        else text = Str(e, option.Allowed);
+        try { return option.Canonical(text); }
+        catch (BadInputException bad) { throw new SpecError($"{e.Path}: {bad.Message}"); }
     }
 
     private static SearchSpec ReadSearch(Obj o)
@@ -118,8 +146,6 @@ public static class CampaignSpecParser
     }
 
     // ---- value readers -------------------------------------------------------------------------
-
-    private static int Bits(Node e) => Int(e, QV.MinBits, QV.MaxBits, QV.Allowed.Bits);
 
     private static string Name(Node e)
     {

@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using System.Collections.Immutable;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
@@ -160,13 +161,13 @@ public sealed class CoordinatorState
         if (o.Status == OutcomeStatus.InfrastructureFailed)
             return IsCurrent(entry, report.WorkerId, report.Attempt)
                 ? AttemptFailed(entry, o.Error ?? "unknown error", now) : [];
-        var result = new JobResult(entry.Job.Key, entry.Job.Kind, entry.Job.Label, entry.Job.Parameters, entry.Job.Upstream,
+        var result = new JobResult(entry.Job.Key, entry.Job.Job, entry.Job.Label,
             o.Status, o.Metrics, o.Artifacts, o.Error, report.WorkerId, report.Node, entry.Job.EngineVersion, report.Attempt, report.DurationMs);
         var events = new List<ICoordinatorEvent> { new JobCompleted(result, now) };
         if (o.Status == OutcomeStatus.ConfigurationFailed)
             foreach (var d in Dependents(entry.Job.Key))
                 events.Add(new JobCompleted(
-                    new JobResult(d.Job.Key, d.Job.Kind, d.Job.Label, d.Job.Parameters, d.Job.Upstream, OutcomeStatus.ConfigurationFailed,
+                    new JobResult(d.Job.Key, d.Job.Job, d.Job.Label, OutcomeStatus.ConfigurationFailed,
                         JobMetrics.Empty, new Dictionary<string, string>(), $"upstream {entry.Job.Kind.ToString().ToLowerInvariant()} {entry.Job.Key} failed: {o.Error}",
                         "", "", d.Job.EngineVersion, 0, 0), now));
         return events;

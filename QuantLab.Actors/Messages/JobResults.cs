@@ -1,4 +1,5 @@
-using QuantLab.Actors.Planning;
+using System.Text.Json.Serialization;
+using QuantLab.Engine.Jobs;
 
 namespace QuantLab.Actors.Messages;
 
@@ -38,15 +39,13 @@ public sealed record JobOutcome(
 }
 
 /// <summary>
-/// A job's recorded result: its identity and parameters, the outcome (succeeded or configuration
+/// A job's recorded result: its key and typed record, the outcome (succeeded or configuration
 /// failed), and where and how it ran. One per key, ever.
 /// </summary>
 public sealed record JobResult(
     string Key,
-    JobKind Kind,
+    JobRecord Job,
     string Label,
-    string Parameters,
-    IReadOnlyList<string> Upstream,
     OutcomeStatus Status,
     JobMetrics Metrics,
     IReadOnlyDictionary<string, string> Artifacts,
@@ -55,4 +54,10 @@ public sealed record JobResult(
     string Node,
     string EngineVersion,
     int Attempt,
-    long DurationMs);
+    long DurationMs)
+{
+    [JsonIgnore] public JobKind Kind => Job.Kind;
+
+    /// <summary>Keys of the jobs this one read.</summary>
+    [JsonIgnore] public IReadOnlyList<string> Upstream => Job.Upstream.Select(u => u.Key).ToList();
+}

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using QuantLab.Actors.Planning;
+using QuantLab.Engine.Jobs;
 
 namespace QuantLab.Actors.Messages;
 

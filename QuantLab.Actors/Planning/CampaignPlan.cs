@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 namespace QuantLab.Actors.Planning;
 
 /// <summary>A combination the spec's axes describe but that cannot exist, with the reason.</summary>

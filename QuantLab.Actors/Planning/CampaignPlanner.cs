@@ -1,17 +1,19 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using QuantLab.Actors.Campaigns;
 using QuantLab.Engine;
-using QV = QuantLab.Actors.Campaigns.QuantizationValues;
+using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Qat;
+using QuantLab.Engine.Quantization;
+using QuantLab.Engine.Training;
 
 namespace QuantLab.Actors.Planning;
 
 /// <summary>
-/// Expands a campaign spec into its job graph: every training combination is a <c>train</c> job; every
-/// (PTQ model, quantization combination) is a <c>calibrate</c> job (ranges) and an <c>evaluate</c> job;
-/// a QAT training is followed by one <c>evaluate</c> of its own quantization. Parameters that a
-/// combination does not use are left out of its canonical parameters, so combinations that only differ
-/// there share one key and run once.
+/// Expands a campaign spec into its job graph of typed records (<see cref="JobRecord"/>): every training
+/// combination is a train job (FP32 or QAT); every (FP32 model, quantization combination) is a calibrate job
+/// (the ranges its methods need) and an evaluate job; a QAT training is followed by one evaluate job of its own
+/// quantization. The records hold only what a result depends on (<see cref="QuantizationOptions.Used"/>, the
+/// range methods' declared options), so combinations that differ elsewhere share one key and run once.
 /// </summary>
 public static class CampaignPlanner
 {
@@ -28,16 +30,11 @@ public static class CampaignPlanner
         {
             foreach (var v in ExpandTraining(train, dropped))
             {
-                var trainJob = builder.Job(JobKind.Train, TrainParameters(v, spec.Data), [], v.Label);
-                var variant = v with { Job = trainJob };
+                JobRecord record = v.Qat is { } qat ? new QatTrainJob(v.Options, qat, spec.Data) : new Fp32TrainJob(v.Options, spec.Data);
+                var variant = v with { Job = builder.Job(record, v.Label) };
                 variants.Add(variant);
-                if (v.Qat is { } qat)
-                {
-                    var p = QuantParameters(qat, withCalibration: false);
-                    p["method"] = "qat";
-                    AddData(p, spec.Data, forEvaluation: true);
-                    candidates.Add(new Candidate(variant, null, p, $"{v.Label} qat {Describe(qat)}"));
-                }
+                if (v.Qat is { } q)
+                    candidates.Add(new Candidate(variant, null, EvaluateJob.Qat(variant.Job.Key, q.Config, spec.Data), $"{v.Label} qat {Describe(q.Config, null)}"));
             }
         }
 
@@ -47,15 +44,13 @@ public static class CampaignPlanner
                 ? variants.Where(v => quantize.Models.Contains(v.Id)).ToList()
                 : variants.Where(v => v.Qat is null).ToList();
             foreach (var model in models)
-            foreach (var q in ExpandQuant(quantize.Axes, model.Bias))
+            foreach (var (config, calibration) in ExpandQuant(quantize.Axes, model.Options.Bias))
             {
-                var description = $"{model.Label} {Describe(q)}";
-                if (Impossible(q, model.Bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
-                var calibrate = CalibrateParameters(q);
-                AddData(calibrate, spec.Data, forEvaluation: false);
-                var evaluate = QuantParameters(q, withCalibration: true);
-                evaluate["method"] = "ptq";
-                AddData(evaluate, spec.Data, forEvaluation: true);
+                var description = $"{model.Label} {Describe(config, calibration)}";
+                if (QuantizationOptions.Problem(config, model.Options.Bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
+                var modelKey = model.Job!.Key;
+                var calibrate = builder.Job(CalibrateJob.For(modelKey, config, calibration, spec.Data.InputTransform), description);
+                var evaluate = EvaluateJob.Ptq(modelKey, (CalibrateJob)calibrate.Job, calibrate.Key, config, spec.Data);
                 candidates.Add(new Candidate(model, calibrate, evaluate, description));
             }
         }
@@ -70,37 +65,17 @@ public static class CampaignPlanner
         foreach (var v in variants.Where(v => needed.Contains(v.Job!.Key))) builder.Add(v.Job!);
         foreach (var c in chosen)
         {
-            var upstream = new List<string> { c.Model.Job!.Key };
-            if (c.Calibrate is not null)
-                upstream.Add(builder.Add(builder.Job(JobKind.Calibrate, c.Calibrate, [c.Model.Job.Key], c.Description)).Key);
-            builder.Add(builder.Job(JobKind.Evaluate, c.Evaluate, upstream, c.Description));
+            if (c.Calibrate is not null) builder.Add(c.Calibrate);
+            builder.Add(builder.Job(c.Evaluate, c.Description));
         }
         return new CampaignPlan(spec.Name, engine, datasetFingerprint, builder.Jobs, dropped, builder.Merged);
     }
 
-    /// <summary>Why a quantization combination cannot exist on a model, or null if it can.</summary>
-    public static string? Impossible(QuantCombination q, bool modelHasBias)
-    {
-        if (!modelHasBias && q.Bias != "none")
-            return $"bias mode {q.Bias} on a model without bias";
-        if (q.Scope == "weights" && q.Bias == "int32")
-            return "int32 bias needs the activation scale, which scope weights does not compute";
-        if (q.Scope == "all" && QV.IsFixedPoint(q.Requant) && q.Bias == "float")
-            return "fixed-point requantization needs bias none or int32, not float";
-        return null;
-    }
-
     // ---- expansion -------------------------------------------------------------------------------
 
-    public sealed record QuantCombination(
-        string Scope, int WeightBits, int ActBits, string WeightRange, string ActRange,
-        string Granularity, string Rounding, string Requant, string Bias, int Calibration);
+    private sealed record TrainVariant(string Id, string Label, TrainOptions Options, QatOptions? Qat, JobDescriptor? Job);
 
-    private sealed record TrainVariant(
-        string Id, string Label, bool Bias, int Epochs, int BatchSize, double Lr, double Momentum,
-        int Seed, int? TrainLimit, QuantCombination? Qat, JobDescriptor? Job);
-
-    private sealed record Candidate(TrainVariant Model, JsonObject? Calibrate, JsonObject Evaluate, string Description);
+    private sealed record Candidate(TrainVariant Model, JobDescriptor? Calibrate, EvaluateJob Evaluate, string Description);
 
     private static IEnumerable<TrainVariant> ExpandTraining(TrainSpec t, List<DroppedCombination> dropped)
     {
@@ -118,114 +93,47 @@ public static class CampaignPlanner
             Mark(t.Lr, "lr", lr); Mark(t.Momentum, "momentum", momentum); Mark(t.Seed, "seed", seed);
             Mark(t.TrainLimit, "trainLimit", limit);
             var label = swept.Count == 0 ? t.Id : $"{t.Id}[{string.Join(',', swept)}]";
-            var plain = new TrainVariant(t.Id, label, bias, epochs, batch, lr, momentum, seed, limit, null, null);
+            var options = new TrainOptions { Bias = bias, Epochs = epochs, BatchSize = batch, Lr = lr, Momentum = momentum, Seed = seed, TrainLimit = limit };
+            var plain = new TrainVariant(t.Id, label, options, null, null);
             if (t.Qat is null) { yield return plain; continue; }
-            foreach (var q in ExpandQuant(t.Qat, bias))
+            foreach (var (config, _) in ExpandQuant(t.Qat, bias))
             {
-                var description = $"{label} qat {Describe(q)}";
-                if (Impossible(q, bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
-                yield return plain with { Qat = q, Label = QatLabel(label, t.Qat, q) };
+                var description = $"{label} qat {Describe(config, null)}";
+                if (QuantizationOptions.Problem(config, bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
+                yield return plain with { Qat = new QatOptions { Config = config }, Label = QatLabel(label, t.Qat, config) };
             }
         }
     }
 
-    private static string QatLabel(string label, QuantAxes axes, QuantCombination q)
+    /// <summary>The training's label with the QAT options its spec sweeps.</summary>
+    private static string QatLabel(string label, QuantAxes axes, QuantizationConfig config)
     {
-        var parts = new List<string>();
-        if (axes.Scope.Count > 1) parts.Add(q.Scope);
-        if (axes.WeightBits.Count > 1 || axes.ActBits.Count > 1) parts.Add($"w{q.WeightBits}a{q.ActBits}");
-        if (axes.WeightRange.Count > 1) parts.Add($"wr={q.WeightRange}");
-        if (axes.ActRange.Count > 1) parts.Add($"ar={q.ActRange}");
-        if (axes.Granularity.Count > 1) parts.Add(q.Granularity);
-        if (axes.Rounding.Count > 1) parts.Add(q.Rounding);
-        if (axes.Requant.Count > 1) parts.Add(q.Requant);
-        if (axes.Bias is { Count: > 1 }) parts.Add($"bias={q.Bias}");
-        if (axes.Calibration.Count > 1) parts.Add($"cal={q.Calibration}");
+        var parts = QuantizationOptions.All.Where(axes.Sweeps).Select(o => $"{o.Field}={QuantizationOptions.ValueOf(o, config)}").ToList();
         return parts.Count == 0 ? label : $"{label}{{{string.Join(',', parts)}}}";
     }
 
-    private static IEnumerable<QuantCombination> ExpandQuant(QuantAxes a, bool modelHasBias)
+    /// <summary>Every combination of the axes, parsed by the engine's grammar (a model's default bias mode where the spec names none).</summary>
+    private static IEnumerable<(QuantizationConfig Config, int Calibration)> ExpandQuant(QuantAxes axes, bool modelHasBias)
     {
-        var biasModes = a.Bias ?? [QV.Defaults.BiasFor(modelHasBias)];
-        foreach (var scope in a.Scope)
-        foreach (var wb in a.WeightBits)
-        foreach (var ab in a.ActBits)
-        foreach (var wr in a.WeightRange)
-        foreach (var ar in a.ActRange)
-        foreach (var g in a.Granularity)
-        foreach (var r in a.Rounding)
-        foreach (var rq in a.Requant)
-        foreach (var b in biasModes)
-        foreach (var cal in a.Calibration)
-            yield return new QuantCombination(scope, wb, ab, wr, ar, g, r, rq, b, cal);
-    }
-
-    private static string Describe(QuantCombination q) => q.Scope == "weights"
-        ? $"scope=weights w{q.WeightBits} wr={q.WeightRange} {q.Granularity} {q.Rounding} bias={q.Bias}"
-        : $"scope=all w{q.WeightBits}a{q.ActBits} wr={q.WeightRange} ar={q.ActRange} {q.Granularity} {q.Rounding} {q.Requant} bias={q.Bias} cal={q.Calibration}";
-
-    // ---- canonical parameters ---------------------------------------------------------------------
-
-    private static JsonObject TrainParameters(TrainVariant v, DataOptions data)
-    {
-        var p = new JsonObject
+        var options = QuantizationOptions.All.Append(QuantizationOptions.Calibration).ToList();
+        var values = options.Select(axes.Of).ToList();
+        var index = new int[options.Count];
+        while (true)
         {
-            ["bias"] = v.Bias,
-            ["epochs"] = v.Epochs,
-            ["batchSize"] = v.BatchSize,
-            ["lr"] = v.Lr,
-            ["momentum"] = v.Momentum,
-            ["seed"] = v.Seed,
-        };
-        if (v.TrainLimit is { } limit) p["trainLimit"] = limit;
-        if (v.Qat is { } q) p["qat"] = QuantParameters(q, withCalibration: true);
-        AddData(p, data, forEvaluation: true);   // a training measures its test accuracy
-        return p;
-    }
-
-    /// <summary>The fields a quantization uses: activation fields only for scope all.</summary>
-    private static JsonObject QuantParameters(QuantCombination q, bool withCalibration)
-    {
-        var p = new JsonObject
-        {
-            ["scope"] = q.Scope,
-            ["weightBits"] = q.WeightBits,
-            ["weightRange"] = q.WeightRange,
-            ["granularity"] = q.Granularity,
-            ["rounding"] = q.Rounding,
-            ["bias"] = q.Bias,
-        };
-        if (q.Scope == "all")
-        {
-            p["actBits"] = q.ActBits;
-            p["actRange"] = q.ActRange;
-            p["requant"] = q.Requant;
-            if (withCalibration) p["calibration"] = q.Calibration;
+            string? Value(QuantOption o) => values[options.IndexOf(o)][index[options.IndexOf(o)]];
+            var calibration = int.Parse(Value(QuantizationOptions.Calibration) ?? QuantizationOptions.Calibration.Default!, CultureInfo.InvariantCulture);
+            yield return (QuantizationOptions.Build(Value, modelHasBias), calibration);
+            // The last option varies fastest, as nested loops in the grammar's order would.
+            int k = options.Count - 1;
+            while (k >= 0 && ++index[k] == values[k].Count) index[k--] = 0;
+            if (k < 0) yield break;
         }
-        return p;
     }
 
-    /// <summary>What ranges depend on: the methods, the granularity, the calibration set, and bits only for methods that optimize for them.</summary>
-    private static JsonObject CalibrateParameters(QuantCombination q)
-    {
-        var p = new JsonObject { ["weightRange"] = q.WeightRange, ["granularity"] = q.Granularity };
-        if (QV.RangeDependsOnBits(q.WeightRange)) p["weightBits"] = q.WeightBits;
-        if (q.Scope == "all")
-        {
-            p["actRange"] = q.ActRange;
-            p["calibration"] = q.Calibration;
-            if (QV.RangeDependsOnBits(q.ActRange)) p["actBits"] = q.ActBits;
-        }
-        // mse minimises the error of the rounding it will be used with.
-        if (q.WeightRange == "mse" || (q.Scope == "all" && q.ActRange == "mse")) p["rounding"] = q.Rounding;
-        return p;
-    }
-
-    private static void AddData(JsonObject p, DataOptions data, bool forEvaluation)
-    {
-        p["inputTransform"] = data.InputTransform;
-        if (forEvaluation && data.TestLimit is { } limit) p["testLimit"] = limit;
-    }
+    /// <summary>The options a combination uses, as <c>field=value</c>, and its calibration set where it has one.</summary>
+    private static string Describe(QuantizationConfig config, int? calibration) =>
+        string.Join(' ', QuantizationOptions.Used(config).Select(o => $"{o.Field}={QuantizationOptions.ValueOf(o, config)}"))
+        + (calibration is { } n && config.NeedsActivationRanges ? $" calibration={n.ToString(CultureInfo.InvariantCulture)}" : "");
 
     private static string Format<T>(T value) => value switch
     {
@@ -245,9 +153,7 @@ public static class CampaignPlanner
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var c in candidates)
         {
-            var calibrateKey = c.Calibrate is null ? null : builder.Job(JobKind.Calibrate, c.Calibrate, [c.Model.Job!.Key], "").Key;
-            var upstream = calibrateKey is null ? new[] { c.Model.Job!.Key } : [c.Model.Job!.Key, calibrateKey];
-            if (seen.Add(builder.Job(JobKind.Evaluate, c.Evaluate, upstream, "").Key)) distinct.Add(c);
+            if (seen.Add(builder.Job(c.Evaluate, "").Key)) distinct.Add(c);
         }
         var indices = Enumerable.Range(0, distinct.Count).ToArray();
         var n = Math.Min(search.Samples, distinct.Count);
@@ -276,12 +182,7 @@ public static class CampaignPlanner
         public List<JobDescriptor> Jobs { get; } = [];
         public int Merged { get; private set; }
 
-        public JobDescriptor Job(JobKind kind, JsonObject parameters, IReadOnlyList<string> upstream, string label)
-        {
-            var canonical = CanonicalJson.Write(parameters);
-            var key = JobKeys.Compute(kind, canonical, upstream, dataset, engine);
-            return new JobDescriptor(key, kind, canonical, upstream, dataset, engine, label);
-        }
+        public JobDescriptor Job(JobRecord record, string label) => JobDescriptor.For(record, dataset, engine, label);
 
         public JobDescriptor Add(JobDescriptor job)
         {

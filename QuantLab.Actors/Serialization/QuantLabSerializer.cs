@@ -10,8 +10,10 @@ namespace QuantLab.Actors.Serialization;
 /// <summary>
 /// Serializes every persisted event and remote message (<see cref="IQuantLabMessage"/>) as System.Text.Json
 /// under an explicit, versioned manifest. Manifests are stored in the journal: never rename or reuse one.
-/// A change of a type's shape that old payloads cannot be read into gets a new manifest (".v2") and a
-/// reader for the old one.
+/// A change of a type's shape that old payloads cannot be read into gets a new manifest (".v2").
+/// Version 2 (engine 2.0.0) carries typed job records in their canonical form (<see cref="Engine.Jobs.JobCodec"/>);
+/// the version 1 manifests (hand-built JSON parameters) are refused with a message, not misread: their job keys
+/// were computed another way, so a database holding them belongs to QuantLab 1.x.
 /// </summary>
 public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -21,31 +23,31 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
     public static readonly IReadOnlyDictionary<Type, string> Manifests = new Dictionary<Type, string>
     {
         // persisted events
-        [typeof(CampaignSubmitted)] = "ql.campaign-submitted.v1",
+        [typeof(CampaignSubmitted)] = "ql.campaign-submitted.v2",
         [typeof(JobStarted)] = "ql.job-started.v1",
         [typeof(JobAttemptFailed)] = "ql.job-attempt-failed.v1",
-        [typeof(JobCompleted)] = "ql.job-completed.v1",
+        [typeof(JobCompleted)] = "ql.job-completed.v2",
         [typeof(JobFailed)] = "ql.job-failed.v1",
         // worker protocol
         [typeof(RegisterWorker)] = "ql.register-worker.v1",
         [typeof(WorkerAccepted)] = "ql.worker-accepted.v1",
         [typeof(WorkerRefused)] = "ql.worker-refused.v1",
         [typeof(RequestJob)] = "ql.request-job.v1",
-        [typeof(JobAssignment)] = "ql.job-assignment.v1",
+        [typeof(JobAssignment)] = "ql.job-assignment.v2",
         [typeof(NoJobAvailable)] = "ql.no-job-available.v1",
         [typeof(JobsAvailable)] = "ql.jobs-available.v1",
         [typeof(JobHeartbeat)] = "ql.job-heartbeat.v1",
         [typeof(JobFinished)] = "ql.job-finished.v1",
         [typeof(JobFinishedAck)] = "ql.job-finished-ack.v1",
         // client protocol
-        [typeof(SubmitCampaign)] = "ql.submit-campaign.v1",
+        [typeof(SubmitCampaign)] = "ql.submit-campaign.v2",
         [typeof(CampaignAccepted)] = "ql.campaign-accepted.v1",
         [typeof(CampaignRefused)] = "ql.campaign-refused.v1",
         [typeof(GetCampaignStatus)] = "ql.get-campaign-status.v1",
         [typeof(WatchCampaign)] = "ql.watch-campaign.v1",
         [typeof(GetCampaignResults)] = "ql.get-campaign-results.v1",
         [typeof(CampaignStatus)] = "ql.campaign-status.v1",
-        [typeof(CampaignResults)] = "ql.campaign-results.v1",
+        [typeof(CampaignResults)] = "ql.campaign-results.v2",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
@@ -54,7 +56,7 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
     {
         // Metrics may legitimately be NaN or infinite (a diverged run; the SQNR of an exact layer).
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false) },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false), new JobRecordJsonConverter() },
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
     };
 
@@ -66,8 +68,16 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
 
     public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
 
+    /// <summary>Manifests of engine 1.x whose payloads hold untyped job parameters (see the class summary).</summary>
+    public static readonly IReadOnlySet<string> RetiredManifests = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ql.campaign-submitted.v1", "ql.job-completed.v1", "ql.job-assignment.v1", "ql.submit-campaign.v1", "ql.campaign-results.v1",
+    };
+
     public override object FromBinary(byte[] bytes, string manifest) =>
         Types.TryGetValue(manifest, out var type)
             ? JsonSerializer.Deserialize(bytes, type, Json) ?? throw new SerializationException($"null payload for {manifest}")
-            : throw new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
+            : RetiredManifests.Contains(manifest)
+                ? throw new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
+                : throw new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
 }

@@ -44,6 +44,7 @@ public static class LabDatabase
                 Execute(connection, $"INSERT INTO quantlab_schema (version) VALUES ({SchemaVersion});");
             else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) > SchemaVersion)
                 throw new BadInputException($"database {path} has schema version {version}, newer than this QuantLab's {SchemaVersion}; use a newer QuantLab");
+            RefuseEngine1Events(connection, path);
         }
         catch (SqliteException e)
         {
@@ -72,11 +73,30 @@ public static class LabDatabase
             var version = read.ExecuteScalar();
             if (version is not null and not DBNull && Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) > SchemaVersion)
                 throw new BadInputException($"database {path} has schema version {version}, newer than this QuantLab's {SchemaVersion}; use a newer QuantLab");
+            RefuseEngine1Events(connection, path);
         }
         catch (SqliteException e)
         {
             throw new InfrastructureException($"database {path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// A database whose journal holds events of QuantLab engine 1.x (job parameters as hand-built JSON, keys
+    /// computed from them) is refused as a whole, before any actor reads it: its results can never match a key of
+    /// this engine, and its events do not deserialize into typed job records.
+    /// </summary>
+    private static void RefuseEngine1Events(SqliteConnection connection, string path)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'journal';";
+        if (command.ExecuteScalar() is null) return;
+        var retired = Serialization.QuantLabSerializer.RetiredManifests.ToList();
+        command.CommandText = $"SELECT COUNT(*) FROM journal WHERE manifest IN ({string.Join(", ", retired.Select((_, i) => $"$m{i}"))});";
+        for (int i = 0; i < retired.Count; i++) command.Parameters.AddWithValue($"$m{i}", retired[i]);
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+            throw new BadInputException($"database {path} holds campaigns of QuantLab engine 1.x, whose job records and keys this engine ({EngineInfo.Version}) " +
+                                        "does not read; give a new --db (the old file stays readable by QuantLab 1.x)");
     }
 
     public static SqliteConnection Open(string path)

@@ -17,10 +17,34 @@ public static class EngineArtifacts
 {
     public const string ModelPrefix = "model/";
     public const string Ranges = "ranges.json";
+    /// <summary>An FP32 training's predictions on its test images (int32 little-endian), so evaluations need not run the FP32 model again.</summary>
+    public const string Predictions = "fp32-predictions.bin";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static IReadOnlyDictionary<string, string> PutModel(Fp32Model model, IArtifactStore store) => PutDirectory(model.Save, store);
+    public static IReadOnlyDictionary<string, string> PutModel(Fp32Model model, IArtifactStore store, int[]? testPredictions = null)
+    {
+        var artifacts = new Dictionary<string, string>(PutDirectory(model.Save, store), StringComparer.Ordinal);
+        if (testPredictions is not null)
+        {
+            var bytes = new byte[testPredictions.Length * sizeof(int)];
+            for (int i = 0; i < testPredictions.Length; i++)
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i * sizeof(int)), testPredictions[i]);
+            artifacts[Predictions] = store.Put(bytes);
+        }
+        return artifacts;
+    }
+
+    /// <summary>The FP32 predictions a training stored, or null (older trainings, or none stored).</summary>
+    public static int[]? GetPredictions(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store)
+    {
+        if (!artifacts.TryGetValue(Predictions, out var hash)) return null;
+        var bytes = store.Get(hash);
+        var predictions = new int[bytes.Length / sizeof(int)];
+        for (int i = 0; i < predictions.Length; i++)
+            predictions[i] = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(i * sizeof(int)));
+        return predictions;
+    }
 
     /// <summary>A QAT model directory (quantlab.qat/1), stored file by file like an FP32 model.</summary>
     public static IReadOnlyDictionary<string, string> PutQatModel(QatModel model, IArtifactStore store) => PutDirectory(model.Save, store);

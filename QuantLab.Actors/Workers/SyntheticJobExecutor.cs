@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Storage;
 
 namespace QuantLab.Actors.Workers;

@@ -17,6 +17,10 @@ namespace QuantLab.Engine.Calibration;
 /// </summary>
 public sealed class EntropyObserver : IRangeObserver
 {
+    /// <summary>The levels of the quantized histogram follow the bit width.</summary>
+    public static readonly RangeMethodInfo Method = new("entropy", null, "the KL-divergence threshold (TensorRT)", RangeDependency.Bits,
+        ObservedPerBatch: false, (_, c) => new EntropyObserver(c.Bits));
+
     public const int DefaultBins = 2048;
 
     private readonly MagnitudeCollector _values;

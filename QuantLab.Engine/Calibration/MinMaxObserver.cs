@@ -3,6 +3,9 @@ namespace QuantLab.Engine.Calibration;
 /// <summary><c>minmax</c>: the real range [min x, max x] (seed §2.1 "real range").</summary>
 public sealed class MinMaxObserver : IRangeObserver
 {
+    public static readonly RangeMethodInfo Method = new("minmax", null, "the real range", RangeDependency.None, ObservedPerBatch: true,
+        (_, _) => new MinMaxObserver());
+
     private float _min = float.PositiveInfinity;
     private float _max = float.NegativeInfinity;
     private long _count;

@@ -14,6 +14,10 @@ namespace QuantLab.Engine.Calibration;
 /// </summary>
 public sealed class MseObserver : IRangeObserver
 {
+    /// <summary>The error minimised is that of the engine's quantizer: its grid (bits) and its rounding.</summary>
+    public static readonly RangeMethodInfo Method = new("mse", null, "the clipping with the least expected quantization error", RangeDependency.Bits | RangeDependency.Rounding,
+        ObservedPerBatch: false, (_, c) => new MseObserver(c.Bits, c.Rounding));
+
     public const int DefaultBins = 2048;
 
     private readonly MagnitudeCollector _values;

@@ -7,6 +7,9 @@ namespace QuantLab.Engine.Calibration;
 /// </summary>
 public sealed class PercentileObserver : IRangeObserver
 {
+    public static readonly RangeMethodInfo Method = new("percentile", new RangeParameter("P", "0 < P <= 100", "99.9", p => p > 0 && p <= 100),
+        "the P-th percentile of |x|", RangeDependency.None, ObservedPerBatch: false, (p, _) => new PercentileObserver(p));
+
     private readonly MagnitudeCollector _values;
 
     public PercentileObserver(double percentile) : this(percentile, MagnitudeCollector.DefaultExactLimit) { }

@@ -3,104 +3,126 @@ using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Engine.Calibration;
 
-/// <summary>The range methods of DESIGN.md §6; each has one observer class (see <see cref="RangeObservers"/>).</summary>
-public enum RangeMethodKind
+/// <summary>The quantization options a range method's result may depend on. A calibrate job's key holds
+/// exactly the options its methods declare here (see <c>RangeRequest</c>), so two configurations that
+/// differ only in an undeclared option share one calibration.</summary>
+[Flags]
+public enum RangeDependency
 {
-    /// <summary><c>minmax</c>: the real range.</summary>
-    MinMax,
+    None = 0,
+    /// <summary>The bit width the range is for (methods that optimise a quantization error).</summary>
+    Bits = 1,
+    /// <summary>The rounding mode the range will be used with.</summary>
+    Rounding = 2,
+}
 
-    /// <summary><c>sigma:K</c>: mean ± K·σ.</summary>
-    Sigma,
-
-    /// <summary><c>percentile:P</c>: the P-th percentile of |x|.</summary>
-    Percentile,
-
-    /// <summary><c>entropy</c>: the threshold minimising the KL divergence (TensorRT style).</summary>
-    Entropy,
-
-    /// <summary><c>mse</c>: the threshold minimising the expected quantization MSE.</summary>
-    Mse,
+/// <summary>What the observer of one tensor (or one output channel) is told about its use.</summary>
+/// <param name="Bits">The bit width (2..16); 8 where the method does not depend on it.</param>
+/// <param name="Rounding">The rounding; floor where the method does not depend on it.</param>
+public readonly record struct ObserverContext(int Bits, RoundingMode Rounding)
+{
+    /// <summary>What an observer sees for an option it has not declared: a fixed value, so an undeclared
+    /// dependency can never make one key stand for different ranges.</summary>
+    public static readonly ObserverContext Neutral = new(8, RoundingMode.Floor);
 }
 
 /// <summary>
-/// A range method with its parameter: <c>minmax|sigma:K|percentile:P|entropy|mse</c>, K &gt; 0 and
-/// 0 &lt; P ≤ 100 (finite decimals). The canonical spelling prints the parameter in its shortest
-/// round-trip form (<c>sigma:3</c>, <c>percentile:99.99</c>); <c>sigma:3.0</c> parses to the same value.
+/// One range method as registered in <see cref="RangeObservers.Methods"/>: its name, its optional numeric
+/// parameter, the options it depends on, whether QAT can observe it every mini-batch, and its observer.
+/// A new method is one observer file that defines its <see cref="RangeMethodInfo"/> plus one line in the registry.
+/// </summary>
+/// <param name="Name">The spelling before any ':' (e.g. <c>sigma</c>).</param>
+/// <param name="Parameter">The parameter's letter and rule (e.g. K, "K > 0"), or null for a method without one.</param>
+/// <param name="Summary">One phrase for --help and errors.</param>
+public sealed record RangeMethodInfo(
+    string Name,
+    RangeParameter? Parameter,
+    string Summary,
+    RangeDependency DependsOn,
+    bool ObservedPerBatch,
+    Func<double, ObserverContext, IRangeObserver> Create)
+{
+    /// <summary>How the method is written in option lists: <c>minmax</c>, <c>sigma:K (K > 0, e.g. sigma:3)</c>.</summary>
+    /// <summary>The short form: <c>minmax</c>, <c>sigma:K</c>.</summary>
+    public string Form => Parameter is null ? Name : $"{Name}:{Parameter.Letter}";
+
+    public string Syntax => Parameter is null ? Name : $"{Name}:{Parameter.Letter} ({Parameter.Rule}, e.g. {Name}:{Parameter.Example})";
+}
+
+/// <summary>A range method's numeric parameter: its letter, rule text, example and check.</summary>
+public sealed record RangeParameter(string Letter, string Rule, string Example, Func<double, bool> IsValid);
+
+/// <summary>
+/// A range method with its parameter: <c>name</c> or <c>name:X</c> for a method of
+/// <see cref="RangeObservers.Methods"/> (minmax, sigma:K, percentile:P, entropy, mse, aciq). The canonical
+/// spelling prints the parameter in its shortest round-trip form (<c>sigma:3</c>, <c>percentile:99.99</c>);
+/// <c>sigma:3.0</c> parses to the same value.
 /// </summary>
 public sealed record RangeMethod
 {
-    public const string Allowed = "minmax, sigma:K (K > 0, e.g. sigma:3), percentile:P (0 < P <= 100, e.g. percentile:99.9), entropy, mse";
-
-    private RangeMethod(RangeMethodKind kind, double parameter)
+    private RangeMethod(RangeMethodInfo info, double parameter)
     {
-        Kind = kind;
+        Info = info;
         Parameter = parameter;
     }
 
-    public RangeMethodKind Kind { get; }
+    /// <summary>The allowed spellings, from the registry.</summary>
+    public static string Allowed => string.Join(", ", RangeObservers.Methods.Select(m => m.Syntax));
 
-    /// <summary>K for <c>sigma</c>, P for <c>percentile</c>, 0 otherwise.</summary>
+    public RangeMethodInfo Info { get; }
+
+    public string Name => Info.Name;
+
+    /// <summary>K for <c>sigma</c>, P for <c>percentile</c>, 0 for a method without a parameter.</summary>
     public double Parameter { get; }
 
-    public static RangeMethod MinMax { get; } = new(RangeMethodKind.MinMax, 0);
-    public static RangeMethod Entropy { get; } = new(RangeMethodKind.Entropy, 0);
-    public static RangeMethod Mse { get; } = new(RangeMethodKind.Mse, 0);
+    public static RangeMethod MinMax => Parse("minmax");
+    public static RangeMethod Entropy => Parse("entropy");
+    public static RangeMethod Mse => Parse("mse");
+    public static RangeMethod Sigma(double k) => Parse("sigma:" + Format(k));
+    public static RangeMethod Percentile(double p) => Parse("percentile:" + Format(p));
 
-    public static RangeMethod Sigma(double k)
+    public bool Is(string name) => Info.Name == name;
+
+    /// <summary>The observer for one tensor or output channel; options the method has not declared are
+    /// replaced by <see cref="ObserverContext.Neutral"/>.</summary>
+    public IRangeObserver CreateObserver(int bits, RoundingMode rounding)
     {
-        if (!(double.IsFinite(k) && k > 0))
-            throw OptionText.Invalid("range method", "sigma:" + Format(k), Allowed, "K must be a positive number");
-        return new(RangeMethodKind.Sigma, k);
+        BitWidth.Validate(bits);
+        var neutral = ObserverContext.Neutral;
+        var context = new ObserverContext(
+            Info.DependsOn.HasFlag(RangeDependency.Bits) ? bits : neutral.Bits,
+            Info.DependsOn.HasFlag(RangeDependency.Rounding) ? rounding : neutral.Rounding);
+        return Info.Create(Parameter, context);
     }
 
-    public static RangeMethod Percentile(double p)
-    {
-        if (!(double.IsFinite(p) && p > 0 && p <= 100))
-            throw OptionText.Invalid("range method", "percentile:" + Format(p), Allowed, "P must be a number with 0 < P <= 100");
-        return new(RangeMethodKind.Percentile, p);
-    }
-
-    /// <summary>Parses <c>minmax|sigma:K|percentile:P|entropy|mse</c>; anything else is a <see cref="BadInputException"/>.</summary>
+    /// <summary>Parses a registered method's spelling; anything else is a <see cref="BadInputException"/>.</summary>
     public static RangeMethod Parse(string? text)
     {
         var t = OptionText.Normalize(text);
-        switch (t)
-        {
-            case "minmax": return MinMax;
-            case "entropy": return Entropy;
-            case "mse": return Mse;
-        }
-
         var colon = t.IndexOf(':');
         var name = colon < 0 ? t : t[..colon];
-        if (name is "sigma" or "percentile")
+        var info = RangeObservers.Methods.FirstOrDefault(m => m.Name == name) ?? throw OptionText.Invalid("range method", text, Allowed);
+        if (info.Parameter is not { } parameter)
         {
-            if (colon < 0 || !TryParseNumber(t[(colon + 1)..], out var value))
-                throw OptionText.Invalid("range method", text, Allowed,
-                    name == "sigma" ? "sigma needs a number K, as in sigma:3" : "percentile needs a number P, as in percentile:99.9");
-            if (name == "sigma")
-            {
-                if (value > 0) return new(RangeMethodKind.Sigma, value);
-                throw OptionText.Invalid("range method", text, Allowed, "K must be a positive number");
-            }
-            if (value > 0 && value <= 100) return new(RangeMethodKind.Percentile, value);
-            throw OptionText.Invalid("range method", text, Allowed, "P must be a number with 0 < P <= 100");
+            if (colon >= 0) throw OptionText.Invalid("range method", text, Allowed, $"{name} takes no parameter");
+            return new(info, 0);
         }
-        throw OptionText.Invalid("range method", text, Allowed);
+        if (colon < 0 || !TryParseNumber(t[(colon + 1)..], out var value))
+            throw OptionText.Invalid("range method", text, Allowed, $"{name} needs a number {parameter.Letter}, as in {name}:{parameter.Example}");
+        if (!parameter.IsValid(value))
+            throw OptionText.Invalid("range method", text, Allowed, $"{parameter.Letter} must satisfy {parameter.Rule}");
+        return new(info, value);
     }
 
     /// <summary>The canonical spelling, e.g. <c>minmax</c>, <c>sigma:3</c>, <c>percentile:99.9</c>.</summary>
-    public string ToOption() => Kind switch
-    {
-        RangeMethodKind.MinMax => "minmax",
-        RangeMethodKind.Sigma => "sigma:" + Format(Parameter),
-        RangeMethodKind.Percentile => "percentile:" + Format(Parameter),
-        RangeMethodKind.Entropy => "entropy",
-        RangeMethodKind.Mse => "mse",
-        _ => throw new InvalidOperationException($"Unknown range method kind {Kind}."),
-    };
+    public string ToOption() => Info.Parameter is null ? Info.Name : $"{Info.Name}:{Format(Parameter)}";
 
     public override string ToString() => ToOption();
+
+    public bool Equals(RangeMethod? other) => other is not null && other.Info.Name == Info.Name && other.Parameter.Equals(Parameter);
+
+    public override int GetHashCode() => HashCode.Combine(Info.Name, Parameter);
 
     // Shortest round-trip decimal: double.Parse(Format(x)) == x.
     private static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);

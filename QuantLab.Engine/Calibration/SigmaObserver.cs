@@ -8,6 +8,9 @@ namespace QuantLab.Engine.Calibration;
 /// </summary>
 public sealed class SigmaObserver : IRangeObserver
 {
+    public static readonly RangeMethodInfo Method = new("sigma", new RangeParameter("K", "K > 0", "3", k => k > 0), "mean ± K standard deviations",
+        RangeDependency.None, ObservedPerBatch: true, (k, _) => new SigmaObserver(k));
+
     private long _count;
     private double _mean;
     private double _m2;                                          // Σ (x − mean)²

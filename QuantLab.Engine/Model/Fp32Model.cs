@@ -36,7 +36,11 @@ public sealed class Fp32Model
     /// <summary>A new module holding exactly these weights.</summary>
     public LeNet5 ToModule()
     {
-        var module = new LeNet5(HasBias);
+        // Constructing a module draws its initial weights from torch's process-wide generator: under the gate a
+        // seeded training holds between manual_seed and its own construction, so that an evaluation's module
+        // built meanwhile on another worker cannot shift that training's initial weights.
+        LeNet5 module;
+        lock (Training.Trainer.InitGate) module = new LeNet5(HasBias);
         using (no_grad())
         {
             foreach (var (name, p) in module.named_parameters())

@@ -36,29 +36,36 @@ public static class Calibrator
         return new LabeledImages(pixels, labels);
     }
 
-    public static CalibrationResult Calibrate(Fp32Model model, LabeledImages calibration, QuantizationConfig config)
+    public static CalibrationResult Calibrate(Fp32Model model, LabeledImages calibration, QuantizationConfig config) =>
+        Calibrate(model, calibration, RangePlan.For(config, calibration.Count));
+
+    /// <summary>The ranges <paramref name="plan"/> asks for; <paramref name="calibration"/> is read only where it asks for activation ranges.</summary>
+    public static CalibrationResult Calibrate(Fp32Model model, LabeledImages? calibration, RangePlan plan)
     {
-        if (calibration.Count == 0) throw new BadInputException("the calibration set is empty");
         var weights = new Dictionary<string, ObservedRange[]>();
         foreach (var layer in ActivationPoints.WeightLayers)
-            weights[layer] = WeightRanges(model.Layer(layer).Weight, config.WeightRange, config.WeightBits, config.Rounding, config.Granularity);
-        var activations = ActivationRanges(model, calibration, p => RangeObservers.Create(config.ActRange, config.ActBits, config.Rounding));
-        return new CalibrationResult(weights, activations, calibration.Count);
+            weights[layer] = WeightRanges(model.Layer(layer).Weight, plan.Weights, plan.Granularity);
+        if (plan.Activations is not { } activations) return new CalibrationResult(weights, new Dictionary<string, ObservedRange>(), 0);
+        if (calibration is null || calibration.Count == 0) throw new BadInputException("the calibration set is empty");
+        return new CalibrationResult(weights, ActivationRanges(model, calibration, _ => activations.CreateObserver()), calibration.Count);
     }
 
-    public static ObservedRange[] WeightRanges(Export.NpyArray<float> weight, RangeMethod method, int bits, RoundingMode rounding, Granularity granularity)
+    public static ObservedRange[] WeightRanges(Export.NpyArray<float> weight, RangeMethod method, int bits, RoundingMode rounding, Granularity granularity) =>
+        WeightRanges(weight, RangeRequest.For(method, bits, rounding), granularity);
+
+    public static ObservedRange[] WeightRanges(Export.NpyArray<float> weight, RangeRequest request, Granularity granularity)
     {
         int outputs = weight.Shape[0], per = weight.Data.Length / outputs;
         if (granularity == Granularity.Tensor)
         {
-            var observer = RangeObservers.Create(method, bits, rounding);
+            var observer = request.CreateObserver();
             observer.Observe(weight.Data);
             return [observer.Compute()];
         }
         var ranges = new ObservedRange[outputs];
         for (int o = 0; o < outputs; o++)
         {
-            var observer = RangeObservers.Create(method, bits, rounding);
+            var observer = request.CreateObserver();
             observer.Observe(weight.Data.AsSpan(o * per, per));
             ranges[o] = observer.Compute();
         }

@@ -26,7 +26,7 @@ public static class PtqBuilder
         IReadOnlyDictionary<string, double> activationThresholds, QuantizationConfig config)
     {
         config.Validate();
-        CheckBiasMode(model, config.Bias);
+        CheckBiasMode(model, config);
         var rounding = config.Rounding;
         double inputScale = Quantizer.Step(activationThresholds["input"], config.ActBits);
         var ops = new List<IntOp>();
@@ -104,7 +104,7 @@ public static class PtqBuilder
     public static Fp32Model BuildWeightsOnly(Fp32Model model, CalibrationResult ranges, QuantizationConfig config)
     {
         config.Validate();
-        CheckBiasMode(model, config.Bias);
+        CheckBiasMode(model, config);
         var parameters = new Dictionary<string, NpyArray<float>>();
         foreach (var layer in ActivationPoints.WeightLayers)
         {
@@ -131,9 +131,5 @@ public static class PtqBuilder
         return new Fp32Model { Manifest = model.Manifest, Parameters = parameters };
     }
 
-    private static void CheckBiasMode(Fp32Model model, BiasMode mode)
-    {
-        if (!model.HasBias && mode != BiasMode.None)
-            throw new BadInputException($"--bias {mode.ToOption()} needs a model trained with bias; this model has none (use --bias none)");
-    }
+    private static void CheckBiasMode(Fp32Model model, QuantizationConfig config) => QuantizationOptions.Check(config, model.HasBias);
 }

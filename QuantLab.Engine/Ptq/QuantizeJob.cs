@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Export;
 using QuantLab.Engine.Int;
 using QuantLab.Engine.Model;
@@ -7,7 +8,10 @@ using QuantLab.Engine.Training;
 
 namespace QuantLab.Engine.Ptq;
 
-/// <summary>What one post-training quantization run measured.</summary>
+/// <summary>What one quantized evaluation measured (PTQ or QAT).</summary>
+/// <param name="WeightSqnrDb">Per weight layer, 10·log10(Σw² / Σ(w − s·q)²) of its quantized weights (∞ when exact).</param>
+/// <param name="ActivationSqnrDb">Per activation point (scope all), the same ratio of the FP32 model's activations to their
+/// quantization error on the point's grid, over the first <see cref="QuantizeJob.ActivationSqnrImages"/> test images.</param>
 public sealed record QuantizeResult(
     QuantizationConfig Config,
     double Accuracy,
@@ -19,58 +23,80 @@ public sealed record QuantizeResult(
     double Seconds,
     CalibrationResult Ranges,
     IntModel? IntModel,
-    ExportedTestSet? TestSet);
+    ExportedTestSet? TestSet,
+    IReadOnlyDictionary<string, double> WeightSqnrDb,
+    IReadOnlyDictionary<string, double> ActivationSqnrDb);
 
 /// <summary>
-/// Calibration + quantization + evaluation of one FP32 model for one configuration: the function the
-/// <c>quantlab quantize</c> verb and a campaign's evaluate job both call.
+/// Quantization + evaluation of one model for one configuration, with every metric an evaluation reports.
+/// PTQ (<see cref="Evaluate"/>, ranges from a calibration) and QAT (<c>QatConversion</c>, learned ranges)
+/// both end in <see cref="Measure"/>.
 /// </summary>
 public static class QuantizeJob
 {
+    /// <summary>Test images over which activation SQNR is measured (a sample: it runs the FP32 model with activations kept).</summary>
+    public const int ActivationSqnrImages = 256;
+
+    /// <summary>Calibration then evaluation in one call (tests, bench); the CLI and workers run the two as separate jobs.</summary>
     public static QuantizeResult Run(Fp32Model model, QuantizationConfig config, LabeledImages train, LabeledImages test,
         int calibrationImages = Calibrator.DefaultImages, int threads = 0, Action<string>? log = null)
     {
         config.Validate();
         var watch = Stopwatch.StartNew();
-        var calibration = Calibrator.Sample(train, calibrationImages);
-        log?.Invoke($"calibrating on {calibration.Count} training images (weights: {config.WeightRange.ToOption()}, activations: {config.ActRange.ToOption()})");
-        var ranges = Calibrator.Calibrate(model, calibration, config);
+        var plan = RangePlan.For(config, calibrationImages);
+        log?.Invoke($"calibrating (weights: {config.WeightRange.ToOption()}{(plan.Activations is null ? "" : $", activations: {config.ActRange.ToOption()} on {calibrationImages} training images")})");
+        var ranges = Calibrator.Calibrate(model, plan.CalibrationImages is { } n ? Calibrator.Sample(train, n) : null, plan);
         var result = Evaluate(model, config, ranges, test, threads);
         return result with { Seconds = watch.Elapsed.TotalSeconds };
     }
 
     /// <summary>
-    /// Quantization + evaluation with ranges calibrated before (a campaign's evaluate job, whose calibrate
-    /// job ran earlier, maybe elsewhere): the second half of <see cref="Run"/>.
+    /// PTQ: quantization + evaluation with ranges calibrated before (a campaign's evaluate job, whose calibrate
+    /// job ran earlier, maybe elsewhere).
     /// </summary>
-    public static QuantizeResult Evaluate(Fp32Model model, QuantizationConfig config, CalibrationResult ranges, LabeledImages test, int threads = 0)
+    /// <param name="fp32Predictions">The FP32 model's predictions on <paramref name="test"/> where known (its training
+    /// recorded them): they feed fp32Accuracy and agreement; null runs the FP32 model.</param>
+    public static QuantizeResult Evaluate(Fp32Model model, QuantizationConfig config, CalibrationResult ranges, LabeledImages test, int threads = 0,
+        int[]? fp32Predictions = null)
     {
-        config.Validate();
+        QuantizationOptions.Check(config, model.HasBias);
+        IntModel? intModel = config.Scope == QuantScope.All ? PtqBuilder.BuildInteger(model, ranges, config) : null;
+        return Measure(model, config, ranges, intModel, test, threads, fp32Predictions);
+    }
+
+    /// <summary>
+    /// Runs the quantized model on <paramref name="test"/> (the integer engine for scope all, the dequantized
+    /// weights in float otherwise) and measures it against the FP32 weights <paramref name="weights"/>.
+    /// </summary>
+    public static QuantizeResult Measure(Fp32Model weights, QuantizationConfig config, CalibrationResult ranges, IntModel? intModel,
+        LabeledImages test, int threads, int[]? fp32Predictions)
+    {
         var watch = Stopwatch.StartNew();
-        int[] fp32Predictions;
-        using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
+        if (fp32Predictions is null || fp32Predictions.Length != test.Count)
+            using (var module = weights.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
 
         int[] predictions;
-        IntModel? intModel = null;
         ExportedTestSet? testSet = null;
-        if (config.Scope == QuantScope.All)
+        if (intModel is not null)
         {
-            intModel = PtqBuilder.BuildInteger(model, ranges, config);
             var inputs = QuantizeInputs(intModel, test);
-            var logits = IntegerEngine.Run(intModel, inputs, threads);
-            testSet = new ExportedTestSet(inputs, test.Labels, logits, LeNet5Architecture.Classes);
+            testSet = new ExportedTestSet(inputs, test.Labels, IntegerEngine.Run(intModel, inputs, threads), LeNet5Architecture.Classes);
             predictions = testSet.Predictions;
         }
         else
         {
-            using var module = PtqBuilder.BuildWeightsOnly(model, ranges, config).ToModule();
+            using var module = PtqBuilder.BuildWeightsOnly(weights, ranges, config).ToModule();
             predictions = Evaluation.Predict(module, test);
         }
 
         double agreement = predictions.Zip(fp32Predictions).Count(p => p.First == p.Second) / (double)predictions.Length;
+        var weightSqnr = QuantizationError.WeightSqnrDb(weights, ranges, config);
+        var activationSqnr = intModel is null
+            ? new Dictionary<string, double>()
+            : QuantizationError.ActivationSqnrDb(weights, ranges, config.ActBits, config.Rounding, test.Take(Math.Min(ActivationSqnrImages, test.Count)));
         return new QuantizeResult(config, Evaluation.Accuracy(predictions, test.Labels), Evaluation.Accuracy(fp32Predictions, test.Labels),
             agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), ranges.CalibrationImages,
-            watch.Elapsed.TotalSeconds, ranges, intModel, testSet);
+            watch.Elapsed.TotalSeconds, ranges, intModel, testSet, weightSqnr, activationSqnr);
     }
 
     /// <summary>The test images quantized with the model's input step, N × 1024.</summary>

@@ -49,7 +49,7 @@ public sealed class MovingAverageThreshold
     {
         using var scope = NewDisposeScope();
         var v = values.detach();
-        if (method.Kind == RangeMethodKind.MinMax) return v.abs().max().item<float>();
+        if (method.Is("minmax")) return v.abs().max().item<float>();
         var d = v.to(float64);
         double mean = d.mean().item<double>();
         double sigma = d.std(unbiased: false).item<double>();

@@ -137,7 +137,7 @@ public sealed class QatNetwork
         var w = weight.detach();
         bool perChannel = config.Granularity == Granularity.Channel;
         var flat = perChannel ? w.reshape(w.shape[0], -1) : w.reshape(1, -1);
-        if (config.WeightRange.Kind == RangeMethodKind.MinMax)
+        if (config.WeightRange.Is("minmax"))
             return flat.abs().amax([1]).data<float>().ToArray().Select(v => (double)v).ToArray();
         var d = flat.to(float64);
         var mean = d.mean([1L]);

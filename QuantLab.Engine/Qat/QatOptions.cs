@@ -39,8 +39,7 @@ public sealed record QatOptions
             throw new BadInputException("QAT trains for the integer path: --scope must be all (the weights scope is a PTQ study)");
         CheckRangeMethod(Config.WeightRange, "weight");
         CheckRangeMethod(Config.ActRange, "activation");
-        if (!modelHasBias && Config.Bias != BiasMode.None)
-            throw new BadInputException($"--bias {Config.Bias.ToOption()} needs a model with bias; this one has none (train with --bias, or use --bias none)");
+        QuantizationOptions.Check(Config, modelHasBias);
         if (!(EmaConstant > 0 && EmaConstant <= 1))
             throw new BadInputException($"the activation-range averaging constant must be in (0, 1] (got {EmaConstant.ToString(CultureInfo.InvariantCulture)})");
         if (!(FreezeFraction >= 0 && FreezeFraction < 1))
@@ -50,8 +49,9 @@ public sealed record QatOptions
 
     internal static void CheckRangeMethod(RangeMethod method, string what)
     {
-        if (method.Kind is not (RangeMethodKind.MinMax or RangeMethodKind.Sigma))
-            throw new BadInputException($"QAT observes the {what} range every mini-batch and supports minmax and sigma:K; " +
+        if (!method.Info.ObservedPerBatch)
+            throw new BadInputException($"QAT observes the {what} range every mini-batch and supports " +
+                                        string.Join(" and ", RangeObservers.Methods.Where(m => m.ObservedPerBatch).Select(m => m.Form)) + "; " +
                                         $"'{method.ToOption()}' is a calibration-set method (use it with 'quantlab quantize' on an FP32 model)");
     }
 }

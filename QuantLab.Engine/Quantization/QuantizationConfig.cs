@@ -19,12 +19,16 @@ public sealed record QuantizationConfig(
     RequantSpec Requant,
     BiasMode Bias)
 {
-    /// <summary>True when the configuration can exist; otherwise <paramref name="problem"/> says why, naming the options.</summary>
     /// <summary>The seed's §2.4 setting: everything 8-bit on the integer path, min/max ranges per
-    /// tensor, floor rounding, float requantization, no bias.</summary>
-    public static QuantizationConfig Default { get; } = new(QuantScope.All, 8, 8, RangeMethod.MinMax, RangeMethod.MinMax,
-        Granularity.Tensor, RoundingMode.Floor, RequantSpec.Float, BiasMode.None);
+    /// tensor, floor rounding, float requantization, no bias (the defaults of <see cref="QuantizationOptions"/>).</summary>
+    public static QuantizationConfig Default => _default ??= QuantizationOptions.Defaults();
+    private static QuantizationConfig? _default;
 
+    /// <summary>Whether the configuration needs activation ranges: the integer path, or an int32 bias, whose step
+    /// s_w·s_x takes the input's step also in the weights scope.</summary>
+    public bool NeedsActivationRanges => Scope == QuantScope.All || Bias == BiasMode.Int32;
+
+    /// <summary>True when the configuration can exist; otherwise <paramref name="problem"/> says why, naming the options.</summary>
     public bool TryValidate(out string problem)
     {
         if (!BitWidth.IsValid(WeightBits))
@@ -35,7 +39,7 @@ public sealed record QuantizationConfig(
             problem = "weight range, act range and requant must all be set";
         else if (!Enum.IsDefined(Scope) || !Enum.IsDefined(Granularity) || !Enum.IsDefined(Rounding) || !Enum.IsDefined(Bias))
             problem = "scope, granularity, rounding and bias must be defined values";
-        else if (Requant.IsFixedPoint && Bias == BiasMode.Float)
+        else if (Scope == QuantScope.All && Requant.IsFixedPoint && Bias == BiasMode.Float)   // the weights scope does not requantize
             problem = $"requant {Requant.ToOption()} cannot be combined with bias float: fixed-point requantization "
                       + "adds the bias to the integer accumulator, so it requires bias none or int32 (or requant float)";
         else
@@ -54,14 +58,6 @@ public sealed record QuantizationConfig(
     }
 
     /// <summary>Every option in its canonical spelling, in the order of DESIGN.md §6.</summary>
-    public override string ToString() => string.Join(' ',
-        $"weight-bits={WeightBits.ToString(CultureInfo.InvariantCulture)}",
-        $"act-bits={ActBits.ToString(CultureInfo.InvariantCulture)}",
-        $"weight-range={WeightRange}",
-        $"act-range={ActRange}",
-        $"granularity={Granularity.ToOption()}",
-        $"rounding={Rounding.ToOption()}",
-        $"requant={Requant}",
-        $"bias={Bias.ToOption()}",
-        $"scope={Scope.ToOption()}");
+    public override string ToString() =>
+        string.Join(' ', QuantizationOptions.All.Select(o => $"{o.Flag[2..]}={QuantizationOptions.ValueOf(o, this)}"));
 }

@@ -9,7 +9,8 @@ namespace QuantLab.Engine.Training;
 /// mini-batches, the test accuracy after every epoch.</summary>
 public static class Trainer
 {
-    private static readonly Lock InitGate = new();
+    /// <summary>Held while a module is constructed from torch's process-wide generator (see <see cref="SeededModel"/>).</summary>
+    internal static readonly Lock InitGate = new();
 
     public sealed record Result(LeNet5 Model, IReadOnlyList<EpochResult> Epochs, double Seconds)
     {

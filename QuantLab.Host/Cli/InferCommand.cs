@@ -27,10 +27,12 @@ public static class InferCommand
             var (intModel, recorded, manifest) = IntExport.Read(dir);
             var transform = manifest["inputTransform"]?.GetValue<string>() ?? "resize";
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), transform, ctx.Err.WriteLine);
-            var inputs = QuantizeJob.QuantizeInputs(intModel, dataset.Test);
+            // The images the export was measured on: the whole test set, or a campaign job's first N (its testLimit).
+            var test = recorded is null ? dataset.Test : dataset.Test.Take(Math.Min(recorded.Count, dataset.Test.Count));
+            var inputs = QuantizeJob.QuantizeInputs(intModel, test);
             var logits = IntegerEngine.Run(intModel, inputs, parse.GetValue(threads));
-            var classes = logits.Length / dataset.Test.Count;
-            var result = new ExportedTestSet(inputs, dataset.Test.Labels, logits, classes);
+            var classes = logits.Length / test.Count;
+            var result = new ExportedTestSet(inputs, test.Labels, logits, classes);
 
             int? mismatches = null;
             bool inputsMatch = true;

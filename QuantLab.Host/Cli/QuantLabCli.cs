@@ -27,6 +27,7 @@ public static class QuantLabCli
         SubmitCommand.Create(context),
         StatusCommand.Create(context),
         ReportCommand.Create(context),
+        ExportCommand.Create(context),
     };
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)

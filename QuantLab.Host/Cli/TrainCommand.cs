@@ -1,5 +1,6 @@
 using System.CommandLine;
 using QuantLab.Engine;
+using QuantLab.Engine.Jobs;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
@@ -15,7 +16,7 @@ public static class TrainCommand
     {
         var defaults = new TrainOptions();
         var flags = new QuantizationFlags();
-        var output = new Option<string>("--out") { Description = "Directory to write the trained model to (model.json + one .npy per parameter)", Required = true };
+        var outOption = new Option<string>("--out") { Description = "Directory to write the trained model to (model.json + one .npy per parameter)", Required = true };
         var bias = new Option<string?>("--bias")
         {
             Description = "Train LeNet-5 with bias (the seed's §2.5 model); with --qat optionally the bias mode: int32 (the default), float, or none (a model without bias)",
@@ -38,7 +39,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train LeNet-5 in FP32 (the seed's §1.3: SGD lr 0.001, momentum 0.9, mini-batch 4, 2 epochs), or quantization-aware with --qat (§3.1)")
         {
-            output, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, freeze, ema, data, transform, json,
+            outOption, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, freeze, ema, data, transform, json,
         };
         foreach (var option in flags.AllButBias) command.Add(option);
         command.SetAction((parse, cancel) =>
@@ -68,25 +69,19 @@ public static class TrainCommand
                     throw new BadInputException($"{string.Join(", ", qatOnly)} only apply to quantization-aware training: add --qat (FP32 training has no quantization)");
             }
             bool asJson = parse.GetValue(json);
-            var outDir = parse.GetValue(output)!;
+            var outDir = parse.GetValue(outOption)!;
             DataCommand.EnsureWritableParent(outDir);
             if (isQat) return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), parse.GetValue(freeze), parse.GetValue(ema),
                 biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
 
             var progress = ctx.Progress(asJson);
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), parse.GetValue(transform), ctx.Err.WriteLine);
-            var result = Trainer.Train(options, dataset.Train, dataset.Test, progress, cancel);
+            // The same record and entry point as a campaign's train job.
+            var output = JobExecution.Train(new Fp32TrainJob(options, new DataSelection(dataset.Transform)), dataset.Train, dataset.Test, options.Threads, progress, cancel);
+            var result = output.Training;
             progress("Finished Training");
             progress($"Accuracy of the network on the test images: {result.TestAccuracy * 100:F2}%");
-            var manifest = new ModelManifest
-            {
-                InputTransform = dataset.Transform,
-                TestAccuracy = result.TestAccuracy,
-                Training = new TrainingRecord(options.Epochs, options.BatchSize, options.Lr, options.Momentum, options.Seed,
-                    options.TrainLimit, options.Threads, result.Seconds),
-            };
-            Fp32Model.FromModule(result.Model, manifest).Save(outDir);
-            result.Model.Dispose();
+            output.Model.Save(outDir);
             if (asJson)
             {
                 ctx.WriteJson(new
@@ -99,6 +94,7 @@ public static class TrainCommand
                     seed = options.Seed,
                     threads = options.Threads,
                     inputTransform = dataset.Transform,
+                    predictionsSha256 = output.Measurements.Text["predictionsSha256"],
                     @out = Path.GetFullPath(outDir),
                 });
             }
@@ -122,11 +118,14 @@ public static class TrainCommand
 
         var progress = ctx.Progress(asJson);
         var dataset = DataAccess.Load(ctx, dataDir, transform, ctx.Err.WriteLine);
-        progress($"QAT: {QuantizeCommand.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
-        var result = QatTrainer.Train(qat, options, dataset.Train, dataset.Test, start, fromDir, progress, cancel);
+        progress($"QAT: {QuantizationOptions.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
+        // The same record and entry point as a campaign's QAT train job (campaigns train from scratch).
+        var job = new QatTrainJob(options with { Bias = hasBias }, qat, new DataSelection(dataset.Transform));
+        var output = JobExecution.Train(job, dataset.Train, dataset.Test, options.Threads, start is null ? null : (start, fromDir!), progress, cancel);
+        var result = output.Training;
+        var model = output.Model;
         progress("Finished Training");
         progress($"Accuracy of the integer network on the test images: {result.TestAccuracy * 100:F2}% (float weights without quantization {result.Fp32Accuracy * 100:F2}%)");
-        var model = new QatModel { Manifest = result.Model.Manifest with { InputTransform = dataset.Transform }, Weights = result.Model.Weights };
         model.Save(outDir);
         if (asJson)
         {
@@ -138,7 +137,7 @@ public static class TrainCommand
                 epochs = options.Epochs,
                 seconds = result.Seconds,
                 epochAccuracies = result.Epochs.Select(e => e.TestAccuracy),
-                predictionsSha256 = QatConversion.Run(model, dataset.Test).PredictionsSha256,
+                predictionsSha256 = output.PredictionsSha256,
                 float32Forward = new
                 {
                     count = result.Float32.Count,

@@ -1,4 +1,6 @@
 using QuantLab.Actors.Messages;
+using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Host.Reports;
 
@@ -32,7 +34,7 @@ public sealed record CampaignReport(
     IReadOnlyList<SeedRow> SeedComparison)
 {
     /// <summary>Parameters that describe a quantization setting (a twin matches on all of them).</summary>
-    public static readonly string[] QuantAxes = ["scope", "weightBits", "actBits", "weightRange", "actRange", "granularity", "rounding", "requant", "bias"];
+    public static readonly string[] QuantAxes = [.. QuantizationOptions.All.Select(o => o.Field)];
 
     /// <summary>Default pivot axes, in order of preference, among those that vary.</summary>
     public static readonly string[] PreferredAxes = ["weightBits", "weightRange", "actBits", "actRange", "rounding", "requant", "granularity", "bias", "scope", "method",
@@ -80,18 +82,15 @@ public sealed record CampaignReport(
         }).ToList();
     }
 
-    private static bool SameQuantization(ReportRow a, ReportRow b) => QuantAxes.All(k => a.Param(k) == b.Param(k));
+    private static bool SameQuantization(ReportRow a, ReportRow b) =>
+        a.Quantization is { } x && b.Quantization is { } y && QuantizationOptions.Canonical(x) == QuantizationOptions.Canonical(y);
 
-    /// <summary>Same training settings, ignoring the QAT block (a QAT training's twin is the FP32 one).</summary>
-    private static bool SameTraining(ReportRow a, ReportRow b)
-    {
-        static IEnumerable<KeyValuePair<string, string>> Train(ReportRow r) =>
-            r.Params.Where(p => p.Key.StartsWith("train.", StringComparison.Ordinal) && !p.Key.StartsWith("train.qat.", StringComparison.Ordinal)).OrderBy(p => p.Key, StringComparer.Ordinal);
-        return Train(a).SequenceEqual(Train(b));
-    }
+    /// <summary>Same training recipe and data, QAT or not (a QAT training's twin is the FP32 one).</summary>
+    private static bool SameTraining(ReportRow a, ReportRow b) =>
+        a.Recipe is { } x && b.Recipe is { } y && JobCodec.Canonical(new Fp32TrainJob(x.Options, x.Data)) == JobCodec.Canonical(new Fp32TrainJob(y.Options, y.Data));
 
     private static IReadOnlyList<BestRow> BuildBest(IReadOnlyList<ReportRow> evaluations, int top = 3) =>
-        evaluations.GroupBy(e => $"W{e.Param("weightBits") ?? "?"}/A{e.Param("actBits") ?? "-"}")
+        evaluations.GroupBy(e => e.Quantization is { } q ? $"W{q.WeightBits}/A{(q.Scope == QuantScope.All ? q.ActBits.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}" : "W?/A-")
             .OrderBy(g => g.Key, AxisValueComparer.Instance)
             .SelectMany(g => g.OrderByDescending(e => e.Accuracy).ThenBy(e => e.Label, StringComparer.Ordinal).Take(top)
                 .Select((e, i) => new BestRow(g.Key, i + 1, e.Label, e.Accuracy!.Value)))
@@ -100,19 +99,21 @@ public sealed record CampaignReport(
     /// <summary>The seed's figures (§1.3–§3.1) next to the matching jobs of this campaign, where it has them.</summary>
     private static IReadOnlyList<SeedRow> BuildSeed(IReadOnlyList<ReportRow> rows)
     {
-        // Only trainings with the seed's settings are compared with the seed (2 epochs, mini-batch 4,
-        // SGD lr 0.001, momentum 0.9, the whole training and test sets), and only quantizations with its
-        // choices (8 bits, min/max ranges per tensor, floor rounding); any training seed.
-        bool SeedTraining(ReportRow r, string prefix) => r.Param(prefix + "epochs") == "2" && r.Param(prefix + "batchSize") == "4"
-            && r.Param(prefix + "lr") == "0.001" && r.Param(prefix + "momentum") == "0.9" && r.Param(prefix + "trainLimit") is null && r.Param(prefix + "testLimit") is null;
-        bool SeedQuantization(ReportRow r) => r.Param("weightBits") == "8" && r.Param("weightRange") == "minmax" && r.Param("granularity") == "tensor"
-            && r.Param("rounding") == "floor" && (r.Param("scope") == "weights" || (r.Param("actBits") == "8" && r.Param("actRange") == "minmax"));
-        bool Fp32Train(ReportRow r, string bias) => r.Kind == "train" && r.Param("bias") == bias && SeedTraining(r, "")
-            && !r.Params.Keys.Any(k => k.StartsWith("qat.", StringComparison.Ordinal));
-        bool Ptq(ReportRow r, string trainBias, string scope) => r.IsEvaluation && !r.IsQat && r.Param("train.bias") == trainBias && SeedTraining(r, "train.")
-            && r.Param("scope") == scope && SeedQuantization(r) && r.Param("requant") is null or "float";
-        bool Qat(ReportRow r, bool fixedPoint) => r.IsEvaluation && r.IsQat && r.Param("train.bias") == "false" && SeedTraining(r, "train.") && SeedQuantization(r)
-            && r.Param("scope") == "all" && (r.Param("requant") ?? "float").StartsWith("fixed-point", StringComparison.Ordinal) == fixedPoint;
+        // Only trainings with the seed's recipe are compared with the seed (2 epochs, mini-batch 4, SGD lr 0.001,
+        // momentum 0.9, the whole training and test sets), and only quantizations with its choices (8 bits,
+        // min/max ranges per tensor, floor rounding); any training seed.
+        static bool SeedRecipe(ReportRow r) => r.Recipe is var (t, d) && t.Epochs == 2 && t.BatchSize == 4 && t.Lr == 0.001 && t.Momentum == 0.9
+            && t.TrainLimit is null && d.TestLimit is null;
+        static bool SeedQuantization(QuantizationConfig c) => c.WeightBits == 8 && c.WeightRange.Is("minmax") && c.Granularity == Granularity.Tensor
+            && c.Rounding == RoundingMode.Floor && (c.Scope == QuantScope.Weights || (c.ActBits == 8 && c.ActRange.Is("minmax")));
+        bool Fp32Train(ReportRow r, bool bias) => r.Job is Fp32TrainJob t && t.Training.Bias == bias && SeedRecipe(r);
+        bool Ptq(ReportRow r, bool trainBias, QuantScope scope, BiasMode mode) => r.Job is EvaluateJob { Method: EvaluationMethod.Ptq } e
+            && r.Training is Fp32TrainJob t && t.Training.Bias == trainBias && SeedRecipe(r)
+            && e.Quantization.Scope == scope && e.Quantization.Bias == mode && SeedQuantization(e.Quantization)
+            && (scope == QuantScope.Weights || !e.Quantization.Requant.IsFixedPoint);
+        bool Qat(ReportRow r, bool fixedPoint) => r.Job is EvaluateJob { Method: EvaluationMethod.Qat } e
+            && r.Training is QatTrainJob { Training.Bias: false } && SeedRecipe(r) && SeedQuantization(e.Quantization)
+            && e.Quantization.Scope == QuantScope.All && e.Quantization.Requant.IsFixedPoint == fixedPoint;
         SeedRow Row(string section, string what, double seed, Func<ReportRow, bool> match, Func<ReportRow, double?> value)
         {
             // One figure per training run (the first matching job of each, by key), in percent, rounded so
@@ -129,12 +130,12 @@ public sealed record CampaignReport(
 
         var table = new List<SeedRow>
         {
-            Row("1.3", "FP32 LeNet-5, 2 epochs, mini-batch 4", 98.67, r => Fp32Train(r, "false"), r => r.Accuracy),
-            Row("2.2", "8-bit weights (symmetric, min/max), activations in float", 98.67, r => Ptq(r, "false", "weights"), r => r.Accuracy),
-            Row("2.4", "8-bit weights and activations, requantization, floor", 98.69, r => Ptq(r, "false", "all") && r.Param("bias") == "none", r => r.Accuracy),
-            Row("2.5-fp32-bias", "FP32 LeNet-5 with bias", 97.77, r => Fp32Train(r, "true"), r => r.Accuracy),
-            Row("2.5-weights", "with bias: weights and activations quantized, bias float", 97.81, r => Ptq(r, "true", "all") && r.Param("bias") == "float", r => r.Accuracy),
-            Row("2.5-weights-bias", "with bias: weights, activations and bias (int32) quantized", 97.77, r => Ptq(r, "true", "all") && r.Param("bias") == "int32", r => r.Accuracy),
+            Row("1.3", "FP32 LeNet-5, 2 epochs, mini-batch 4", 98.67, r => Fp32Train(r, false), r => r.Accuracy),
+            Row("2.2", "8-bit weights (symmetric, min/max), activations in float", 98.67, r => Ptq(r, false, QuantScope.Weights, BiasMode.None), r => r.Accuracy),
+            Row("2.4", "8-bit weights and activations, requantization, floor", 98.69, r => Ptq(r, false, QuantScope.All, BiasMode.None), r => r.Accuracy),
+            Row("2.5-fp32-bias", "FP32 LeNet-5 with bias", 97.77, r => Fp32Train(r, true), r => r.Accuracy),
+            Row("2.5-weights", "with bias: weights and activations quantized, bias float", 97.81, r => Ptq(r, true, QuantScope.All, BiasMode.Float), r => r.Accuracy),
+            Row("2.5-weights-bias", "with bias: weights, activations and bias (int32) quantized", 97.77, r => Ptq(r, true, QuantScope.All, BiasMode.Int32), r => r.Accuracy),
             Row("3.1-fp32", "QAT run: the trained weights evaluated in FP32", 98.09, r => Qat(r, false), r => r.Metric("fp32Accuracy")),
             Row("3.1-qat", "QAT, 8-bit, float M", 98.11, r => Qat(r, false), r => r.Accuracy),
             Row("3.1-qat-fixed-point", "QAT, 8-bit, fixed-point M", 98.14, r => Qat(r, true), r => r.Accuracy),

@@ -1,5 +1,5 @@
 using QuantLab.Actors.Messages;
-using QuantLab.Actors.Planning;
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Storage;
 using QuantLab.Actors.Workers;
 using QuantLab.Engine.Reports;
@@ -21,11 +21,11 @@ public static class ModelHistograms
     {
         var sections = new List<Section>();
         foreach (var train in results.Results
-                     .Where(r => r.Kind == JobKind.Train && r.Status == OutcomeStatus.Succeeded && !r.Parameters.Contains("\"qat\"", StringComparison.Ordinal))
+                     .Where(r => r.Job is Fp32TrainJob && r.Status == OutcomeStatus.Succeeded)
                      // Only trainings that stored a model (a synthetic executor's jobs store none).
                      .Where(r => r.Artifacts.Keys.Any(k => k.StartsWith(EngineArtifacts.ModelPrefix, StringComparison.Ordinal)))
                      // One model per training configuration: the seeds of one configuration look alike.
-                     .DistinctBy(r => string.Join(';', ReportRow.Flatten(r.Parameters, "").Where(p => p.Key != "seed").OrderBy(p => p.Key, StringComparer.Ordinal)))
+                     .DistinctBy(r => JobCodec.Canonical(((Fp32TrainJob)r.Job) with { Training = ((Fp32TrainJob)r.Job).Training with { Seed = 0 } }))
                      .Take(models))
         {
             var model = EngineArtifacts.GetModel(train.Artifacts, store);

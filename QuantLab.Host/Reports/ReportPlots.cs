@@ -8,10 +8,10 @@ public static class ReportPlots
     public static IReadOnlyList<Plot> Render(CampaignReport report)
     {
         var plots = new List<Plot>();
-        var evaluations = report.Rows.Where(r => r.IsEvaluation && r.Accuracy is not null && r.Param("weightBits") is not null).ToList();
+        var evaluations = report.Rows.Where(r => r.Quantization is not null && r.Accuracy is not null).ToList();
         if (report.SeedComparison.Any(s => s.Ours is not null))
             plots.Add(SeedBesideOurs(report.SeedComparison));
-        if (evaluations.Select(r => r.Param("weightBits")).Distinct().Count() > 1)
+        if (evaluations.Select(r => r.Quantization!.WeightBits).Distinct().Count() > 1)
             plots.Add(AccuracyByBits(evaluations));
         return plots;
     }
@@ -47,9 +47,9 @@ public static class ReportPlots
     private static Plot AccuracyByBits(IReadOnlyList<ReportRow> evaluations)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var series in evaluations.GroupBy(r => $"{(r.IsQat ? "QAT" : "PTQ")} {r.Param("weightRange") ?? "minmax"}").OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var series in evaluations.GroupBy(r => $"{(r.IsQat ? "QAT" : "PTQ")} {r.Quantization!.WeightRange.ToOption()}").OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var points = series.GroupBy(r => int.Parse(r.Param("weightBits")!)).OrderBy(g => g.Key)
+            var points = series.GroupBy(r => r.Quantization!.WeightBits).OrderBy(g => g.Key)
                 .Select(g => (Bits: (double)g.Key, Accuracy: g.Max(r => r.Accuracy!.Value) * 100)).ToArray();
             var line = plot.Add.Scatter(points.Select(p => p.Bits).ToArray(), points.Select(p => p.Accuracy).ToArray());
             line.LegendText = series.Key;

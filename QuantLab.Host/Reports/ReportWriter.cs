@@ -141,7 +141,7 @@ public static partial class ReportWriter
             job = x.Key,
             kind = x.Kind.ToString().ToLowerInvariant(),
             label = x.Label,
-            @params = System.Text.Json.Nodes.JsonNode.Parse(x.Parameters),
+            @params = QuantLab.Engine.Jobs.JobCodec.Write(x.Job),
             upstream = x.Upstream,
             status = x.Status.ToString(),
             metrics = new { numbers = x.Metrics.Numbers, text = x.Metrics.Text },

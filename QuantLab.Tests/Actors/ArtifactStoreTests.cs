@@ -65,6 +65,24 @@ public sealed class ArtifactStoreTests : IDisposable
         Assert.Contains("schema version 99", e.Message);
     }
 
+    [Fact]
+    public void A_database_with_campaigns_of_engine_1_is_refused_by_writers_and_readers_naming_the_engine()
+    {
+        // The journal's columns as Akka.Persistence.Sql creates them, reduced to what the check reads; one event of engine 1.
+        Scalar("CREATE TABLE journal (ordering INTEGER PRIMARY KEY, persistence_id TEXT, sequence_number INTEGER, manifest TEXT, message BLOB)");
+        Scalar("INSERT INTO journal (persistence_id, sequence_number, manifest, message) VALUES ('quantlab-coordinator', 1, 'ql.job-started.v1', x'00')");
+        LabDatabase.Initialize(_db);   // an event whose shape did not change is fine
+        Scalar("INSERT INTO journal (persistence_id, sequence_number, manifest, message) VALUES ('quantlab-coordinator', 2, 'ql.campaign-submitted.v1', x'00')");
+        foreach (var open in new Action[] { () => LabDatabase.Initialize(_db), () => LabDatabase.CheckReadable(_db) })
+        {
+            var e = Assert.Throws<BadInputException>(open);
+            Assert.Equal(2, e.ExitCode);
+            Assert.Contains("engine 1.x", e.Message);
+            Assert.Contains(EngineInfo.Version, e.Message);
+            Assert.Contains("new --db", e.Message);
+        }
+    }
+
     private object? Scalar(string sql)
     {
         using var c = LabDatabase.Open(_db);

@@ -1,5 +1,6 @@
 using QuantLab.Actors.Campaigns;
 using QuantLab.Engine;
+using QuantLab.Engine.Jobs;
 
 namespace QuantLab.Tests.Actors;
 
@@ -35,20 +36,20 @@ public class CampaignSpecParserTests
     {
         var spec = CampaignSpecParser.Parse(Example);
         Assert.Equal("lenet-sweep", spec.Name);
-        Assert.Equal(new DataOptions("pad", 500), spec.Data);
+        Assert.Equal(new DataSelection("pad", 500), spec.Data);
         Assert.Equal(2, spec.Train.Count);
         Assert.Equal([false, true], spec.Train[0].Bias);
         Assert.Equal([1, 2], spec.Train[0].Seed);
         Assert.Equal([2000], spec.Train[0].TrainLimit);
         Assert.Null(spec.Train[0].Qat);
-        Assert.Equal(["fixed-point:31"], spec.Train[1].Qat!.Requant);
+        Assert.Equal(["fixed-point:31"], spec.Train[1].Qat!.Values["requant"]);
         Assert.Equal([(int?)null], spec.Train[1].TrainLimit);
         var q = spec.Quantize!;
         Assert.Equal(["fp32"], q.Models);
-        Assert.Equal(["minmax", "sigma:3"], q.Axes.WeightRange);
-        Assert.Equal(["percentile:99.9"], q.Axes.ActRange);
-        Assert.Equal(["float", "fixed-point:16"], q.Axes.Requant);
-        Assert.Equal(["none", "float", "int32"], q.Axes.Bias);
+        Assert.Equal(["minmax", "sigma:3"], q.Axes.Values["weightRange"]);
+        Assert.Equal(["percentile:99.9"], q.Axes.Values["actRange"]);
+        Assert.Equal(["float", "fixed-point:16"], q.Axes.Values["requant"]);
+        Assert.Equal(["none", "float", "int32"], q.Axes.Values["bias"]);
         Assert.Equal(SearchKind.Grid, spec.Search.Kind);
     }
 
@@ -57,23 +58,24 @@ public class CampaignSpecParserTests
     {
         var spec = CampaignSpecParser.Parse("""{ "name": "m", "train": { "id": "a" }, "quantize": {}, "search": { "kind": "random", "samples": 3 } }""");
         var axes = spec.Quantize!.Axes;
-        Assert.Equal(["all"], axes.Scope);
-        Assert.Equal([8], axes.WeightBits);
-        Assert.Equal(["floor"], axes.Rounding);
-        Assert.Null(axes.Bias);
+        Assert.Empty(axes.Values);   // every option takes the grammar's default
+        Assert.Equal(["all"], axes.Of(QuantLab.Engine.Quantization.QuantizationOptions.Scope));
+        Assert.Equal(["8"], axes.Of(QuantLab.Engine.Quantization.QuantizationOptions.WeightBits));
+        Assert.Equal(["floor"], axes.Of(QuantLab.Engine.Quantization.QuantizationOptions.Rounding));
+        Assert.Equal([(string?)null], axes.Of(QuantLab.Engine.Quantization.QuantizationOptions.Bias));   // the model's
         Assert.Empty(spec.Quantize.Models);
         Assert.Equal(new SearchSpec(SearchKind.Random, 3, 0), spec.Search);
-        Assert.Equal(DataOptions.Default, spec.Data);
+        Assert.Equal(DataSelection.Default, spec.Data);
     }
 
     [Theory]
-    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"weightBits":[4,8,17]}}""", "$.quantize.weightBits[2]", "2..16")]
+    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"weightBits":[4,8,17]}}""", "$.quantize.weightBits[2]", "2 to 16")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"weightBit":8}}""", "$.quantize.weightBit", "weightBits")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"bogus":1}""", "$.bogus", "unknown field")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"rounding":"up"}}]}""", "$.train[0].qat.rounding", "floor, half-even, half-away")]
-    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"weightRange":"sigma:-1"}}""", "$.quantize.weightRange", "sigma:K (K > 0)")]
+    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"weightRange":"sigma:-1"}}""", "$.quantize.weightRange", "sigma:K (K > 0")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"actRange":["minmax","percentile:101"]}}""", "$.quantize.actRange[1]", "percentile:P")]
-    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"requant":"fixed-point:40"}}""", "$.quantize.requant", "P = 8..31")]
+    [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"requant":"fixed-point:40"}}""", "$.quantize.requant", "8 to 31")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"bias":"int8"}}""", "$.quantize.bias", "none, float, int32")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"scope":"layers"}}""", "$.quantize.scope", "weights, all")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"quantize":{"granularity":["tensor","tensor"]}}""", "$.quantize.granularity[1]", "repeats")]

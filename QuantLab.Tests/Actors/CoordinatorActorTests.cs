@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using QuantLab.Actors.Coordinator;

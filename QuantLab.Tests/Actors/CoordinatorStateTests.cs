@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Coordinator;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;

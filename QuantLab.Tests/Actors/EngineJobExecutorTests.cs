@@ -1,3 +1,5 @@
+using QuantLab.Engine.Training;
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Campaigns;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
@@ -56,12 +58,7 @@ public sealed class EngineJobExecutorTests : IDisposable
         var (trainSet, test) = Mnist.Get("resize");
         foreach (var evaluate in plan.Jobs.Where(j => j.Kind == JobKind.Evaluate))
         {
-            var p = evaluate.ParametersElement();
-            var config = QuantizationConfig.Default with
-            {
-                Scope = QuantScope.Parse(p.GetProperty("scope").GetString()),
-                WeightBits = p.GetProperty("weightBits").GetInt32(),
-            };
+            var config = Assert.IsType<EvaluateJob>(evaluate.Job).Quantization;
             var direct = QuantizeJob.Run(model, config, trainSet, test.Take(1000), calibrationImages: 200, threads: 1);
             var metrics = outcomes[evaluate.Key].Metrics;
             Assert.Equal(direct.Accuracy, metrics.Numbers["accuracy"]);
@@ -69,6 +66,16 @@ public sealed class EngineJobExecutorTests : IDisposable
             Assert.Equal(direct.PredictionsSha256, metrics.Text["predictionsSha256"]);
             Assert.Equal(10, metrics.Numbers.Keys.Count(k => k.StartsWith("perClassAccuracy.", StringComparison.Ordinal)));
             Assert.True(metrics.Numbers["weightSqnrDb.conv1"] > (config.WeightBits == 8 ? 30 : 10));
+            Assert.Equal(direct.WeightSqnrDb["fc6"], metrics.Numbers["weightSqnrDb.fc6"]);
+            // Activation SQNR per quantization point, computed by the engine (scope all quantizes activations).
+            var activationSqnr = metrics.Numbers.Where(k => k.Key.StartsWith("activationSqnrDb.", StringComparison.Ordinal)).ToDictionary(k => k.Key, k => k.Value);
+            if (config.Scope == QuantScope.All)
+            {
+                Assert.Equal(["activationSqnrDb.conv1", "activationSqnrDb.conv3", "activationSqnrDb.conv5", "activationSqnrDb.fc6", "activationSqnrDb.input", "activationSqnrDb.output"],
+                    activationSqnr.Keys.Order(StringComparer.Ordinal));
+                Assert.All(activationSqnr.Values, db => Assert.InRange(db, 10, 80));   // 8-bit grids keep most of each tensor
+            }
+            else Assert.Empty(activationSqnr);
         }
     }
 
@@ -78,8 +85,8 @@ public sealed class EngineJobExecutorTests : IDisposable
         var db = _dir.File("lab.db");
         LabDatabase.Initialize(db);
         // lr 1e6 is outside what a spec allows; the executor must still report the divergence as the configuration's.
-        var parameters = """{"batchSize":4,"bias":false,"epochs":1,"inputTransform":"resize","lr":1000000,"momentum":0.9,"seed":1,"testLimit":100,"trainLimit":400}""";
-        var job = new JobDescriptor(JobKeys.Compute(JobKind.Train, parameters, [], "d", "e"), JobKind.Train, parameters, [], "d", "e", "nan");
+        var record = new Fp32TrainJob(new TrainOptions { Epochs = 1, Lr = 1_000_000, Seed = 1, TrainLimit = 400 }, new DataSelection("resize", 100));
+        var job = JobDescriptor.For(record, "d", "e", "nan");
         JobOutcome outcome;
         lock (TorchThreads.Gate) outcome = new EngineJobExecutor(Mnist).Execute(job, new Dictionary<string, IReadOnlyDictionary<string, string>>(), new SqliteArtifactStore(db), CancellationToken.None);
         Assert.Equal(OutcomeStatus.ConfigurationFailed, outcome.Status);

@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Campaigns;
 using QuantLab.Actors.Planning;
 
@@ -26,8 +27,9 @@ public class ExperimentSpecsTests
         var jobs = plan.Jobs.GroupBy(j => j.Kind).ToDictionary(g => g.Key, g => g.Count());
         // Per training seed (1, 2, 3): fp32, fp32-bias, and QAT with float and with fixed-point M.
         Assert.Equal(3 * 4, jobs[JobKind.Train]);
-        // fp32: weights/none, all/none; fp32-bias: weights/none, weights/float, all/none, all/float, all/int32; QAT: float, fixed-point.
-        Assert.Equal(3 * (2 + 5 + 2), jobs[JobKind.Evaluate]);
+        // fp32: weights/none, all/none; fp32-bias: weights/none, weights/float, weights/int32, all/none, all/float, all/int32;
+        // QAT: float, fixed-point.
+        Assert.Equal(3 * (2 + 6 + 2), jobs[JobKind.Evaluate]);
         Assert.NotEmpty(plan.Dropped); // bias modes on the bias-free model
     }
 
@@ -38,9 +40,11 @@ public class ExperimentSpecsTests
         var byReason = plan.DroppedByReason().ToDictionary(d => d.Reason);
         Assert.Equal(plan.Dropped.Count, byReason.Values.Sum(d => d.Count));
         // fp32, per seed: scope weights and all, each with bias float and int32.
-        Assert.Equal(3 * 2, byReason["bias mode float on a model without bias"].Count);
-        Assert.Equal(3 * 2, byReason["bias mode int32 on a model without bias"].Count);
-        Assert.StartsWith("fp32[seed=1]", byReason["bias mode float on a model without bias"].Example, StringComparison.Ordinal);
+        const string noFloat = "bias float needs a model with bias; this one has none (use bias none, or a model trained with bias)";
+        const string noInt32 = "bias int32 needs a model with bias; this one has none (use bias none, or a model trained with bias)";
+        Assert.Equal(3 * 2, byReason[noFloat].Count);
+        Assert.Equal(3 * 2, byReason[noInt32].Count);
+        Assert.StartsWith("fp32[seed=1]", byReason[noFloat].Example, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -79,8 +79,8 @@ public sealed class RecoveryTests : IDisposable
             Assert.Equal(Summary(expected), Summary(actual));
         }
 
-        Assert.Equal(5L, CountEvents(db, "ql.job-completed.v1"));
-        Assert.Equal(1L, CountEvents(db, "ql.campaign-submitted.v1"));
+        Assert.Equal(5L, CountEvents(db, "ql.job-completed.v2"));
+        Assert.Equal(1L, CountEvents(db, "ql.campaign-submitted.v2"));
 
         // Invariant 6: the read side builds status and results from the events alone, with no coordinator running.
         var reader = new Kit(ActorSystem.Create("reader", LabConfig.Sqlite(db)));

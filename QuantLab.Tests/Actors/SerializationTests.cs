@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using System.Text.Json;
 using Akka.TestKit.Xunit2;
 using QuantLab.Actors.Hosting;
@@ -20,7 +21,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
             new Dictionary<string, double> { ["accuracy"] = 0.9867, ["sqnr.conv1"] = double.PositiveInfinity, ["loss"] = double.NaN },
             new Dictionary<string, string> { ["note"] = "ünïcode \"quoted\"" });
         var outcome = new JobOutcome(OutcomeStatus.Succeeded, metrics, new Dictionary<string, string> { ["weights"] = new string('a', 64) }, null);
-        var result = new JobResult(job.Key, job.Kind, job.Label, job.Parameters, job.Upstream, OutcomeStatus.ConfigurationFailed,
+        var result = new JobResult(job.Key, job.Job, job.Label, OutcomeStatus.ConfigurationFailed,
             metrics, outcome.Artifacts, "diverged", "w1", "akka.tcp://quantlab@127.0.0.1:5001", "1.0.0", 2, 1234);
         yield return new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs,
             [new DroppedCombination("m bias=float", "bias mode float on a model without bias")], At);

@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;

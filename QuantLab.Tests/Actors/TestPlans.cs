@@ -9,7 +9,7 @@ namespace QuantLab.Tests.Actors;
 public static class TestPlans
 {
     public const string Dataset = "test-dataset";
-    public const string Engine = "1.0.0";
+    public const string Engine = QuantLab.Engine.EngineInfo.Version;
 
     /// <summary>train → calibrate → evaluate ×2 (weight bits 4 and 8): four jobs.</summary>
     public static CampaignPlan Small(string name = "small", string engine = Engine, string bits = "[4, 8]") =>

@@ -68,6 +68,28 @@ public sealed class LabCliTests : IDisposable
 
         var status2 = JsonDocument.Parse(LabTestSupport.Run(config, "status", "tiny-test", "--db", db, "--json").Out).RootElement;
         Assert.Equal("completed", status2.GetProperty("state").GetString());
+
+        // export: an evaluate job's integer model, rebuilt on the worker's path from the database alone; infer re-runs it.
+        var evaluation = results.First(r => r.GetProperty("kind").GetString() == "evaluate");
+        var key = evaluation.GetProperty("job").GetString()!;
+        var exportDir = _dir.File("export-int8");
+        var exported = Report(LabTestSupport.Run(config, "export", "tiny-test", "--job", key[..12], "--out", exportDir, "--db", db, "--json"));
+        Assert.True(exported.GetProperty("matchesRecord").GetBoolean());
+        Assert.Equal(evaluation.GetProperty("metrics").GetProperty("text").GetProperty("predictionsSha256").GetString(), exported.GetProperty("predictionsSha256").GetString());
+        var infer = Report(LabTestSupport.Run(config, "infer", "--model", exportDir, "--json"));
+        Assert.Equal(exported.GetProperty("predictionsSha256").GetString(), infer.GetProperty("predictionsSha256").GetString());
+        // A train job's model directory, and clear refusals.
+        var train = results.First(r => r.GetProperty("kind").GetString() == "train").GetProperty("job").GetString()!;
+        Assert.Equal(0, LabTestSupport.Run(config, "export", "tiny-test", "--job", train, "--out", _dir.File("model"), "--db", db).ExitCode);
+        Assert.True(File.Exists(Path.Combine(_dir.File("model"), "model.json")));
+        var calibrate = results.First(r => r.GetProperty("kind").GetString() == "calibrate").GetProperty("job").GetString()!;
+        var refused = LabTestSupport.Run(config, "export", "tiny-test", "--job", calibrate, "--out", _dir.File("x"), "--db", db);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("calibrate job", refused.Err);
+        var unknown = LabTestSupport.Run(config, "export", "tiny-test", "--job", "ffffffffffff", "--out", _dir.File("y"), "--db", db);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("no finished job", unknown.Err);
+        Assert.False(Directory.Exists(_dir.File("x")) || Directory.Exists(_dir.File("y")));
     }
 
     [Fact]

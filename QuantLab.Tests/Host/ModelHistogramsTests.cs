@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
 using QuantLab.Actors.Storage;
@@ -33,7 +34,7 @@ public sealed class ModelHistogramsTests : IDisposable
                 model = Fp32Model.FromModule(module, new ModelManifest());
             }
             var parameters = $$"""{"bias":{{(bias ? "true" : "false")}},"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":{{seed}}}""";
-            return new JobResult(key, JobKind.Train, label, parameters, [], OutcomeStatus.Succeeded,
+            return new JobResult(key, ReportTestsData.Record(JobKind.Train, parameters, null), label, OutcomeStatus.Succeeded,
                 new JobMetrics(new Dictionary<string, double> { ["accuracy"] = 0.1 }, new Dictionary<string, string>()),
                 EngineArtifacts.PutModel(model, store), null, "w1", "node", "1.0.0", 1, 1000);
         }

@@ -1,3 +1,4 @@
+using QuantLab.Engine.Jobs;
 using System.Text.Json;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
@@ -155,8 +156,28 @@ internal static class ReportTestsData
     {
         var numbers = new Dictionary<string, double> { ["accuracy"] = accuracy };
         if (fp32 is { } f) numbers["fp32Accuracy"] = f;
-        return new JobResult(key, kind, label, parameters, upstream is null ? [] : [upstream], OutcomeStatus.Succeeded,
+        return new JobResult(key, Record(kind, parameters, upstream), label, OutcomeStatus.Succeeded,
             new JobMetrics(numbers, new Dictionary<string, string>()), new Dictionary<string, string>(), null, "w1", "node", "1.0.0", 1, 1000);
+    }
+
+    /// <summary>The typed record of a job written as its fields (the report's axes): the codec adds what the
+    /// tests leave out (type, upstream keys, input transform, the QAT schedule).</summary>
+    internal static JobRecord Record(JobKind kind, string fields, string? upstream)
+    {
+        var o = System.Text.Json.Nodes.JsonNode.Parse(fields)!.AsObject();
+        o["inputTransform"] ??= "resize";
+        if (kind == JobKind.Train)
+        {
+            o["type"] = o["qat"] is System.Text.Json.Nodes.JsonObject ? "qat-train" : "train";
+            if (o["qat"] is System.Text.Json.Nodes.JsonObject q) { q["emaConstant"] ??= 0.01; q["freezeFraction"] ??= 0.25; }
+        }
+        else
+        {
+            o["type"] = "evaluate";
+            o["model"] = upstream ?? "none";
+            if ((string?)o["method"] == "ptq") o["ranges"] = "ranges-of-" + (upstream ?? "none");
+        }
+        return JobCodec.Read(o);
     }
 
     internal const string Train = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";

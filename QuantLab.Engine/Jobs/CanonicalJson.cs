@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace QuantLab.Actors.Planning;
+namespace QuantLab.Engine.Jobs;
 
 /// <summary>
 /// One spelling per JSON value, so equal parameters hash equally: object keys sorted ordinally,

@@ -1,0 +1,62 @@
+using QuantLab.Engine.Model;
+using QuantLab.Engine.Quantization;
+using QuantLab.Engine.Training;
+
+namespace QuantLab.Engine.Ptq;
+
+/// <summary>
+/// Signal-to-quantization-noise ratios, SQNR = 10·log10(Σx² / Σ(x − x̂)²) in dB (+∞ where x̂ = x), of the
+/// weights and of the activations under a configuration: how much of each tensor survives its grid.
+/// </summary>
+public static class QuantizationError
+{
+    /// <summary>Per weight layer: x the FP32 weights, x̂ = s_w·q their quantized values (per tensor or per channel).</summary>
+    public static IReadOnlyDictionary<string, double> WeightSqnrDb(Fp32Model model, CalibrationResult ranges, QuantizationConfig config)
+    {
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var layer in ActivationPoints.WeightLayers)
+        {
+            var weight = model.Layer(layer).Weight;
+            var sw = ranges.Weights[layer].Select(r => Quantizer.Step(r.Threshold, config.WeightBits)).ToArray();
+            var q = PtqBuilder.QuantizeWeights(weight, sw, config.WeightBits, config.Rounding);
+            int per = weight.Data.Length / weight.Shape[0];
+            double signal = 0, noise = 0;
+            for (int i = 0; i < q.Length; i++)
+            {
+                double w = weight.Data[i], e = w - q[i] * (sw.Length == 1 ? sw[0] : sw[i / per]);
+                signal += w * w;
+                noise += e * e;
+            }
+            result[layer] = Db(signal, noise);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Per activation point: x the FP32 model's activations on <paramref name="images"/>, x̂ = s·clamp(R(x/s), qmin, qmax)
+    /// with the point's step s = 2T/(2^n − 1). It isolates each point's own grid error (range and rounding), not the
+    /// error the integer network accumulates before it.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> ActivationSqnrDb(Fp32Model model, CalibrationResult ranges, int bits, RoundingMode rounding, LabeledImages images)
+    {
+        var signal = new Dictionary<string, double>(StringComparer.Ordinal);
+        var noise = new Dictionary<string, double>(StringComparer.Ordinal);
+        Calibrator.ForEachActivation(model, images, (point, values) =>
+        {
+            if (!ranges.Activations.TryGetValue(point, out var range)) return;
+            var p = new QuantParams(Quantizer.Step(range.Threshold, bits), bits, rounding);
+            double s = 0, n = 0;
+            foreach (float v in values)
+            {
+                double e = v - Quantizer.FakeQuantize(v, p);
+                s += (double)v * v;
+                n += e * e;
+            }
+            signal[point] = signal.GetValueOrDefault(point) + s;
+            noise[point] = noise.GetValueOrDefault(point) + n;
+        });
+        return signal.ToDictionary(kv => kv.Key, kv => Db(kv.Value, noise[kv.Key]), StringComparer.Ordinal);
+    }
+
+    private static double Db(double signal, double noise) => noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise);
+}
