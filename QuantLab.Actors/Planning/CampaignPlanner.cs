@@ -17,15 +17,26 @@ namespace QuantLab.Actors.Planning;
 /// </summary>
 public static class CampaignPlanner
 {
-    public static CampaignPlan Plan(CampaignSpec spec, string datasetFingerprint, string? engineVersion = null)
+    /// <summary>The default bound on the jobs one spec may plan (<c>QuantLab:Orchestration:MaxPlannedJobs</c>).</summary>
+    public const long DefaultMaxJobs = 1_000_000;
+
+    /// <summary>A random search's candidate space up to this size is enumerated (exact distinct draws); past it, drawn from by index.</summary>
+    private const long EnumerateUpTo = 200_000;
+
+    /// <param name="maxJobs">Refuse (bad input) a grid whose jobs would exceed this, counted before anything is built.</param>
+    public static CampaignPlan Plan(CampaignSpec spec, string datasetFingerprint, string? engineVersion = null, long maxJobs = DefaultMaxJobs)
     {
         var engine = engineVersion ?? EngineInfo.Version;
         var builder = new GraphBuilder(datasetFingerprint, engine);
         var dropped = new List<DroppedCombination>();
 
-        // Training variants, in spec order, and the evaluate candidates they lead to.
+        long trainings = spec.Train.Sum(t => Product([t.Bias.Count, t.Epochs.Count, t.BatchSize.Count, t.Lr.Count, t.Momentum.Count, t.Seed.Count, t.TrainLimit.Count])
+                                             * (t.Qat is null ? 1 : new QuantSpace(t.Qat, qat: true).Count));
+        if (trainings > maxJobs) throw TooMany($"its trainings expand to {trainings:N0} jobs", maxJobs);
+
+        // Training variants, in spec order, and the QAT evaluations they lead to.
         var variants = new List<TrainVariant>();
-        var candidates = new List<Candidate>();
+        var qatCandidates = new List<Candidate>();
         foreach (var train in spec.Train)
         {
             foreach (var v in ExpandTraining(train, dropped))
@@ -34,28 +45,47 @@ public static class CampaignPlanner
                 var variant = v with { Job = builder.Job(record, v.Label) };
                 variants.Add(variant);
                 if (v.Qat is { } q)
-                    candidates.Add(new Candidate(variant, null, EvaluateJob.Qat(variant.Job.Key, q.Config, spec.Data), $"{v.Label} qat {Describe(q.Config, null)}"));
+                    qatCandidates.Add(new Candidate(variant, null, EvaluateJob.Qat(variant.Job.Key, q.Config, spec.Data), $"{v.Label} qat {Describe(q.Config, null)}"));
             }
         }
 
-        if (spec.Quantize is { } quantize)
+        // The PTQ candidates: every (model, quantization combination), counted before any is built.
+        var models = spec.Quantize is not { } quantize ? []
+            : quantize.Models.Count > 0 ? variants.Where(v => quantize.Models.Contains(v.Id)).ToList()
+            : variants.Where(v => v.Qat is null).ToList();
+        var space = new QuantSpace(spec.Quantize?.Axes ?? QuantAxes.Defaults, qat: false);
+        long ptq = models.Count * space.Count;
+        long total = qatCandidates.Count + ptq;
+        Candidate? Build(long index)
         {
-            var models = quantize.Models.Count > 0
-                ? variants.Where(v => quantize.Models.Contains(v.Id)).ToList()
-                : variants.Where(v => v.Qat is null).ToList();
-            foreach (var model in models)
-            foreach (var (config, calibration) in ExpandQuant(quantize.Axes, model.Options.Bias))
-            {
-                var description = $"{model.Label} {Describe(config, calibration)}";
-                if (QuantizationOptions.Problem(config, model.Options.Bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
-                var modelKey = model.Job!.Key;
-                var calibrate = builder.Job(CalibrateJob.For(modelKey, config, calibration, spec.Data.InputTransform), description);
-                var evaluate = EvaluateJob.Ptq(modelKey, (CalibrateJob)calibrate.Job, calibrate.Key, config, spec.Data);
-                candidates.Add(new Candidate(model, calibrate, evaluate, description));
-            }
+            if (index < qatCandidates.Count) return qatCandidates[(int)index];
+            var model = models[(int)((index - qatCandidates.Count) / space.Count)];
+            var (config, calibration) = space.At((index - qatCandidates.Count) % space.Count, model.Options.Bias);
+            var description = $"{model.Label} {Describe(config, calibration)}";
+            if (QuantizationOptions.Problem(config, model.Options.Bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); return null; }
+            var modelKey = model.Job!.Key;
+            var calibrate = builder.Job(CalibrateJob.For(modelKey, config, calibration, spec.Data.InputTransform), description);
+            return new Candidate(model, calibrate, EvaluateJob.Ptq(modelKey, (CalibrateJob)calibrate.Job, calibrate.Key, config, spec.Data), description);
         }
 
-        var chosen = spec.Search.Kind == SearchKind.Grid ? candidates : Sample(candidates, builder, spec.Search);
+        List<Candidate> chosen;
+        if (spec.Search.Kind == SearchKind.Grid)
+        {
+            // A calibrate and an evaluate job per PTQ combination at most (equal keys merge).
+            long jobs = variants.Count + qatCandidates.Count + 2 * ptq;
+            if (jobs > maxJobs)
+                throw TooMany($"its grid expands to {total:N0} evaluations ({jobs:N0} jobs at most)", maxJobs, "narrow an axis, or use a random search");
+            chosen = [];
+            for (long i = 0; i < total; i++)
+                if (Build(i) is { } c) chosen.Add(c);
+        }
+        else
+        {
+            if (2L * spec.Search.Samples + variants.Count > maxJobs) throw TooMany($"a random search of {spec.Search.Samples:N0} samples plans up to {2L * spec.Search.Samples + variants.Count:N0} jobs", maxJobs);
+            chosen = total <= EnumerateUpTo
+                ? Sample(Enumerable.Range(0, (int)total).Select(i => Build(i)).OfType<Candidate>().ToList(), builder, spec.Search)
+                : Draw(total, Build, builder, spec.Search);
+        }
 
         // Emit in dependency order: every training first (a grid keeps trainings nothing quantizes; a
         // random search keeps only those its samples need), then calibrate → evaluate per candidate.
@@ -69,6 +99,18 @@ public static class CampaignPlanner
             builder.Add(builder.Job(c.Evaluate, c.Description));
         }
         return new CampaignPlan(spec.Name, engine, datasetFingerprint, builder.Jobs, dropped, builder.Merged);
+    }
+
+    private static BadInputException TooMany(string what, long limit, string? hint = null) =>
+        new($"the spec is too large: {what}, past the limit of {limit:N0} (QuantLab:Orchestration:MaxPlannedJobs); nothing was planned or recorded" +
+            (hint is null ? "" : $"; {hint}"));
+
+    /// <summary>The product of axis lengths, saturating at long.MaxValue.</summary>
+    private static long Product(IEnumerable<long> factors)
+    {
+        long p = 1;
+        foreach (var f in factors) p = f != 0 && p > long.MaxValue / f ? long.MaxValue : p * f;
+        return p;
     }
 
     // ---- expansion -------------------------------------------------------------------------------
@@ -96,7 +138,7 @@ public static class CampaignPlanner
             var options = new TrainOptions { Bias = bias, Epochs = epochs, BatchSize = batch, Lr = lr, Momentum = momentum, Seed = seed, TrainLimit = limit };
             var plain = new TrainVariant(t.Id, label, options, null, null);
             if (t.Qat is null) { yield return plain; continue; }
-            foreach (var (config, _) in ExpandQuant(t.Qat, bias))
+            foreach (var (config, _) in new QuantSpace(t.Qat, qat: true).All(bias))
             {
                 var description = $"{label} qat {Describe(config, null)}";
                 if (QuantizationOptions.Problem(config, bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
@@ -112,21 +154,40 @@ public static class CampaignPlanner
         return parts.Count == 0 ? label : $"{label}{{{string.Join(',', parts)}}}";
     }
 
-    /// <summary>Every combination of the axes, parsed by the engine's grammar (a model's default bias mode where the spec names none).</summary>
-    private static IEnumerable<(QuantizationConfig Config, int Calibration)> ExpandQuant(QuantAxes axes, bool modelHasBias)
+    /// <summary>
+    /// The combinations of quantization axes as a mixed-radix number: counted without being built, and the
+    /// combination at any index parsed by the engine's grammar (a model's default bias mode where the spec names
+    /// none). The last option varies fastest, as nested loops in the grammar's order would.
+    /// </summary>
+    private sealed class QuantSpace
     {
-        var options = QuantizationOptions.All.Append(QuantizationOptions.Calibration).ToList();
-        var values = options.Select(axes.Of).ToList();
-        var index = new int[options.Count];
-        while (true)
+        private readonly List<QuantOption> _options;
+        private readonly List<IReadOnlyList<string?>> _values;
+
+        public QuantSpace(QuantAxes axes, bool qat)
         {
-            string? Value(QuantOption o) => values[options.IndexOf(o)][index[options.IndexOf(o)]];
-            var calibration = int.Parse(Value(QuantizationOptions.Calibration) ?? QuantizationOptions.Calibration.Default!, CultureInfo.InvariantCulture);
-            yield return (QuantizationOptions.Build(Value, modelHasBias), calibration);
-            // The last option varies fastest, as nested loops in the grammar's order would.
-            int k = options.Count - 1;
-            while (k >= 0 && ++index[k] == values[k].Count) index[k--] = 0;
-            if (k < 0) yield break;
+            _options = qat ? [.. QuantizationOptions.All] : [.. QuantizationOptions.All, QuantizationOptions.Calibration];
+            _values = _options.Select(axes.Of).ToList();
+            Count = Product(_values.Select(v => (long)v.Count));
+        }
+
+        public long Count { get; }
+
+        public (QuantizationConfig Config, int Calibration) At(long index, bool modelHasBias)
+        {
+            var chosen = new Dictionary<QuantOption, string?>();
+            for (int k = _options.Count - 1; k >= 0; k--)
+            {
+                chosen[_options[k]] = _values[k][(int)(index % _values[k].Count)];
+                index /= _values[k].Count;
+            }
+            var calibration = chosen.GetValueOrDefault(QuantizationOptions.Calibration) ?? QuantizationOptions.Calibration.Default!;
+            return (QuantizationOptions.Build(o => chosen[o], modelHasBias), int.Parse(calibration, CultureInfo.InvariantCulture));
+        }
+
+        public IEnumerable<(QuantizationConfig Config, int Calibration)> All(bool modelHasBias)
+        {
+            for (long i = 0; i < Count; i++) yield return At(i, modelHasBias);
         }
     }
 
@@ -164,6 +225,26 @@ public static class CampaignPlanner
             (indices[i], indices[j]) = (indices[j], indices[i]);
         }
         return indices.Take(n).Order().Select(i => distinct[i]).ToList();
+    }
+
+    /// <summary>
+    /// Distinct evaluations drawn by index from a space too large to enumerate (memory stays proportional to the
+    /// sample): indices from a seeded SplitMix64, impossible combinations and repeats of an evaluation skipped, at
+    /// most 20 draws per sample; kept in index order.
+    /// </summary>
+    private static List<Candidate> Draw(long total, Func<long, Candidate?> build, GraphBuilder builder, SearchSpec search)
+    {
+        var chosen = new SortedDictionary<long, Candidate>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        var tried = new HashSet<long>();
+        var state = unchecked((ulong)search.Seed);
+        for (long attempt = 0; chosen.Count < search.Samples && attempt < 20L * search.Samples + 1000; attempt++)
+        {
+            long index = (long)(SplitMix64(ref state) % (ulong)total);
+            if (!tried.Add(index) || build(index) is not { } c) continue;
+            if (keys.Add(builder.Job(c.Evaluate, "").Key)) chosen[index] = c;
+        }
+        return [.. chosen.Values];
     }
 
     /// <summary>A fixed generator (not System.Random) so a seed draws the same sample on every runtime.</summary>

@@ -8,8 +8,8 @@ public class CampaignPlannerTests
 {
     private const string Dataset = "mnist-test-fingerprint";
 
-    private static CampaignPlan Plan(string json, string dataset = Dataset, string engine = "1.0.0") =>
-        CampaignPlanner.Plan(CampaignSpecParser.Parse(json), dataset, engine);
+    private static CampaignPlan Plan(string json, string dataset = Dataset, string engine = "1.0.0", long maxJobs = CampaignPlanner.DefaultMaxJobs) =>
+        CampaignPlanner.Plan(CampaignSpecParser.Parse(json), dataset, engine, maxJobs);
 
     [Fact]
     public void The_example_grid_expands_to_the_counted_jobs_and_lists_the_impossible_combinations()
@@ -100,5 +100,39 @@ public class CampaignPlannerTests
         var plan = Plan("""{"name":"q","train":{"id":"q","bias":[false,true],"qat":{"requant":"fixed-point","bias":"float"}}}""");
         Assert.Equal(0, plan.Count(JobKind.Train));
         Assert.Equal(2, plan.Dropped.Count);
+    }
+
+    /// <summary>6.75 million combinations of one model (issue 16's probe of such a grid took 4 minutes and 21.7 GB to plan).</summary>
+    private static string Huge(string search = "") => $$"""
+        {"name":"huge","train":{"id":"m"},"quantize":{
+          "weightBits":[2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"actBits":[2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],
+          "weightRange":["minmax","sigma:1","sigma:2","sigma:3","sigma:4","percentile:99","percentile:99.9","percentile:99.99","entropy","mse"],
+          "actRange":["minmax","sigma:1","sigma:2","sigma:3","sigma:4","percentile:99","percentile:99.9","percentile:99.99","entropy","mse"],
+          "rounding":["floor","half-even","half-away"],"requant":["float","fixed-point:31","fixed-point:16","fixed-point:8","fixed-point:24"],
+          "granularity":["tensor","channel"],"calibration":[100,200,500,1000,2000,3000,4000,5000,10000,20000]}{{search}}}
+        """;
+
+    [Fact]
+    public void A_grid_past_the_job_limit_is_refused_with_its_count_before_anything_is_built()
+    {
+        var spec = CampaignSpecParser.Parse(Huge());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<QuantLab.Engine.BadInputException>(() => CampaignPlanner.Plan(spec, Dataset, "e"));
+        Assert.Contains("6,750,000 evaluations", e.Message);   // 15·15·10·10·3·5·2·10 combinations of the one model
+        Assert.Contains("1,000,000", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 10_000_000, "counting must not build the grid");
+        // The limit is a parameter (QuantLab:Orchestration:MaxPlannedJobs).
+        Assert.Throws<QuantLab.Engine.BadInputException>(() => Plan(CampaignSpecParserTests.Example, maxJobs: 100));
+    }
+
+    [Fact]
+    public void A_random_search_over_a_huge_grid_draws_its_samples_without_enumerating_it()
+    {
+        var spec = CampaignSpecParser.Parse(Huge(""","search":{"kind":"random","samples":5,"seed":3}"""));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var plan = CampaignPlanner.Plan(spec, Dataset, "e");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 50_000_000);
+        Assert.Equal(5, plan.Count(JobKind.Evaluate));
+        Assert.Equal(plan.Jobs.Select(j => j.Key), CampaignPlanner.Plan(spec, Dataset, "e").Jobs.Select(j => j.Key));   // the seed decides
     }
 }
