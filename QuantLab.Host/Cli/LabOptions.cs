@@ -8,7 +8,7 @@ namespace QuantLab.Host.Cli;
 /// <summary>Options and steps the orchestration verbs (run, node, submit, status, report) share.</summary>
 public static class LabOptions
 {
-    public static Option<string?> Database() => new("--db") { Description = "The campaign database (SQLite file); default QuantLab:Storage:Database (.quantlab/quantlab.db)" };
+    public static Option<string?> Database() => new("--db") { Description = $"The campaign database (SQLite file); default QuantLab:Storage:Database ({new QuantLab.Host.Configuration.StorageOptions().Database})" };
 
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };
 

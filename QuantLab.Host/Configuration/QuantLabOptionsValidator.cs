@@ -30,7 +30,7 @@ public sealed class QuantLabOptionsValidator : IValidateOptions<QuantLabOptions>
     public static IEnumerable<string> Failures(QuantLabOptions o)
     {
         const string data = QuantLabOptions.Section + ":Data:", orchestration = QuantLabOptions.Section + ":Orchestration:", cluster = QuantLabOptions.Section + ":Cluster:";
-        if (o.Data.InputTransform?.Trim().ToLowerInvariant() is not ("resize" or "pad"))
+        if (!IsTransform(o.Data.InputTransform))
             yield return $"{data}InputTransform is '{o.Data.InputTransform}'; allowed: {MnistImages.AllowedTransforms}";
         if (AtLeast(data + "MirrorTimeoutSeconds", o.Data.MirrorTimeoutSeconds, 1) is { } timeout) yield return timeout;
         if (string.IsNullOrWhiteSpace(o.Data.NpmPackage)) yield return $"{data}NpmPackage must not be empty";
@@ -63,6 +63,19 @@ public sealed class QuantLabOptionsValidator : IValidateOptions<QuantLabOptions>
                      ("StableAfterSeconds", o.Cluster.StableAfterSeconds), ("JoinTimeoutSeconds", o.Cluster.JoinTimeoutSeconds),
                  })
             if (Positive(cluster + key, value) is { } failure) yield return failure;
+    }
+
+    private static bool IsTransform(string? name)
+    {
+        try
+        {
+            MnistImages.ParseTransform(name);
+            return true;
+        }
+        catch (BadInputException)
+        {
+            return false;
+        }
     }
 
     private static string? AtLeast(string key, int value, int min) => value < min ? $"{key} must be >= {min} (got {value})" : null;
