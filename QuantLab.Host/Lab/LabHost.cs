@@ -93,13 +93,13 @@ public static class LabHost
                 b.ConfigureLoggers(l =>
                 {
                     l.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                    l.DeadLetterOptions = new DeadLetterOptions { ShouldLog = TriStateValue.None, LogDuringShutdown = false };
                     l.ClearLoggers();
                     l.AddLoggerFactory();
                 });
-                // Akka would also take SIGTERM (its CLR shutdown hook) and terminate the system under the verb;
-                // the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
-                b.AddHocon("akka.stdout-loglevel = OFF\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off\n" +
-                           "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+                // No typed options for these two. Akka would also take SIGTERM (its CLR shutdown hook) and terminate the
+                // system under the verb; the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
+                b.AddHocon("akka.stdout-loglevel = OFF\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 if (lab.Cluster is { } c) WithCluster(b, o.Cluster, c);
                 if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only

@@ -125,7 +125,7 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_cluster_node_gets_its_settings_through_the_typed_Akka_Hosting_options()
+    public async Task A_cluster_node_gets_its_settings_through_Akka_Hosting()
     {
         var options = AppConfiguration.Bind(LabTestSupport.Configuration());
         int port = LabTestSupport.FreePort();
@@ -146,6 +146,9 @@ public sealed class OptionsTests : IDisposable
             Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
             Assert.Contains("SplitBrainResolverProvider", config.GetString("akka.cluster.downing-provider-class"));
             Assert.Equal(TimeSpan.FromSeconds(2), config.GetTimeSpan("akka.cluster.seed-node-timeout"));
+            Assert.Equal("off", config.GetString("akka.log-dead-letters"));
+            Assert.False(config.GetBoolean("akka.log-dead-letters-during-shutdown"));
+            Assert.False(config.GetBoolean("akka.coordinated-shutdown.run-by-clr-shutdown-hook"));
         }
         finally
         {
