@@ -1,3 +1,4 @@
+using QuantLab.Actors.Configuration;
 using QuantLab.Engine;
 
 namespace QuantLab.Actors.Coordinator;
@@ -9,5 +10,11 @@ namespace QuantLab.Actors.Coordinator;
 /// still be alive, so those jobs are queued again at once instead of waiting for their leases.</param>
 public sealed record CoordinatorPolicy(string EngineVersion, int MaxAttempts, TimeSpan Lease, bool WorkersDieWithCoordinator = false)
 {
-    public static readonly CoordinatorPolicy Default = new(EngineInfo.Version, 3, TimeSpan.FromMinutes(2));
+    /// <summary>The policy of the configured orchestration options (<c>QuantLab:Orchestration</c>).</summary>
+    /// <param name="singleProcess">Workers and coordinator share one process (<c>quantlab run</c>).</param>
+    public static CoordinatorPolicy From(OrchestrationOptions options, bool singleProcess = false) =>
+        new(EngineInfo.Version, options.MaxAttempts, TimeSpan.FromSeconds(options.LeaseSeconds), WorkersDieWithCoordinator: singleProcess);
+
+    /// <summary>The policy of the options' defaults.</summary>
+    public static readonly CoordinatorPolicy Default = From(new OrchestrationOptions());
 }

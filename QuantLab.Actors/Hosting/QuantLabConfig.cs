@@ -4,9 +4,16 @@ using QuantLab.Actors.Storage;
 namespace QuantLab.Actors.Hosting;
 
 /// <summary>
-/// The HOCON QuantLab needs, in one place: used as is by plain ActorSystems (tests) and added to
-/// Akka.Hosting by <see cref="QuantLabHostingExtensions"/>.
+/// The HOCON QuantLab needs, in one place: used as is by plain ActorSystems (tests, the read side of
+/// <c>status</c> and <c>report</c>) and added to Akka.Hosting by <see cref="QuantLabHostingExtensions"/>.
 /// </summary>
+/// <remarks>
+/// Why HOCON and not Akka.Hosting's typed options: the SQL journal's typed options live in
+/// Akka.Persistence.Sql.Hosting, whose newest version in the feed (1.5.70) fails at start with the linq2db 6.5.1
+/// that Akka.Persistence.Sql 1.5.73 needs (DESIGN.md §8); and the serializer binding must be the same for plain
+/// ActorSystems, which have no Akka.Hosting builder, so it is written once here (its identifier is part of every
+/// stored event). Remoting, clustering and logging are typed (QuantLab.Host's <c>LabHost</c>).
+/// </remarks>
 public static class QuantLabConfig
 {
     public const string JournalPlugin = "akka.persistence.journal.sql";

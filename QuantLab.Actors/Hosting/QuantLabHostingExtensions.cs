@@ -13,6 +13,7 @@ public sealed class CoordinatorKey;
 /// <summary>
 /// Composes a QuantLab node from small Akka.Hosting steps:
 /// <code>
+/// LabDatabase.Initialize(dbPath);
 /// services.AddAkka("quantlab", b => b
 ///     .WithQuantLabSqlite(dbPath)
 ///     .WithQuantLabCoordinator()                 // single process; or .WithQuantLabCoordinatorSingleton() in a cluster
@@ -22,12 +23,18 @@ public sealed class CoordinatorKey;
 /// </summary>
 public static class QuantLabHostingExtensions
 {
-    /// <summary>Initializes the SQLite file (WAL, QuantLab tables) and adds serialization and SQL persistence.</summary>
-    public static AkkaConfigurationBuilder WithQuantLabSqlite(this AkkaConfigurationBuilder builder, string databasePath)
-    {
-        LabDatabase.Initialize(databasePath);
-        return builder.AddHocon(QuantLabConfig.Serialization().WithFallback(QuantLabConfig.SqlitePersistence(databasePath)), HoconAddMode.Prepend);
-    }
+    /// <summary>
+    /// Serialization and SQL persistence in the SQLite file at <paramref name="databasePath"/>. The file must have been
+    /// initialized (<see cref="LabDatabase.Initialize"/>, once per process start) before the host starts: a file that
+    /// cannot be used is then refused with a clear error before any actor runs.
+    /// </summary>
+    /// <remarks>
+    /// Persistence stays HOCON (<see cref="QuantLabConfig.SqlitePersistence"/>): Akka.Persistence.Sql.Hosting, which
+    /// would offer typed journal options, is only in the feed at 1.5.70, which fails with the linq2db 6.5.1 that
+    /// Akka.Persistence.Sql 1.5.73 needs (DESIGN.md §8).
+    /// </remarks>
+    public static AkkaConfigurationBuilder WithQuantLabSqlite(this AkkaConfigurationBuilder builder, string databasePath) =>
+        builder.AddHocon(QuantLabConfig.Serialization().WithFallback(QuantLabConfig.SqlitePersistence(databasePath)), HoconAddMode.Prepend);
 
     /// <summary>The coordinator as a plain actor: a single-process lab.</summary>
     public static AkkaConfigurationBuilder WithQuantLabCoordinator(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null) =>

@@ -1,3 +1,4 @@
+using QuantLab.Actors.Configuration;
 using QuantLab.Engine;
 
 namespace QuantLab.Actors.Workers;
@@ -7,5 +8,11 @@ namespace QuantLab.Actors.Workers;
 /// <param name="ResendInterval">How often an unacknowledged result is sent again.</param>
 public sealed record WorkerSettings(string EngineVersion, TimeSpan HeartbeatInterval, TimeSpan RegisterInterval, TimeSpan ResendInterval)
 {
-    public static readonly WorkerSettings Default = new(EngineInfo.Version, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3));
+    /// <summary>The settings of the configured orchestration options; a result is sent again at least as often as the heartbeat.</summary>
+    public static WorkerSettings From(OrchestrationOptions options) => new(EngineInfo.Version,
+        TimeSpan.FromSeconds(options.HeartbeatSeconds), TimeSpan.FromSeconds(options.RegisterSeconds),
+        TimeSpan.FromSeconds(Math.Min(options.ResendSeconds, options.HeartbeatSeconds)));
+
+    /// <summary>The settings of the options' defaults.</summary>
+    public static readonly WorkerSettings Default = From(new OrchestrationOptions());
 }

@@ -21,7 +21,7 @@ public static class BenchCommand
             {
                 var n = parse.GetValue(jobs);
                 if (n is < 1 or > 100_000) throw new QuantLab.Engine.BadInputException($"--jobs must be 1..100000 (got {n})");
-                var measured = await QuantLab.Host.Lab.OrchestrationBench.RunAsync(ctx, n, workersPerNode: 2, ctx.Err.WriteLine);
+                var measured = await QuantLab.Host.Lab.OrchestrationBench.RunAsync(ctx.Options, n, workersPerNode: 2, ctx.Err.WriteLine);
                 if (parse.GetValue(json)) ctx.WriteJson(new { cores = Environment.ProcessorCount, orchestration = measured });
                 else
                 {

@@ -10,6 +10,7 @@ using QuantLab.Engine.Export;
 using QuantLab.Engine.Jobs;
 using QuantLab.Engine.Quantization;
 using QuantLab.Host.Lab;
+using QuantLab.Host.Output;
 
 namespace QuantLab.Host.Cli;
 
@@ -81,7 +82,7 @@ public static class ExportCommand
                     IntExport.Write(outDir, output2.IntModel!, output2.TestSet, new JsonObject
                     {
                         ["inputTransform"] = evaluate.Data.InputTransform,
-                        ["quantization"] = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), CliContext.Json),
+                        ["quantization"] = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), JsonOutput.Options),
                         ["source"] = $"{Path.GetFullPath(path)}#{name}/{result.Key}",
                         ["ranges"] = evaluate.Method == EvaluationMethod.Qat ? "qat" : "calibration",
                         ["job"] = JobCodec.Write(evaluate),

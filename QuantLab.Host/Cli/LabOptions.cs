@@ -8,7 +8,7 @@ namespace QuantLab.Host.Cli;
 /// <summary>Options and steps the orchestration verbs (run, node, submit, status, report) share.</summary>
 public static class LabOptions
 {
-    public static Option<string?> Database() => new("--db") { Description = "The campaign database (SQLite file); default QuantLab:Storage:Database (.quantlab/quantlab.db)" };
+    public static Option<string?> Database() => new("--db") { Description = $"The campaign database (SQLite file); default QuantLab:Storage:Database ({new QuantLab.Host.Configuration.StorageOptions().Database})" };
 
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };
 
@@ -22,6 +22,6 @@ public static class LabOptions
     }
 
     /// <summary>Reads and plans a spec: bad input is found here, before anything is recorded.</summary>
-    public static CampaignPlan Plan(string specPath) =>
-        CampaignPlanner.Plan(CampaignSpecParser.ParseFile(specPath), MnistFileSet.Standard.Fingerprint);
+    public static CampaignPlan Plan(CliContext ctx, string specPath) =>
+        CampaignPlanner.Plan(CampaignSpecParser.ParseFile(specPath), MnistFileSet.Standard.Fingerprint, maxJobs: ctx.Options.Orchestration.MaxPlannedJobs);
 }

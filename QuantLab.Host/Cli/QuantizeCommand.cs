@@ -9,6 +9,7 @@ using QuantLab.Engine.Ptq;
 using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Reports;
+using QuantLab.Host.Output;
 
 namespace QuantLab.Host.Cli;
 
@@ -88,7 +89,7 @@ public static class QuantizeCommand
                 IntExport.Write(outDir, result.IntModel!, result.TestSet, new JsonObject
                 {
                     ["inputTransform"] = fp32.Manifest.InputTransform,
-                    ["quantization"] = JsonSerializer.SerializeToNode(ConfigJson(config), CliContext.Json),
+                    ["quantization"] = JsonSerializer.SerializeToNode(ConfigJson(config), JsonOutput.Options),
                     ["source"] = Path.GetFullPath(modelDir),
                     ["ranges"] = qat is null ? "calibration" : "qat",
                 });

@@ -42,7 +42,7 @@ public static class ReportCommand
                 foreach (var axis in new[] { pivot.RowAxis, pivot.ColumnAxis })
                     if (!report.Rows.Any(r => r.Param(axis) is not null))
                         throw new BadInputException($"--rows/--cols: no job of '{name}' has a parameter '{axis}'; known: {string.Join(", ", report.Rows.SelectMany(r => r.Params.Keys).Distinct().Order())}");
-            var histograms = fmt == "html" ? ModelHistograms.For(ctx, path, results) : null;
+            var histograms = fmt == "html" ? ModelHistograms.For(ctx.Options.Data, ctx.Err.WriteLine, path, results) : null;
             var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name), histograms);
             if (outDir is null)
             {

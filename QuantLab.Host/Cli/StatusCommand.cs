@@ -27,7 +27,7 @@ public static class StatusCommand
                 return 0;
             }
             var all = state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(state.Status).ToList();
-            if (asJson) ctx.WriteJson(new { campaigns = all.Select(Document) });
+            if (asJson) ctx.WriteJson(new { campaigns = all.Select(StatusDocument.Of) });
             else if (all.Count == 0) ctx.Out.WriteLine("no campaigns");
             else foreach (var s in all) ctx.Out.WriteLine(CampaignClient.Describe(s));
             return 0;
@@ -35,17 +35,9 @@ public static class StatusCommand
         return command;
     }
 
-    public static object Document(CampaignStatus s) => new
-    {
-        campaign = s.Campaign,
-        state = s.State,
-        jobs = new { total = s.Total, done = s.Done, failed = s.Failed, running = s.Running, queued = s.Queued },
-        stages = s.Stages?.ToDictionary(x => x.Stage, x => new { total = x.Total, done = x.Done, failed = x.Failed, running = x.Running, queued = x.Queued }),
-    };
-
     public static void Print(CliContext ctx, CampaignStatus s, bool json)
     {
-        if (json) ctx.WriteJson(Document(s));
+        if (json) ctx.WriteJson(StatusDocument.Of(s));
         else ctx.Out.WriteLine(CampaignClient.Describe(s));
     }
 }

@@ -21,9 +21,9 @@ public static class SubmitCommand
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
-            var plan = LabOptions.Plan(parse.GetValue(spec)!);
+            var plan = LabOptions.Plan(ctx, parse.GetValue(spec)!);
             var node = new ClusterNode(0, LabHost.SeedNodes(parse.GetValue(seeds)), ["client"]);
-            using var host = LabHost.Build(ctx, new LabProcess(Database: null, Coordinator: false, Workers: 0, node));
+            using var host = LabHost.Build(ctx.Options, new LabProcess(Database: null, Coordinator: false, Workers: 0, node));
             await LabHost.StartAsync(host, cancel);
             try
             {

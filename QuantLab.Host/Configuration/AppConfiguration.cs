@@ -20,6 +20,8 @@ public static class AppConfiguration
         return builder.AddEnvironmentVariables().Build();
     }
 
+    /// <summary>Binds the <c>QuantLab</c> section and validates it (<see cref="QuantLabOptionsValidator"/>): a value of the
+    /// wrong type or out of range is a <see cref="QuantLab.Engine.BadInputException"/> naming the setting.</summary>
     public static QuantLabOptions Bind(IConfiguration configuration)
     {
         var options = new QuantLabOptions();
@@ -31,6 +33,7 @@ public static class AppConfiguration
         {
             throw new QuantLab.Engine.BadInputException($"configuration: {e.Message}", e);
         }
+        QuantLabOptionsValidator.ThrowIfInvalid(options);
         return options;
     }
 }

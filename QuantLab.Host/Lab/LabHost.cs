@@ -2,19 +2,24 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Configuration;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
+using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using QuantLab.Actors.Coordinator;
 using QuantLab.Actors.Hosting;
 using QuantLab.Actors.Storage;
 using QuantLab.Actors.Workers;
 using QuantLab.Engine;
 using QuantLab.Engine.Data;
-using QuantLab.Host.Cli;
 using QuantLab.Host.Configuration;
+using QuantLab.Host.Data;
+using AkkaClusterOptions = Akka.Cluster.Hosting.ClusterOptions;
+using ClusterOptions = QuantLab.Host.Configuration.ClusterOptions;
 
 namespace QuantLab.Host.Lab;
 
@@ -34,31 +39,31 @@ public static class LabHost
 {
     public const string SystemName = "quantlab";
 
-    public static CoordinatorPolicy Policy(QuantLabOptions o, bool singleProcess) =>
-        new(EngineInfo.Version, o.Orchestration.MaxAttempts, TimeSpan.FromSeconds(o.Orchestration.LeaseSeconds), WorkersDieWithCoordinator: singleProcess);
-
-    public static WorkerSettings WorkerSettings(QuantLabOptions o) => new(EngineInfo.Version,
-        TimeSpan.FromSeconds(o.Orchestration.HeartbeatSeconds), TimeSpan.FromSeconds(o.Orchestration.RegisterSeconds), TimeSpan.FromSeconds(Math.Min(3, o.Orchestration.HeartbeatSeconds)));
-
     /// <summary>One executor factory per process, sharing one MNIST load.</summary>
-    public static Func<IJobExecutor> Executors(CliContext ctx)
+    /// <param name="log">MNIST acquisition messages (stderr).</param>
+    public static Func<IJobExecutor> Executors(QuantLabOptions options, Action<string> log)
     {
-        var setting = ctx.Options.Orchestration.Executor;
+        var setting = options.Orchestration.Executor;
         if (SyntheticJobExecutor.FromSetting(setting) is { } synthetic) return () => synthetic;
         if (setting != "engine")
             throw new BadInputException($"QuantLab:Orchestration:Executor is '{setting}'; allowed: engine, synthetic, synthetic:MS");
-        var options = DataAccess.Options(ctx, null);
-        var mnist = new MnistProvider(() => MnistAcquirer.FromOptions(options).Acquire(ctx.Err.WriteLine));
-        var executorOptions = new EngineExecutorOptions(TorchThreads: ctx.Options.Orchestration.TorchThreads, IntegerThreads: 1);
+        var data = MnistData.Options(options.Data, null);
+        var mnist = new MnistProvider(() => MnistAcquirer.FromOptions(data).Acquire(log));
+        var executorOptions = new EngineExecutorOptions(TorchThreads: options.Orchestration.TorchThreads, IntegerThreads: 1);
         return () => new EngineJobExecutor(mnist, executorOptions);
     }
 
-    public static IHost Build(CliContext ctx, LabProcess lab, Func<IJobExecutor>? executors = null)
+    /// <summary>
+    /// Builds (does not start) the host of <paramref name="lab"/>. Its database is initialized here, once per process
+    /// start, so a file that cannot be used is refused before Akka starts; the options are validated again when the
+    /// host starts (<c>ValidateOnStart</c>), for callers that did not bind them through <see cref="AppConfiguration.Bind"/>.
+    /// </summary>
+    /// <param name="log">Where an engine executor reports MNIST acquisition (stderr); default: nowhere.</param>
+    public static IHost Build(QuantLabOptions options, LabProcess lab, Func<IJobExecutor>? executors = null, Action<string>? log = null)
     {
-        var o = ctx.Options;
-        if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(o.Cluster.Hostname, node.Port);
+        if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(options.Cluster.Hostname, node.Port);
         if (lab.Database is not null) LabDatabase.Initialize(lab.Database);
-        var make = lab.Workers > 0 ? executors ?? Executors(ctx) : null;
+        var make = lab.Workers > 0 ? executors ?? Executors(options, log ?? (_ => { })) : null;
         return new HostBuilder()
             .ConfigureLogging(logging =>
             {
@@ -70,27 +75,40 @@ public static class LabHost
             // Signals belong to the CLI (QuantLabCli), which cancels the verb; the default ConsoleLifetime would
             // also take SIGINT/SIGTERM and stop the host under a verb still using it.
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, VerbLifetime>())
-            .ConfigureServices(services => services.AddAkka(SystemName, b =>
+            .ConfigureServices(services =>
             {
+                services.AddSingleton<IValidateOptions<QuantLabOptions>, QuantLabOptionsValidator>();
+                services.AddOptions<QuantLabOptions>().Configure(o =>
+                {
+                    o.Data = options.Data;
+                    o.Training = options.Training;
+                    o.Storage = options.Storage;
+                    o.Orchestration = options.Orchestration;
+                    o.Cluster = options.Cluster;
+                }).ValidateOnStart();
+            })
+            .ConfigureServices(services => services.AddAkka(SystemName, (b, provider) =>
+            {
+                var o = provider.GetRequiredService<IOptions<QuantLabOptions>>().Value;
                 b.ConfigureLoggers(l =>
                 {
                     l.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                    l.DeadLetterOptions = new DeadLetterOptions { ShouldLog = TriStateValue.None, LogDuringShutdown = false };
                     l.ClearLoggers();
                     l.AddLoggerFactory();
                 });
-                // Akka would also take SIGTERM (its CLR shutdown hook) and terminate the system under the verb;
-                // the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
-                b.AddHocon("akka.stdout-loglevel = OFF\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off\n" +
-                           "akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                if (lab.Cluster is { } c) b.AddHocon(ClusterConfig(o.Cluster, c), HoconAddMode.Prepend);
+                // No typed options for these two. Akka would also take SIGTERM (its CLR shutdown hook) and terminate the
+                // system under the verb; the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
+                b.AddHocon("akka.stdout-loglevel = OFF\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+                if (lab.Cluster is { } c) WithCluster(b, o.Cluster, c);
                 if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
                 if (lab.Cluster is null)
-                    b.WithQuantLabCoordinator(Policy(o, singleProcess: true));
+                    b.WithQuantLabCoordinator(CoordinatorPolicy.From(o.Orchestration, singleProcess: true));
                 else
-                    b.WithQuantLabCoordinatorSingleton(Policy(o, singleProcess: false), hostsCoordinator: lab.Coordinator);
+                    b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator);
                 if (make is not null && lab.Database is not null)
-                    b.WithQuantLabWorkers(lab.Workers, lab.Database, make, WorkerSettings(o),
+                    b.WithQuantLabWorkers(lab.Workers, lab.Database, make, WorkerSettings.From(o.Orchestration),
                         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(lab.Database))!, "cache"));
             }))
             .Build();
@@ -102,6 +120,10 @@ public static class LabHost
         try
         {
             await host.StartAsync(cancel);
+        }
+        catch (OptionsValidationException e)
+        {
+            throw new BadInputException(string.Join("; ", e.Failures), e);
         }
         catch (Exception e) when (e is not QuantLabException and not OperationCanceledException)
         {
@@ -120,35 +142,32 @@ public static class LabHost
             throw new InfrastructureException($"no seed node answered within {timeout.TotalSeconds:F0} s: {string.Join(", ", node.SeedNodes)}");
     }
 
-    public static Config ClusterConfig(ClusterOptions o, ClusterNode node)
+    /// <summary>
+    /// Remoting and clustering through Akka.Hosting's typed options: this node's address, seed nodes, roles, the
+    /// cluster failure detector and the split-brain resolver (keep-majority). Akka.Cluster.Hosting 1.5.73's options
+    /// have no split-brain <c>stable-after</c> and no join timings, so those three keys stay HOCON.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithCluster(AkkaConfigurationBuilder builder, ClusterOptions o, ClusterNode node)
     {
-        static string Seconds(double s) => $"{(int)Math.Round(s * 1000)}ms";
-        var seeds = string.Join(", ", node.SeedNodes.Select(s => $"\"{s}\""));
-        var roles = string.Join(", ", node.Roles.Select(r => $"\"{r}\""));
-        return ConfigurationFactory.ParseString($$"""
-            akka {
-              actor.provider = cluster
-              remote.dot-netty.tcp {
-                hostname = "{{o.Hostname}}"
-                port = {{node.Port}}
-              }
-              cluster {
-                seed-nodes = [{{seeds}}]
-                roles = [{{roles}}]
-                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-                split-brain-resolver {
-                  active-strategy = keep-majority
-                  stable-after = {{Seconds(o.StableAfterSeconds)}}
-                }
-                failure-detector {
-                  heartbeat-interval = {{Seconds(o.HeartbeatIntervalSeconds)}}
-                  acceptable-heartbeat-pause = {{Seconds(o.AcceptableHeartbeatPauseSeconds)}}
-                }
-                seed-node-timeout = 2s
-                retry-unsuccessful-join-after = 2s
-              }
-            }
-            """);
+        static string Milliseconds(double seconds) => $"{(int)Math.Round(seconds * 1000)}ms";
+        return builder
+            .WithRemoting(new RemoteOptions { HostName = o.Hostname, Port = node.Port })
+            .WithClustering(new AkkaClusterOptions
+            {
+                SeedNodes = [.. node.SeedNodes],
+                Roles = [.. node.Roles],
+                SplitBrainResolver = new KeepMajorityOption(),
+                FailureDetector = new PhiAccrualFailureDetectorOptions
+                {
+                    HeartbeatInterval = TimeSpan.FromSeconds(o.HeartbeatIntervalSeconds),
+                    AcceptableHeartbeatPause = TimeSpan.FromSeconds(o.AcceptableHeartbeatPauseSeconds),
+                },
+            })
+            .AddHocon($"""
+                akka.cluster.split-brain-resolver.stable-after = {Milliseconds(o.StableAfterSeconds)}
+                akka.cluster.seed-node-timeout = 2s
+                akka.cluster.retry-unsuccessful-join-after = 2s
+                """, HoconAddMode.Prepend);
     }
 
     /// <summary>Parses <c>coordinator,worker</c>; anything else is bad input.</summary>

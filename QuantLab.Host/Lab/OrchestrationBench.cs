@@ -8,7 +8,7 @@ using QuantLab.Actors.Hosting;
 using QuantLab.Actors.Planning;
 using QuantLab.Actors.Workers;
 using QuantLab.Engine.Data;
-using QuantLab.Host.Cli;
+using QuantLab.Host.Configuration;
 
 namespace QuantLab.Host.Lab;
 
@@ -21,13 +21,13 @@ public static class OrchestrationBench
 {
     public sealed record Result(string Name, int Nodes, int WorkersPerNode, int Jobs, double Seconds, double JobsPerSecond);
 
-    public static async Task<IReadOnlyList<Result>> RunAsync(CliContext ctx, int jobs, int workersPerNode, Action<string>? log)
+    public static async Task<IReadOnlyList<Result>> RunAsync(QuantLabOptions options, int jobs, int workersPerNode, Action<string>? log)
     {
         var dir = Directory.CreateTempSubdirectory("quantlab-bench-").FullName;
         try
         {
-            var one = await MeasureAsync(ctx, Path.Combine(dir, "one.db"), jobs, workersPerNode, nodes: 1, log);
-            var three = await MeasureAsync(ctx, Path.Combine(dir, "three.db"), jobs, workersPerNode, nodes: 3, log);
+            var one = await MeasureAsync(options, Path.Combine(dir, "one.db"), jobs, workersPerNode, nodes: 1, log);
+            var three = await MeasureAsync(options, Path.Combine(dir, "three.db"), jobs, workersPerNode, nodes: 3, log);
             return [one, three];
         }
         finally
@@ -37,7 +37,7 @@ public static class OrchestrationBench
         }
     }
 
-    private static async Task<Result> MeasureAsync(CliContext ctx, string db, int jobs, int workers, int nodes, Action<string>? log)
+    private static async Task<Result> MeasureAsync(QuantLabOptions options, string db, int jobs, int workers, int nodes, Action<string>? log)
     {
         // `jobs` independent trainings (seeds 1..N): no dependencies, so workers are never starved by the graph.
         var spec = CampaignSpecParser.Parse($$"""{"name":"bench","train":[{"id":"m","seed":[{{string.Join(',', Enumerable.Range(1, jobs))}}]}]}""");
@@ -49,7 +49,7 @@ public static class OrchestrationBench
             ClusterNode? first = null;
             if (nodes == 1)
             {
-                hosts.Add(LabHost.Build(ctx, new LabProcess(db, true, workers, null), () => executor));
+                hosts.Add(LabHost.Build(options, new LabProcess(db, true, workers, null), () => executor));
                 await LabHost.StartAsync(hosts[0], CancellationToken.None);
             }
             else
@@ -60,7 +60,7 @@ public static class OrchestrationBench
                 {
                     var node = new ClusterNode(ports[i], seeds, i == 0 ? ["coordinator", "worker"] : ["worker"]);
                     first ??= node;
-                    var host = LabHost.Build(ctx, new LabProcess(db, i == 0, workers, node), () => executor);
+                    var host = LabHost.Build(options, new LabProcess(db, i == 0, workers, node), () => executor);
                     hosts.Add(host);
                     await LabHost.StartAsync(host, CancellationToken.None);
                     await LabHost.AwaitJoinedAsync(host.Services.GetRequiredService<ActorSystem>(), node, TimeSpan.FromSeconds(30), CancellationToken.None);

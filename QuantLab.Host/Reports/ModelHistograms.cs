@@ -37,11 +37,11 @@ public static class ModelHistograms
 
     /// <summary>The histograms of <paramref name="campaign"/>'s FP32 models in the database at <paramref name="databasePath"/>,
     /// on 300 seeded training images.</summary>
-    public static IReadOnlyList<Section> For(Cli.CliContext ctx, string databasePath, CampaignResults results)
+    public static IReadOnlyList<Section> For(Configuration.DataOptions data, Action<string> log, string databasePath, CampaignResults results)
     {
         var loaded = new Dictionary<string, LabeledImages>();   // one load per input transform
         return For(results, new SqliteArtifactStore(databasePath), transform =>
             loaded.TryGetValue(transform, out var images) ? images
-                : loaded[transform] = QuantLab.Engine.Ptq.Calibrator.Sample(Cli.DataAccess.Load(ctx, null, transform, ctx.Err.WriteLine).Train, 300));
+                : loaded[transform] = QuantLab.Engine.Ptq.Calibrator.Sample(Data.MnistData.Load(data, null, transform, log).Train, 300));
     }
 }

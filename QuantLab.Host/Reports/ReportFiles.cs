@@ -2,7 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using QuantLab.Actors.Coordinator;
 using QuantLab.Engine;
-using QuantLab.Host.Cli;
+using QuantLab.Host.Configuration;
+using QuantLab.Host.Lab;
+using QuantLab.Host.Output;
 
 namespace QuantLab.Host.Reports;
 
@@ -15,19 +17,21 @@ public static class ReportFiles
         var entry = state.Campaigns[campaign];
         return new JsonObject
         {
-            ["status"] = JsonSerializer.SerializeToNode(StatusCommand.Document(state.Status(campaign)), CliContext.Json),
+            ["status"] = JsonSerializer.SerializeToNode(StatusDocument.Of(state.Status(campaign)), JsonOutput.Options),
             ["engineVersion"] = entry.EngineVersion,
-            ["dropped"] = JsonSerializer.SerializeToNode(entry.Dropped.Select(d => new { description = d.Description, reason = d.Reason }), CliContext.Json),
+            ["dropped"] = JsonSerializer.SerializeToNode(entry.Dropped.Select(d => new { description = d.Description, reason = d.Reason }), JsonOutput.Options),
         };
     }
 
     /// <summary>Writes <c>&lt;campaign&gt;.{md,html,json,csv}</c> into <paramref name="directory"/>; returns the HTML file's path.</summary>
-    public static string WriteAll(CliContext ctx, string databasePath, CoordinatorState state, string campaign, string directory)
+    /// <param name="data">Where the histograms' images come from.</param>
+    /// <param name="log">MNIST acquisition messages.</param>
+    public static string WriteAll(DataOptions data, Action<string> log, string databasePath, CoordinatorState state, string campaign, string directory)
     {
         var results = state.Results(campaign);
         var report = CampaignReport.Build(results);
         var header = Header(state, campaign);
-        var histograms = ModelHistograms.For(ctx, databasePath, results);
+        var histograms = ModelHistograms.For(data, log, databasePath, results);
         Directory.CreateDirectory(directory);
         foreach (var format in ReportWriter.Formats)
             AtomicFile.WriteAllText(Path.Combine(directory, ReportWriter.FileName(campaign, format)), ReportWriter.Render(report, format, header, histograms));

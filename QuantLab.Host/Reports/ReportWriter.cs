@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using QuantLab.Engine;
+using QuantLab.Host.Output;
 
 namespace QuantLab.Host.Reports;
 
@@ -152,13 +153,13 @@ public static partial class ReportWriter
             engineVersion = x.EngineVersion,
             attempt = x.Attempt,
             durationMs = x.DurationMs,
-        }), Cli.CliContext.Json);
-        document["failed"] = JsonSerializer.SerializeToNode(r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }), Cli.CliContext.Json);
-        document["pivot"] = JsonSerializer.SerializeToNode(r.Pivot, Cli.CliContext.Json);
-        document["deltas"] = JsonSerializer.SerializeToNode(r.Deltas, Cli.CliContext.Json);
-        document["best"] = JsonSerializer.SerializeToNode(r.Best, Cli.CliContext.Json);
-        if (r.SeedComparison.Count > 0) document["seedComparison"] = JsonSerializer.SerializeToNode(r.SeedComparison, Cli.CliContext.Json);
-        return document.ToJsonString(Cli.CliContext.Json);
+        }), JsonOutput.Options);
+        document["failed"] = JsonSerializer.SerializeToNode(r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }), JsonOutput.Options);
+        document["pivot"] = JsonSerializer.SerializeToNode(r.Pivot, JsonOutput.Options);
+        document["deltas"] = JsonSerializer.SerializeToNode(r.Deltas, JsonOutput.Options);
+        document["best"] = JsonSerializer.SerializeToNode(r.Best, JsonOutput.Options);
+        if (r.SeedComparison.Count > 0) document["seedComparison"] = JsonSerializer.SerializeToNode(r.SeedComparison, JsonOutput.Options);
+        return document.ToJsonString(JsonOutput.Options);
     }
 
     public static string Html(CampaignReport r, IReadOnlyList<ModelHistograms.Section>? histograms = null)

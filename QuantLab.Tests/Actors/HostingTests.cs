@@ -18,6 +18,7 @@ public sealed class HostingTests : IDisposable
     {
         var db = _dir.File("lab.db");
         var executor = new ComputeExecutor();
+        QuantLab.Actors.Storage.LabDatabase.Initialize(db);
         using var host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("quantlab", b => b
                 .AddHocon("akka.loglevel = WARNING", HoconAddMode.Prepend)

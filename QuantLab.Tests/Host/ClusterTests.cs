@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using QuantLab.Actors.Hosting;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Workers;
-using QuantLab.Host.Cli;
+using QuantLab.Host.Configuration;
 using QuantLab.Host.Lab;
 using QuantLab.Tests.Actors;
 
@@ -22,7 +22,7 @@ public sealed class ClusterTests : IDisposable
     public async Task Three_nodes_run_a_campaign_with_the_coordinator_as_cluster_singleton()
     {
         var db = _dir.File("lab.db");
-        var ctx = new CliContext(LabTestSupport.Configuration(), TextWriter.Null, TextWriter.Null);
+        var options = AppConfiguration.Bind(LabTestSupport.Configuration());
         int[] ports = [LabTestSupport.FreePort(), LabTestSupport.FreePort(), LabTestSupport.FreePort()];
         var seeds = new[] { $"akka.tcp://quantlab@127.0.0.1:{ports[0]}", $"akka.tcp://quantlab@127.0.0.1:{ports[2]}" };
         var executor = new ComputeExecutor();
@@ -37,7 +37,7 @@ public sealed class ClusterTests : IDisposable
         {
             foreach (var node in nodes)
             {
-                var host = LabHost.Build(ctx, new LabProcess(db, node.Roles.Contains("coordinator"), 2, node), () => executor);
+                var host = LabHost.Build(options, new LabProcess(db, node.Roles.Contains("coordinator"), 2, node), () => executor);
                 hosts.Add(host);
                 await LabHost.StartAsync(host, CancellationToken.None);
             }

@@ -1,5 +1,5 @@
 using QuantLab.Actors.Messages;
-using QuantLab.Host.Cli;
+using QuantLab.Host.Progress;
 
 namespace QuantLab.Tests.Host;
 

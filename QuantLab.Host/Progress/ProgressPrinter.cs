@@ -1,0 +1,44 @@
+using QuantLab.Actors.Messages;
+
+namespace QuantLab.Host.Progress;
+
+/// <summary>
+/// Where progress goes: on a terminal one line redrawn in place; otherwise (a file, a pipe, CI) plain
+/// lines, at most one every <c>QuantLab:Orchestration:ProgressSeconds</c>, and always the last one.
+/// </summary>
+public sealed class ProgressPrinter(TextWriter error, bool terminal, TimeSpan interval)
+{
+    private readonly ProgressLine _line = new();
+    private readonly System.Diagnostics.Stopwatch _sinceLast = System.Diagnostics.Stopwatch.StartNew();
+    private bool _printedAny, _redrawn;
+
+    /// <summary>A printer to <paramref name="error"/>, redrawing in place when that is the process's stderr on a terminal.</summary>
+    public static ProgressPrinter For(TextWriter error, TimeSpan interval) => new(error,
+        terminal: ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected, interval);
+
+    public void Report(CampaignStatus status)
+    {
+        var text = _line.Describe(status);
+        if (terminal)
+        {
+            error.Write("\r" + text + "\u001b[K");
+            _redrawn = true;
+            if (status.Finished) Finish();
+            return;
+        }
+        if (status.Finished || !_printedAny || _sinceLast.Elapsed >= interval)
+        {
+            error.WriteLine(text);
+            _printedAny = true;
+            _sinceLast.Restart();
+        }
+    }
+
+    /// <summary>Ends the redrawn line (after the last status, or when the run stops early).</summary>
+    public void Finish()
+    {
+        if (!_redrawn) return;
+        error.WriteLine();
+        _redrawn = false;
+    }
+}
