@@ -83,6 +83,13 @@ public sealed class CoordinatorState
             ? With(jobs: Jobs.SetItem(key, change(entry)), queue: queue(Queue), leases: leases(Leases))
             : throw new InvalidOperationException($"event for unknown job {key}");
 
+    /// <summary>
+    /// A submission adds its new jobs and gives another chance to its jobs that failed for the environment
+    /// (<see cref="JobStatus.Failed"/>: data, disk, database, lost nodes; a rerun after the fix must retry
+    /// them): they are queued again with fresh attempts. A new job whose model or ranges come from a job whose
+    /// configuration failed can never run: it is recorded at once as a configuration failure of that cause,
+    /// so no campaign waits for it.
+    /// </summary>
     private CoordinatorState ApplySubmitted(CampaignSubmitted s)
     {
         var jobs = Jobs.ToBuilder();
@@ -91,7 +98,24 @@ public sealed class CoordinatorState
         var reused = 0;
         foreach (var job in s.Jobs)
         {
-            if (jobs.ContainsKey(job.Key)) { reused++; continue; }
+            if (jobs.TryGetValue(job.Key, out var known))
+            {
+                reused++;
+                if (known.Status == JobStatus.Failed)
+                {
+                    jobs[job.Key] = known with { Status = JobStatus.Queued, Attempts = 0, Worker = null, Node = null };
+                    queue[known.Seq] = job.Key;
+                }
+                continue;
+            }
+            var failedUpstream = job.Upstream.Select(u => jobs.TryGetValue(u, out var up) ? up : null)
+                .FirstOrDefault(up => up?.Status == JobStatus.ConfigurationFailed);
+            if (failedUpstream is not null)
+            {
+                var error = UpstreamFailed(failedUpstream, failedUpstream.Error);
+                jobs[job.Key] = new JobEntry(job, seq++, JobStatus.ConfigurationFailed, 0, null, null, UpstreamResult(job, error), error);
+                continue;
+            }
             jobs[job.Key] = new JobEntry(job, seq, JobStatus.Queued, 0, null, null, null, null);
             queue[seq++] = job.Key;
         }
@@ -106,6 +130,13 @@ public sealed class CoordinatorState
         return With(jobs: jobs.ToImmutable(), campaigns: Campaigns.SetItem(s.Campaign, campaign), queue: queue.ToImmutable());
     }
 
+    private static string UpstreamFailed(JobEntry upstream, string? error) =>
+        $"upstream {upstream.Job.Kind.ToString().ToLowerInvariant()} {upstream.Job.Key} failed: {error}";
+
+    /// <summary>The configuration-failure result of a job that cannot run because its upstream's configuration failed.</summary>
+    private static JobResult UpstreamResult(JobDescriptor job, string error) =>
+        new(job.Key, job.Job, job.Label, OutcomeStatus.ConfigurationFailed, JobMetrics.Empty, new Dictionary<string, string>(), error, "", "", job.EngineVersion, 0, 0);
+
     // ---- decisions ----------------------------------------------------------------------------------
 
     /// <summary>Accepts a plan (returning the event to persist, or null when it adds nothing) or refuses it.</summary>
@@ -116,7 +147,8 @@ public sealed class CoordinatorState
         if (Campaigns.TryGetValue(plan.Campaign, out var existing) && existing.EngineVersion != plan.EngineVersion)
             return SubmitDecision.Refuse(plan.Campaign, $"campaign {plan.Campaign} exists with engine {existing.EngineVersion}");
         var reused = plan.Jobs.Count(j => Jobs.ContainsKey(j.Key));
-        var known = existing is not null && plan.Jobs.All(j => existing.Keys.Contains(j.Key));
+        // Nothing new, and nothing that failed for the environment to try again: no event.
+        var known = existing is not null && plan.Jobs.All(j => existing.Keys.Contains(j.Key) && Jobs[j.Key].Status != JobStatus.Failed);
         var e = known ? null : new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs, plan.Dropped, now);
         return new SubmitDecision(e, null, new CampaignAccepted(plan.Campaign, plan.Jobs.Count, reused, plan.Dropped.Count));
     }
@@ -166,10 +198,7 @@ public sealed class CoordinatorState
         var events = new List<ICoordinatorEvent> { new JobCompleted(result, now) };
         if (o.Status == OutcomeStatus.ConfigurationFailed)
             foreach (var d in Dependents(entry.Job.Key))
-                events.Add(new JobCompleted(
-                    new JobResult(d.Job.Key, d.Job.Job, d.Job.Label, OutcomeStatus.ConfigurationFailed,
-                        JobMetrics.Empty, new Dictionary<string, string>(), $"upstream {entry.Job.Kind.ToString().ToLowerInvariant()} {entry.Job.Key} failed: {o.Error}",
-                        "", "", d.Job.EngineVersion, 0, 0), now));
+                events.Add(new JobCompleted(UpstreamResult(d.Job, UpstreamFailed(entry, o.Error)), now));
         return events;
     }
 
@@ -221,10 +250,15 @@ public sealed class CoordinatorState
     public CoordinatorState RenewAllLeases(DateTimeOffset now) =>
         With(leases: Leases.ToImmutableDictionary(l => l.Key, _ => now + Policy.Lease));
 
+    /// <summary>
+    /// The campaign's counts: <c>done</c> = succeeded; <c>failed</c> = every job without a usable result, its
+    /// configuration failed (a result, kept) or the environment failed it (retried by the next submission), the
+    /// latter also counted in <c>EnvironmentFailed</c>.
+    /// </summary>
     public CampaignStatus Status(string campaign)
     {
         if (!Campaigns.TryGetValue(campaign, out var c)) return new CampaignStatus(campaign, "unknown", 0, 0, 0, 0, 0);
-        int done = 0, failed = 0, running = 0, queued = 0;
+        int done = 0, failed = 0, environment = 0, running = 0, queued = 0;
         var started = false;
         var stages = new SortedDictionary<JobKind, int[]>(); // total, done, failed, running, queued
         foreach (var key in c.Keys)
@@ -234,8 +268,9 @@ public sealed class CoordinatorState
             counts[0]++;
             switch (j.Status)
             {
-                case JobStatus.Succeeded or JobStatus.ConfigurationFailed: done++; counts[1]++; break;
-                case JobStatus.Failed: failed++; counts[2]++; break;
+                case JobStatus.Succeeded: done++; counts[1]++; break;
+                case JobStatus.ConfigurationFailed: failed++; counts[2]++; break;
+                case JobStatus.Failed: failed++; environment++; counts[2]++; break;
                 case JobStatus.Running: running++; counts[3]++; break;
                 default: queued++; counts[4]++; if (j.Attempts > 0) started = true; break;
             }
@@ -244,7 +279,8 @@ public sealed class CoordinatorState
         var state = done + failed == total ? (failed > 0 ? "failed" : "completed")
             : running > 0 || started || done + failed > 0 ? "running" : "queued";
         return new CampaignStatus(campaign, state, total, done, failed, running, queued,
-            stages.Select(kv => new StageCounts(kv.Key.ToString().ToLowerInvariant(), kv.Value[0], kv.Value[1], kv.Value[2], kv.Value[3], kv.Value[4])).ToList());
+            stages.Select(kv => new StageCounts(kv.Key.ToString().ToLowerInvariant(), kv.Value[0], kv.Value[1], kv.Value[2], kv.Value[3], kv.Value[4])).ToList(),
+            environment);
     }
 
     public CampaignResults Results(string campaign)

@@ -33,14 +33,17 @@ public sealed record WatchCampaign(string Campaign) : IQuantLabMessage;
 public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;
 
 /// <param name="State">queued | running | completed | failed | unknown</param>
+/// <param name="Done">Jobs that succeeded.</param>
+/// <param name="Failed">Jobs without a usable result: their configuration failed, or the environment did (<paramref name="EnvironmentFailed"/> of them).</param>
 /// <param name="Stages">The same counts per job kind (train, calibrate, evaluate); null from older coordinators.</param>
+/// <param name="EnvironmentFailed">Jobs the environment failed (data, disk, database, lost nodes) after every attempt: the next submission retries them.</param>
 public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued,
-    IReadOnlyList<StageCounts>? Stages = null) : IQuantLabMessage
+    IReadOnlyList<StageCounts>? Stages = null, int EnvironmentFailed = 0) : IQuantLabMessage
 {
     [JsonIgnore] public bool Finished => State is "completed" or "failed";
 
     public bool Equals(CampaignStatus? other) =>
-        other is not null && (Campaign, State, Total, Done, Failed, Running, Queued) == (other.Campaign, other.State, other.Total, other.Done, other.Failed, other.Running, other.Queued)
+        other is not null && (Campaign, State, Total, Done, Failed, Running, Queued, EnvironmentFailed) == (other.Campaign, other.State, other.Total, other.Done, other.Failed, other.Running, other.Queued, other.EnvironmentFailed)
         && (Stages ?? []).SequenceEqual(other.Stages ?? []);
 
     public override int GetHashCode() => HashCode.Combine(Campaign, State, Total, Done, Failed, Running, Queued);

@@ -56,7 +56,8 @@ public static class RunCommand
                 var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", plan.Campaign);
                 var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, path, await LabReader.LoadAsync(path), plan.Campaign, reports);
                 ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
-                return final.Failed > 0 ? 1 : 0;
+                // 3 when the environment failed jobs (fix it and run again: they are retried), 1 when configurations failed.
+                return final.EnvironmentFailed > 0 ? 3 : final.Failed > 0 ? 1 : 0;
             }
             finally
             {

@@ -70,7 +70,7 @@ public static class CampaignClient
     }
 
     public static string Describe(CampaignStatus s) =>
-        $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed), {s.Running} running, {s.Queued} queued";
+        $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed{(s.EnvironmentFailed > 0 ? $", {s.EnvironmentFailed} of them by the environment: run again to retry" : "")}), {s.Running} running, {s.Queued} queued";
 
     private sealed class Listener : ReceiveActor
     {

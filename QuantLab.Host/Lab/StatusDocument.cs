@@ -9,7 +9,7 @@ public static class StatusDocument
     {
         campaign = s.Campaign,
         state = s.State,
-        jobs = new { total = s.Total, done = s.Done, failed = s.Failed, running = s.Running, queued = s.Queued },
+        jobs = new { total = s.Total, done = s.Done, failed = s.Failed, environmentFailed = s.EnvironmentFailed, running = s.Running, queued = s.Queued },
         stages = s.Stages?.ToDictionary(x => x.Stage, x => new { total = x.Total, done = x.Done, failed = x.Failed, running = x.Running, queued = x.Queued }),
     };
 }

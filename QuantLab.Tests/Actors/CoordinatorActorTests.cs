@@ -82,7 +82,7 @@ public sealed class CoordinatorActorTests : TestKit
         var coordinator = Coordinator();
         var executor = new FlakyExecutor(failures: 100, only: JobKind.Train);
         StartWorker(coordinator, executor, "w1");
-        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (RunToEnd(coordinator, TestPlans.Small())).Totals());
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0, EnvironmentFailed: 4), (RunToEnd(coordinator, TestPlans.Small())).Totals());
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
         var failed = ExpectMsg<CampaignResults>(Long).Failed.Single(f => f.Kind == JobKind.Train);
         Assert.Equal(3, failed.Attempts);
@@ -95,7 +95,7 @@ public sealed class CoordinatorActorTests : TestKit
         var coordinator = Coordinator();
         var executor = new DivergingExecutor();
         StartWorker(coordinator, executor, "w1");
-        Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), (RunToEnd(coordinator, TestPlans.Small())).Totals());
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (RunToEnd(coordinator, TestPlans.Small())).Totals());
         Assert.Equal(1, Assert.Single(executor.Calls).Value);
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
         Assert.All(ExpectMsg<CampaignResults>(Long).Results, r => Assert.Equal(OutcomeStatus.ConfigurationFailed, r.Status));

@@ -100,7 +100,7 @@ public class CoordinatorStateTests
             s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, attempt, JobOutcome.InfrastructureFailure("boom"), 5), T0));
         }
         Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.Failed, j.Status));
-        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (s.Status("small")).Totals());
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0, EnvironmentFailed: 4), (s.Status("small")).Totals());
         var results = s.Results("small");
         Assert.Empty(results.Results);
         Assert.Contains("failed 2 times; last error: boom", results.Failed.Single(f => f.Kind == JobKind.Train).Error);
@@ -115,8 +115,49 @@ public class CoordinatorStateTests
         s = s.ApplyAll(events);
         Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.ConfigurationFailed, j.Status));
         Assert.Null(s.Assign("w1", "node-a", T0));
-        Assert.Equal(new CampaignStatus("small", "completed", 4, 4, 0, 0, 0), (s.Status("small")).Totals());
+        // A failed configuration is a result, but not a success: the campaign ends failed, counting it.
+        Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (s.Status("small")).Totals());
         Assert.Equal("loss is NaN", s.Jobs[st.Key].Result!.Error);
+    }
+
+    [Fact]
+    public void Jobs_the_environment_failed_are_retried_by_the_next_submission_with_fresh_attempts()
+    {
+        var plan = TestPlans.Small();
+        var s = Submitted(plan, out _);
+        for (var attempt = 1; attempt <= Policy.MaxAttempts; attempt++)
+        {
+            s = Start(s, "w1", out var st);
+            s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, attempt, JobOutcome.InfrastructureFailure("data directory unreadable"), 5), T0));
+        }
+        Assert.Equal("failed", s.Status("small").State);
+        // The environment is fixed; running the campaign again resubmits it: every failed job is queued again.
+        var again = s.Submit(plan, T0);
+        Assert.NotNull(again.Event);
+        s = s.Apply(again.Event!);
+        Assert.All(s.Jobs.Values, j => Assert.Equal((JobStatus.Queued, 0), (j.Status, j.Attempts)));
+        s = Start(s, "w1", out var retry);
+        Assert.Equal(1, retry.Attempt);
+        s = Succeed(s, retry);
+        Assert.Equal(JobStatus.Succeeded, s.Jobs[retry.Key].Status);
+    }
+
+    [Fact]
+    public void A_campaign_that_shares_a_training_whose_configuration_failed_does_not_wait_for_it()
+    {
+        var plan = TestPlans.Small();
+        var s = Start(Submitted(plan, out _), "w1", out var st);
+        s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.ConfigurationFailure("loss is NaN"), 5), T0));
+        // A configuration failure is a result: resubmitting the campaign runs nothing again.
+        Assert.Null(s.Submit(plan, T0).Event);
+        // A second campaign: the same training, an evaluation the first did not have.
+        var evaluate = plan.Jobs.Last(j => j.Kind == JobKind.Evaluate);
+        var other = evaluate with { Key = "other-evaluation", Label = "other" };
+        var second = plan with { Campaign = "second", Jobs = [plan.Jobs[0], other] };
+        s = s.Apply(s.Submit(second, T0).Event!);
+        Assert.Equal(JobStatus.ConfigurationFailed, s.Jobs["other-evaluation"].Status);
+        Assert.Contains("loss is NaN", s.Jobs["other-evaluation"].Result!.Error);
+        Assert.Equal(new CampaignStatus("second", "failed", 2, 0, 2, 0, 0), s.Status("second").Totals());
     }
 
     [Fact]
