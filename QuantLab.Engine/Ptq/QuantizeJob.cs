@@ -43,12 +43,15 @@ public static class QuantizeJob
     /// Quantization + evaluation with ranges calibrated before (a campaign's evaluate job, whose calibrate
     /// job ran earlier, maybe elsewhere): the second half of <see cref="Run"/>.
     /// </summary>
-    public static QuantizeResult Evaluate(Fp32Model model, QuantizationConfig config, CalibrationResult ranges, LabeledImages test, int threads = 0)
+    /// <param name="fp32Predictions">The FP32 model's predictions on <paramref name="test"/> when the caller has them
+    /// (they do not depend on the configuration); null runs the FP32 forward pass.</param>
+    public static QuantizeResult Evaluate(Fp32Model model, QuantizationConfig config, CalibrationResult ranges, LabeledImages test, int threads = 0,
+        int[]? fp32Predictions = null)
     {
         config.Validate();
         var watch = Stopwatch.StartNew();
-        int[] fp32Predictions;
-        using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
+        if (fp32Predictions is null)
+            using (var module = model.ToModule()) fp32Predictions = Evaluation.Predict(module, test);
 
         int[] predictions;
         IntModel? intModel = null;
@@ -73,15 +76,9 @@ public static class QuantizeJob
             watch.Elapsed.TotalSeconds, ranges, intModel, testSet);
     }
 
-    /// <summary>The test images quantized with the model's input step, N × 1024.</summary>
-    public static short[] QuantizeInputs(IntModel model, LabeledImages images)
-    {
-        var inputs = new short[images.Pixels.Length];
-        Parallel.For(0, images.Count, i => model.QuantizeInput(
-            images.Pixels.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage),
-            inputs.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage)));
-        return inputs;
-    }
+    /// <summary>The test images quantized with the model's input step, N × 1024; cached per input step
+    /// (<see cref="QuantizedInputCache"/>), so the array is shared and must not be modified.</summary>
+    public static short[] QuantizeInputs(IntModel model, LabeledImages images) => QuantizedInputCache.Get(model, images);
 
     public static double[] PerClass(int[] predictions, byte[] labels)
     {
