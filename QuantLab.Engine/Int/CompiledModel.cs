@@ -205,18 +205,19 @@ public sealed class CompiledModel
     /// Packs the weight pairs and chooses the accumulator. With |x| ≤ xMax, every partial sum of channel c's
     /// accumulator, in any order and grouping (so also each vpmaddwd pair sum, whose only wrapping case
     /// (−32768)·(−32768)·2 = 2^31 exceeds this bound too), is at most Σ_t (|w_low| + |w_high|)·xMax; the
-    /// int32 bias is added to the int32 sum only by the fixed-point requantizer, so |bq| joins the bound.
-    /// Int32 when the bound is ≤ 2^31 − 1. Otherwise chunks of consecutive taps whose own bound is
-    /// ≤ 2^31 − 1 are summed in int32 and widened (ChunkedInt64), which needs every single tap within int32;
-    /// failing that, scalar int64 (ScalarInt64). LeNet-5 at 8×8 bits: ≤ 400·(2·128)/2·128 ≈ 6.6·10^6, Int32;
-    /// at 16×16 bits up to 400·32768·32768 ≈ 4.3·10^11, ChunkedInt64.
+    /// int32 bias is added to the int32 sum by the fixed-point requantizer, so |bq| joins the bound.
+    /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6.
+    /// Otherwise SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of
+    /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
+    /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.
     /// </summary>
     private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax)
     {
+        const long ByteMax = 255; // the largest |part| of a split input (the low byte)
         int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
         var weights = new int[groups * taps.Count * PackedDot.GroupWidth];
-        var tapBound = new long[outC, taps.Count];
-        long bound = 0, worstTap = 0;
+        var pairMagnitude = new long[outC, taps.Count];
+        long bound = 0;
         for (int co = 0; co < outC; co++)
         {
             long sum = layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![co]) : 0;
@@ -224,34 +225,33 @@ public sealed class CompiledModel
             {
                 var (low, high) = taps[t](co);
                 weights[((co / PackedDot.GroupWidth) * taps.Count + t) * PackedDot.GroupWidth + co % PackedDot.GroupWidth] = (low & 0xFFFF) | (high << 16);
-                tapBound[co, t] = (Math.Abs((long)low) + Math.Abs((long)high)) * xMax;
-                worstTap = Math.Max(worstTap, tapBound[co, t]);
-                sum += tapBound[co, t];
+                pairMagnitude[co, t] = Math.Abs((long)low) + Math.Abs((long)high);   // ≤ 2^16
+                sum += pairMagnitude[co, t] * xMax;
             }
             bound = Math.Max(bound, sum);
         }
 
         var kind = bound <= int.MaxValue ? AccumulatorKind.Int32
-            : worstTap <= int.MaxValue && bound < PackedDot.DoubleConversionLimit ? AccumulatorKind.ChunkedInt64
+            : bound < PackedDot.DoubleConversionLimit ? AccumulatorKind.SplitInt64
             : AccumulatorKind.ScalarInt64;
         var chunkEnds = new int[groups][];
         for (int g = 0; g < groups; g++)
         {
             var ends = new List<int>();
-            if (kind == AccumulatorKind.ChunkedInt64)
+            if (kind == AccumulatorKind.SplitInt64)
             {
                 int first = g * PackedDot.GroupWidth, last = Math.Min(outC, first + PackedDot.GroupWidth);
                 var running = new long[last - first];
                 for (int t = 0; t < taps.Count; t++)
                 {
                     bool fits = true;
-                    for (int co = first; co < last; co++) fits &= running[co - first] + tapBound[co, t] <= int.MaxValue;
+                    for (int co = first; co < last; co++) fits &= running[co - first] + pairMagnitude[co, t] * ByteMax <= int.MaxValue;
                     if (!fits)
                     {
                         ends.Add(t);
                         Array.Clear(running);
                     }
-                    for (int co = first; co < last; co++) running[co - first] += tapBound[co, t];
+                    for (int co = first; co < last; co++) running[co - first] += pairMagnitude[co, t] * ByteMax;
                 }
             }
             ends.Add(taps.Count);

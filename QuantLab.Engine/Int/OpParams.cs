@@ -34,11 +34,15 @@ public enum AccumulatorKind
     /// <summary>int32 lanes throughout: every partial sum is within ±(2^31 − 1).</summary>
     Int32,
 
-    /// <summary>int32 lanes over chunks of taps whose partial sums are proven within int32, each chunk's
-    /// sum widened and added in int64 (16-bit layers).</summary>
-    ChunkedInt64,
+    /// <summary>
+    /// Wider layers (16-bit): each int16 input x is split into x = 256·hi + lo with lo = x &amp; 255 ∈ [0, 255]
+    /// and hi = x &gt;&gt; 8 ∈ [−128, 127]; Σ w·lo and Σ w·hi run in int32 lanes over chunks of taps whose
+    /// bound Σ (|w_low| + |w_high|)·255 is ≤ 2^31 − 1, and each chunk adds 256·Σhi + Σlo in int64.
+    /// </summary>
+    SplitInt64,
 
-    /// <summary>Scalar int64 per lane: a single weight pair can exceed int32 (e.g. 16-bit weights −32768).</summary>
+    /// <summary>Scalar int64 per lane: the bound reaches 2^51 (beyond the exact int64 → double step of the
+    /// vector requantizer), which needs a fan-in of about 2^21 at 16 bits.</summary>
     ScalarInt64,
 }
 
@@ -62,7 +66,7 @@ public sealed class PackedDot
     public required AccumulatorKind Kind { get; init; }
     /// <summary>max over channels c of Σ_t (|w_low| + |w_high|)·xMax + |bq[c]|: no partial sum of any accumulator exceeds it.</summary>
     public required long Bound { get; init; }
-    /// <summary><see cref="AccumulatorKind.ChunkedInt64"/>: per group, the tap index where each chunk ends (ascending, last = Taps).</summary>
+    /// <summary><see cref="AccumulatorKind.SplitInt64"/>: per group, the tap index where each chunk ends (ascending, last = Taps).</summary>
     public required int[][] ChunkEnds { get; init; }
 
     public int Groups => (OutChannels + GroupWidth - 1) / GroupWidth;

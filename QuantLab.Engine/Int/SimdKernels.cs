@@ -77,6 +77,10 @@ internal static class SimdKernels
         public readonly int[] A = new int[model.MaxBlockElements];
         public readonly int[] B = new int[model.MaxBlockElements];
         public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
+        public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
+        /// <summary>A SplitInt64 layer's input split into low bytes and high bytes.</summary>
+        public readonly int[] Low = new int[model.MaxBlockElements];
+        public readonly int[] High = new int[model.MaxBlockElements];
         public readonly long[] Acc64 = new long[PackedDot.GroupWidth * model.Lanes];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
     }
@@ -113,19 +117,21 @@ internal static class SimdKernels
     private static void Stage(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, int[] into)
     {
         var halves = MemoryMarshal.Cast<int, short>(into.AsSpan(0, layout.Vectors * lanes));
-        halves.Clear();
+        // The row layout writes every vector of the used lanes; otherwise clear (padding channel, unused lanes).
+        if (layout.Kind != PairLayout.Rows || count < lanes) halves.Clear();
         int size = layout.Elements, plane = layout.Height * layout.Width;
         for (int i = 0; i < count; i++)
         {
             var image = images.Slice(i * size, size);
             if (layout.Kind == PairLayout.Rows)
             {
-                // Pixel (y, x) is the low half of vector (y, x) and the high half of vector (y − 1, x).
-                for (int p = 0; p < plane; p++)
-                {
-                    halves[(p * lanes + i) * 2] = image[p];
-                    if (p >= layout.Width) halves[((p - layout.Width) * lanes + i) * 2 + 1] = image[p];
-                }
+                // Vector (y, x) holds pixels (y, x) and (y + 1, x); the last row's high half is zero.
+                ref int lane = ref into[i];
+                int below = plane - layout.Width;
+                for (int p = 0; p < below; p++)
+                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p] | (image[p + layout.Width] << 16);
+                for (int p = below; p < plane; p++)
+                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p];
             }
             else
             {
@@ -141,6 +147,7 @@ internal static class SimdKernels
     private static void Conv<TS, TV>(ConvParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
         int pool = p.Pool, width = p.Input.Width;
+        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
         Span<int> window = stackalloc int[pool * pool];
         for (int g = 0; g < p.Dot.Groups; g++)
         for (int py = 0; py < p.Output.Height; py++)
@@ -158,6 +165,7 @@ internal static class SimdKernels
     private static void Linear<TS, TV>(LinearParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
         ReadOnlySpan<int> position = [0];
+        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
         for (int g = 0; g < p.Dot.Groups; g++)
         {
             Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws);
@@ -197,20 +205,24 @@ internal static class SimdKernels
                 for (int j = 0; j < window.Length; j++)
                     Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ws.Acc, j > 0);
                 break;
-            case AccumulatorKind.ChunkedInt64:
+            case AccumulatorKind.SplitInt64:
                 for (int j = 0; j < window.Length; j++)
                 {
-                    var sum = j == 0 ? ws.Acc64 : ws.Chunk64;
-                    Array.Clear(sum, 0, size * lanes);
+                    var chunks = dot.ChunkEnds[g];
+                    // One chunk (the usual case) combines straight into the window's running max.
+                    var sum = j == 0 || chunks.Length == 1 ? ws.Acc64 : ws.Chunk64;
                     int start = 0;
-                    foreach (int end in dot.ChunkEnds[g])
+                    for (int k = 0; k < chunks.Length; k++)
                     {
-                        // Within a chunk every partial sum is proven within int32 (CompiledModel.Pack).
-                        Dot<TS, TV>(size, ref input[window[j]], offsets, start, end, ref weights, ws.Acc, false);
-                        Widen(ws.Acc, sum, size * lanes);
-                        start = end;
+                        // Within a chunk every partial sum of Σ w·lo and Σ w·hi is proven within int32 (CompiledModel.Pack).
+                        for (int c = 0; c < size; c += 4)
+                            DotSplit<TS, TV>(Math.Min(4, size - c), ref ws.Low[window[j]], ref ws.High[window[j]], offsets, start, chunks[k],
+                                ref Unsafe.Add(ref weights, c), ref ws.Acc[c * lanes], ref ws.AccHigh[c * lanes]);
+                        var mode = k > 0 ? CombineMode.Add : j > 0 && chunks.Length == 1 ? CombineMode.Max : CombineMode.Store;
+                        Combine(ws.Acc, ws.AccHigh, sum, size * lanes, mode);
+                        start = chunks[k];
                     }
-                    if (j > 0) Max64(ws.Acc64, ws.Chunk64, size * lanes);
+                    if (j > 0 && chunks.Length > 1) Max64(ws.Acc64, ws.Chunk64, size * lanes);
                 }
                 break;
             default:
@@ -272,13 +284,76 @@ internal static class SimdKernels
         static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
     }
 
-    /// <summary>sum[i] += acc[i] in int64 (4 lanes at a time).</summary>
-    private static void Widen(int[] acc, long[] sum, int length)
+    private static void DotSplit<TS, TV>(int size, ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 4: DotSplit<TS, TV, G4>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 3: DotSplit<TS, TV, G3>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 2: DotSplit<TS, TV, G2>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            default: DotSplit<TS, TV, G1>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+        }
+    }
+
+    /// <summary>
+    /// The SplitInt64 micro-kernel: taps [from, to) of TG ≤ 4 channels (weights at stride
+    /// <see cref="PackedDot.GroupWidth"/>), Σ w·lo and Σ w·hi in int32 lanes, exact within a chunk
+    /// (|Σ| ≤ Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, checked by <see cref="CompiledModel"/>).
+    /// </summary>
+    private static void DotSplit<TS, TV, TG>(ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero;
+        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
+        for (int t = from; t < to; t++)
+        {
+            int at = Unsafe.Add(ref offset, t);
+            var vl = TS.Load(ref Unsafe.Add(ref low, at));
+            var vh = TS.Load(ref Unsafe.Add(ref high, at));
+            ref int w = ref Unsafe.Add(ref weights, t * PackedDot.GroupWidth);
+            l0 = TS.MultiplyAdd(l0, vl, w);
+            h0 = TS.MultiplyAdd(h0, vh, w);
+            if (TG.Value > 1) { l1 = TS.MultiplyAdd(l1, vl, Unsafe.Add(ref w, 1)); h1 = TS.MultiplyAdd(h1, vh, Unsafe.Add(ref w, 1)); }
+            if (TG.Value > 2) { l2 = TS.MultiplyAdd(l2, vl, Unsafe.Add(ref w, 2)); h2 = TS.MultiplyAdd(h2, vh, Unsafe.Add(ref w, 2)); }
+            if (TG.Value > 3) { l3 = TS.MultiplyAdd(l3, vl, Unsafe.Add(ref w, 3)); h3 = TS.MultiplyAdd(h3, vh, Unsafe.Add(ref w, 3)); }
+        }
+        int l = TS.Lanes;
+        TS.Store(l0, ref accLow);
+        TS.Store(h0, ref accHigh);
+        if (TG.Value > 1) { TS.Store(l1, ref Unsafe.Add(ref accLow, l)); TS.Store(h1, ref Unsafe.Add(ref accHigh, l)); }
+        if (TG.Value > 2) { TS.Store(l2, ref Unsafe.Add(ref accLow, 2 * l)); TS.Store(h2, ref Unsafe.Add(ref accHigh, 2 * l)); }
+        if (TG.Value > 3) { TS.Store(l3, ref Unsafe.Add(ref accLow, 3 * l)); TS.Store(h3, ref Unsafe.Add(ref accHigh, 3 * l)); }
+    }
+
+    /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
+    private static void Split(int[] input, int length, Workspace ws)
+    {
+        for (int i = 0; i < length; i += 8)
+        {
+            var x = Vector256.LoadUnsafe(ref input[i]);
+            (x & Vector256.Create(0x00FF00FF)).StoreUnsafe(ref ws.Low[i]);
+            Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32().StoreUnsafe(ref ws.High[i]);
+        }
+    }
+
+    private enum CombineMode { Store, Add, Max }
+
+    /// <summary>v = 256·high[i] + low[i] in int64 (|256·high| &lt; 2^39, no overflow), stored into, added to or
+    /// max-combined with sum[i].</summary>
+    private static void Combine(int[] low, int[] high, long[] sum, int length, CombineMode mode)
     {
         for (int i = 0; i < length; i += 4)
         {
-            var wide = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref acc[i]));
-            (Vector256.LoadUnsafe(ref sum[i]) + wide).StoreUnsafe(ref sum[i]);
+            var l = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref low[i]));
+            var h = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref high[i]));
+            var v = (h << 8) + l;
+            if (mode != CombineMode.Store)
+            {
+                var old = Vector256.LoadUnsafe(ref sum[i]);
+                v = mode == CombineMode.Add ? v + old : Avx2.BlendVariable(old, v, Avx2.CompareGreaterThan(v, old));
+            }
+            v.StoreUnsafe(ref sum[i]);
         }
     }
 
@@ -344,12 +419,16 @@ internal static class SimdKernels
         }
     }
 
-    private static Vector256<int> Wide(in VectorRequantizer requant, long[] acc, int at, bool exactDouble)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Wide(in VectorRequantizer requant, long[] acc, int at, bool exactDouble) =>
+        exactDouble ? requant.Apply(Vector256.LoadUnsafe(ref acc[at]), Vector256.LoadUnsafe(ref acc[at + 4])) : WideScalar(requant, acc, at);
+
+    /// <summary>Beyond 2^51 the int64 → double step is not exact: the scalar requantizer, per lane.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<int> WideScalar(in VectorRequantizer requant, long[] acc, int at)
     {
-        if (exactDouble) return requant.Apply(Vector256.LoadUnsafe(ref acc[at]), Vector256.LoadUnsafe(ref acc[at + 4]));
         Span<int> lanes = stackalloc int[8];
-        long bias = requant.Bias;
-        for (int i = 0; i < 8; i++) lanes[i] = requant.Scalar.Apply(acc[at + i] + bias);
+        for (int i = 0; i < 8; i++) lanes[i] = requant.Scalar.Apply(acc[at + i] + requant.Bias);
         return Vector256.Create<int>(lanes);
     }
 }

@@ -89,16 +89,7 @@ public readonly struct VectorRequantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<int> Apply(Vector256<long> lower, Vector256<long> upper)
     {
-        if (!(Avx2.IsSupported && _scalar.Mode == RequantMode.Float))
-        {
-            Span<int> lanes = stackalloc int[8];
-            for (int i = 0; i < 4; i++)
-            {
-                lanes[i] = _scalar.Apply(lower.GetElement(i) + _bias);
-                lanes[i + 4] = _scalar.Apply(upper.GetElement(i) + _bias);
-            }
-            return Vector256.Create<int>(lanes);
-        }
+        if (!(Avx2.IsSupported && _scalar.Mode == RequantMode.Float)) return ApplyScalar(lower, upper);
         var lo = Finish(Avx.Add(ToDouble(lower), _intBias));
         var hi = Finish(Avx.Add(ToDouble(upper), _intBias));
         return Vector256.Create(Avx.ConvertToVector128Int32WithTruncation(lo), Avx.ConvertToVector128Int32WithTruncation(hi));
@@ -162,6 +153,19 @@ public readonly struct VectorRequantizer
         return Avx2.BlendVariable(y, _max64, Avx2.CompareGreaterThan(y, _max64));
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Vector256<int> ApplyScalar(Vector256<long> lower, Vector256<long> upper)
+    {
+        Span<int> lanes = stackalloc int[8];
+        for (int i = 0; i < 4; i++)
+        {
+            lanes[i] = _scalar.Apply(lower.GetElement(i) + _bias);
+            lanes[i + 4] = _scalar.Apply(upper.GetElement(i) + _bias);
+        }
+        return Vector256.Create<int>(lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private Vector256<int> ApplyScalar(Vector256<int> acc)
     {
         Span<int> lanes = stackalloc int[8];
