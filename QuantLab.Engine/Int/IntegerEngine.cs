@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Engine.Int;
 
@@ -22,9 +23,11 @@ public static class IntegerEngine
             return logits;
         }
 
+        CheckInputRange(model.Model, inputs.Span);
         int lanes = model.Lanes, blocks = (n + lanes - 1) / lanes;
-        // A few chunks per worker balance the load; each worker allocates its workspace once per run.
-        int chunk = Math.Max(1, (blocks + workers * 4 - 1) / (workers * 4));
+        // Small chunks (4 blocks) keep the workers balanced when the machine is shared (a descheduled worker
+        // holds up little); each worker allocates its workspace once per run, not per chunk.
+        const int chunk = 4;
         Parallel.For(0, (blocks + chunk - 1) / chunk, new ParallelOptions { MaxDegreeOfParallelism = workers },
             () => new SimdKernels.Workspace(model),
             (part, _, ws) =>
@@ -44,6 +47,30 @@ public static class IntegerEngine
             },
             _ => { });
         return logits;
+    }
+
+    /// <summary>
+    /// The SIMD kernels' int32 bounds assume inputs on the model's input grid; an input outside it (e.g. a
+    /// hand-edited export) is refused rather than risking a wrapped accumulator.
+    /// </summary>
+    private static void CheckInputRange(IntModel model, ReadOnlySpan<short> inputs)
+    {
+        short min = (short)Quantizer.QMin(model.InputBits), max = (short)Quantizer.QMax(model.InputBits);
+        if (min == short.MinValue && max == short.MaxValue) return;
+        var low = Vector256.Create(short.MaxValue);
+        var high = Vector256.Create(short.MinValue);
+        int i = 0;
+        for (; i + 16 <= inputs.Length; i += 16)
+        {
+            var v = Vector256.Create(inputs.Slice(i, 16));
+            low = Vector256.Min(low, v);
+            high = Vector256.Max(high, v);
+        }
+        short lowest = short.MaxValue, highest = short.MinValue;
+        for (int j = 0; j < 16; j++) (lowest, highest) = (Math.Min(lowest, low[j]), Math.Max(highest, high[j]));
+        for (; i < inputs.Length; i++) (lowest, highest) = (Math.Min(lowest, inputs[i]), Math.Max(highest, inputs[i]));
+        if (inputs.Length > 0 && (lowest < min || highest > max))
+            throw new BadInputException($"input values span [{lowest}, {highest}], outside the model's {model.InputBits}-bit input grid [{min}, {max}]");
     }
 
     /// <summary>Compiles for the best supported path (or <paramref name="path"/>) and runs. Models whose op

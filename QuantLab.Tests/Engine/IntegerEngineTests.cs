@@ -89,6 +89,8 @@ public class IntegerEngineTests
         var fast = IntegerEngine.Run(intModel, inputs, threads: 2);
         var reference = IntegerEngine.RunReference(intModel, inputs);
         Assert.Equal(reference, fast);
+        foreach (var path in KernelPaths.Supported)
+            Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(intModel, path), inputs, threads: 2));
         Assert.True(fast.Distinct().Count() > 5, "the logits vary (the comparison is not trivially equal)");
     }
 
