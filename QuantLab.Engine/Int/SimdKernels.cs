@@ -215,8 +215,10 @@ internal static class SimdKernels
                     for (int k = 0; k < chunks.Length; k++)
                     {
                         // Within a chunk every partial sum of Σ w·lo and Σ w·hi is proven within int32 (CompiledModel.Pack).
-                        for (int c = 0; c < size; c += 4)
-                            DotSplit<TS, TV>(Math.Min(4, size - c), ref ws.Low[window[j]], ref ws.High[window[j]], offsets, start, chunks[k],
+                        // Up to 6 channels per call (12 accumulators + 2 inputs + 1 weight fit AVX2's 16 registers): 8 = 4 + 4.
+                        int step = size <= 6 ? size : (size + 1) / 2;
+                        for (int c = 0; c < size; c += step)
+                            DotSplit<TS, TV>(Math.Min(step, size - c), ref ws.Low[window[j]], ref ws.High[window[j]], offsets, start, chunks[k],
                                 ref Unsafe.Add(ref weights, c), ref ws.Acc[c * lanes], ref ws.AccHigh[c * lanes]);
                         var mode = k > 0 ? CombineMode.Add : j > 0 && chunks.Length == 1 ? CombineMode.Max : CombineMode.Store;
                         Combine(ws.Acc, ws.AccHigh, sum, size * lanes, mode);
@@ -289,6 +291,8 @@ internal static class SimdKernels
     {
         switch (size)
         {
+            case 6: DotSplit<TS, TV, G6>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 5: DotSplit<TS, TV, G5>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
             case 4: DotSplit<TS, TV, G4>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
             case 3: DotSplit<TS, TV, G3>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
             case 2: DotSplit<TS, TV, G2>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
@@ -297,14 +301,15 @@ internal static class SimdKernels
     }
 
     /// <summary>
-    /// The SplitInt64 micro-kernel: taps [from, to) of TG ≤ 4 channels (weights at stride
+    /// The SplitInt64 micro-kernel: taps [from, to) of TG ≤ 6 channels (weights at stride
     /// <see cref="PackedDot.GroupWidth"/>), Σ w·lo and Σ w·hi in int32 lanes, exact within a chunk
     /// (|Σ| ≤ Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, checked by <see cref="CompiledModel"/>).
     /// </summary>
     private static void DotSplit<TS, TV, TG>(ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
         where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
     {
-        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero;
+        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, l4 = TS.Zero, l5 = TS.Zero;
+        TV h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero, h4 = TS.Zero, h5 = TS.Zero;
         ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
         for (int t = from; t < to; t++)
         {
@@ -317,6 +322,8 @@ internal static class SimdKernels
             if (TG.Value > 1) { l1 = TS.MultiplyAdd(l1, vl, Unsafe.Add(ref w, 1)); h1 = TS.MultiplyAdd(h1, vh, Unsafe.Add(ref w, 1)); }
             if (TG.Value > 2) { l2 = TS.MultiplyAdd(l2, vl, Unsafe.Add(ref w, 2)); h2 = TS.MultiplyAdd(h2, vh, Unsafe.Add(ref w, 2)); }
             if (TG.Value > 3) { l3 = TS.MultiplyAdd(l3, vl, Unsafe.Add(ref w, 3)); h3 = TS.MultiplyAdd(h3, vh, Unsafe.Add(ref w, 3)); }
+            if (TG.Value > 4) { l4 = TS.MultiplyAdd(l4, vl, Unsafe.Add(ref w, 4)); h4 = TS.MultiplyAdd(h4, vh, Unsafe.Add(ref w, 4)); }
+            if (TG.Value > 5) { l5 = TS.MultiplyAdd(l5, vl, Unsafe.Add(ref w, 5)); h5 = TS.MultiplyAdd(h5, vh, Unsafe.Add(ref w, 5)); }
         }
         int l = TS.Lanes;
         TS.Store(l0, ref accLow);
@@ -324,6 +331,8 @@ internal static class SimdKernels
         if (TG.Value > 1) { TS.Store(l1, ref Unsafe.Add(ref accLow, l)); TS.Store(h1, ref Unsafe.Add(ref accHigh, l)); }
         if (TG.Value > 2) { TS.Store(l2, ref Unsafe.Add(ref accLow, 2 * l)); TS.Store(h2, ref Unsafe.Add(ref accHigh, 2 * l)); }
         if (TG.Value > 3) { TS.Store(l3, ref Unsafe.Add(ref accLow, 3 * l)); TS.Store(h3, ref Unsafe.Add(ref accHigh, 3 * l)); }
+        if (TG.Value > 4) { TS.Store(l4, ref Unsafe.Add(ref accLow, 4 * l)); TS.Store(h4, ref Unsafe.Add(ref accHigh, 4 * l)); }
+        if (TG.Value > 5) { TS.Store(l5, ref Unsafe.Add(ref accLow, 5 * l)); TS.Store(h5, ref Unsafe.Add(ref accHigh, 5 * l)); }
     }
 
     /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
