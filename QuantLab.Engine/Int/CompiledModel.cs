@@ -21,6 +21,8 @@ public sealed class CompiledModel
     public int OutputSize { get; }
     /// <summary>The largest tensor any op reads or writes, in int32 elements per block (lanes included).</summary>
     public int MaxBlockElements { get; }
+    /// <summary>The widest output row of any op (the SIMD kernels requantize a row at a time).</summary>
+    public int MaxOutputWidth { get; } = 1;
 
     /// <param name="path">Default: the best path this machine supports.</param>
     public CompiledModel(IntModel model, KernelPath? path = null)
@@ -41,6 +43,7 @@ public sealed class CompiledModel
         }
         (Ops, InputLayout, OutputLayout, int maxVectors) = Compile(model, Lanes);
         MaxBlockElements = maxVectors * Lanes;
+        MaxOutputWidth = Ops.Select(op => op is ConvParams conv ? conv.Output.Width : 1).Append(1).Max();
     }
 
     /// <summary>Whether the SIMD paths cover <paramref name="model"/>'s op sequence (LeNet-like sequences: conv [pool] … flatten linear …).</summary>

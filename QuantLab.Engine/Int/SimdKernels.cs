@@ -76,12 +76,14 @@ internal static class SimdKernels
     {
         public readonly int[] A = new int[model.MaxBlockElements];
         public readonly int[] B = new int[model.MaxBlockElements];
+        /// <summary>One channel group's accumulators for a row of output positions, [x][channel][lane].</summary>
+        public readonly int[] RowAcc = new int[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
+        public readonly long[] RowAcc64 = new long[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
         public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
         public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
         /// <summary>A SplitInt64 layer's input split into low bytes and high bytes.</summary>
         public readonly int[] Low = new int[model.MaxBlockElements];
         public readonly int[] High = new int[model.MaxBlockElements];
-        public readonly long[] Acc64 = new long[PackedDot.GroupWidth * model.Lanes];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
     }
 
@@ -149,15 +151,19 @@ internal static class SimdKernels
         int pool = p.Pool, width = p.Input.Width;
         if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
         Span<int> window = stackalloc int[pool * pool];
+        int stride = PackedDot.GroupWidth * TS.Lanes;
         for (int g = 0; g < p.Dot.Groups; g++)
         for (int py = 0; py < p.Output.Height; py++)
-        for (int px = 0; px < p.Output.Width; px++)
         {
-            for (int dy = 0, j = 0; dy < pool; dy++)
-            for (int dx = 0; dx < pool; dx++, j++)
-                window[j] = ((py * pool + dy) * width + px * pool + dx) * TS.Lanes;
-            Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, window, input, ws);
-            Requantize(p.Dot, p.Requant, g, p.Output, py, px, TS.Lanes, output, ws);
+            // A row of output positions, then one requantization pass over it.
+            for (int px = 0; px < p.Output.Width; px++)
+            {
+                for (int dy = 0, j = 0; dy < pool; dy++)
+                for (int dx = 0; dx < pool; dx++, j++)
+                    window[j] = ((py * pool + dy) * width + px * pool + dx) * TS.Lanes;
+                Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, window, input, ws, px * stride);
+            }
+            Requantize(p.Dot, p.Requant, g, p.Output, py, p.Output.Width, TS.Lanes, output, ws);
         }
     }
 
@@ -168,8 +174,8 @@ internal static class SimdKernels
         if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
         for (int g = 0; g < p.Dot.Groups; g++)
         {
-            Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws);
-            Requantize(p.Dot, p.Requant, g, p.Output, 0, 0, TS.Lanes, output, ws);
+            Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws, 0);
+            Requantize(p.Dot, p.Requant, g, p.Output, 0, 1, TS.Lanes, output, ws);
         }
     }
 
@@ -192,9 +198,10 @@ internal static class SimdKernels
 
     /// <summary>
     /// The accumulators of group <paramref name="g"/> at the output positions whose first input vectors are
-    /// <paramref name="window"/> (the fused pool window), max-reduced: into ws.Acc (int32 kinds) or ws.Acc64.
+    /// <paramref name="window"/> (the fused pool window), max-reduced: into ws.RowAcc (Int32) or ws.RowAcc64
+    /// from element <paramref name="at"/> on, [channel][lane].
     /// </summary>
-    private static void Accumulate<TS, TV>(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws)
+    private static void Accumulate<TS, TV>(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
         where TS : struct, ISimd<TV> where TV : struct
     {
         int size = dot.GroupSize(g), lanes = TS.Lanes;
@@ -203,14 +210,14 @@ internal static class SimdKernels
         {
             case AccumulatorKind.Int32:
                 for (int j = 0; j < window.Length; j++)
-                    Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ws.Acc, j > 0);
+                    Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ref ws.RowAcc[at], j > 0);
                 break;
             case AccumulatorKind.SplitInt64:
                 for (int j = 0; j < window.Length; j++)
                 {
                     var chunks = dot.ChunkEnds[g];
                     // One chunk (the usual case) combines straight into the window's running max.
-                    var sum = j == 0 || chunks.Length == 1 ? ws.Acc64 : ws.Chunk64;
+                    var sum = j == 0 || chunks.Length == 1 ? ws.RowAcc64.AsSpan(at) : ws.Chunk64;
                     int start = 0;
                     for (int k = 0; k < chunks.Length; k++)
                     {
@@ -224,28 +231,28 @@ internal static class SimdKernels
                         Combine(ws.Acc, ws.AccHigh, sum, size * lanes, mode);
                         start = chunks[k];
                     }
-                    if (j > 0 && chunks.Length > 1) Max64(ws.Acc64, ws.Chunk64, size * lanes);
+                    if (j > 0 && chunks.Length > 1) Max64(ws.RowAcc64.AsSpan(at), ws.Chunk64, size * lanes);
                 }
                 break;
             default:
-                ScalarInt64(dot, offsets, g, window, input, lanes, ws.Acc64);
+                ScalarInt64(dot, offsets, g, window, input, lanes, ws.RowAcc64.AsSpan(at));
                 break;
         }
     }
 
-    private static void Dot<TS, TV>(int size, ref int x, int[] offsets, int from, int to, ref int weights, int[] acc, bool max)
+    private static void Dot<TS, TV>(int size, ref int x, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
         where TS : struct, ISimd<TV> where TV : struct
     {
         switch (size)
         {
-            case 8: Dot<TS, TV, G8>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 7: Dot<TS, TV, G7>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 6: Dot<TS, TV, G6>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 5: Dot<TS, TV, G5>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 4: Dot<TS, TV, G4>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 3: Dot<TS, TV, G3>(ref x, offsets, from, to, ref weights, acc, max); break;
-            case 2: Dot<TS, TV, G2>(ref x, offsets, from, to, ref weights, acc, max); break;
-            default: Dot<TS, TV, G1>(ref x, offsets, from, to, ref weights, acc, max); break;
+            case 8: Dot<TS, TV, G8>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 7: Dot<TS, TV, G7>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 6: Dot<TS, TV, G6>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 5: Dot<TS, TV, G5>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 4: Dot<TS, TV, G4>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 3: Dot<TS, TV, G3>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 2: Dot<TS, TV, G2>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            default: Dot<TS, TV, G1>(ref x, offsets, from, to, ref weights, ref acc, max); break;
         }
     }
 
@@ -254,7 +261,7 @@ internal static class SimdKernels
     /// to acc[c·L ..] (or max-combined with what is there). Exact because the caller's accumulator kind
     /// proves every partial sum over these taps within int32.
     /// </summary>
-    private static void Dot<TS, TV, TG>(ref int x, int[] offsets, int from, int to, ref int weights, int[] acc, bool max)
+    private static void Dot<TS, TV, TG>(ref int x, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
         where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
     {
         TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
@@ -272,7 +279,7 @@ internal static class SimdKernels
             if (TG.Value > 6) a6 = TS.MultiplyAdd(a6, v, Unsafe.Add(ref w, 6));
             if (TG.Value > 7) a7 = TS.MultiplyAdd(a7, v, Unsafe.Add(ref w, 7));
         }
-        ref int dst = ref MemoryMarshal.GetArrayDataReference(acc);
+        ref int dst = ref acc;
         int l = TS.Lanes;
         Put(a0, ref dst, max);
         if (TG.Value > 1) Put(a1, ref Unsafe.Add(ref dst, l), max);
@@ -350,7 +357,7 @@ internal static class SimdKernels
 
     /// <summary>v = 256·high[i] + low[i] in int64 (|256·high| &lt; 2^39, no overflow), stored into, added to or
     /// max-combined with sum[i].</summary>
-    private static void Combine(int[] low, int[] high, long[] sum, int length, CombineMode mode)
+    private static void Combine(int[] low, int[] high, Span<long> sum, int length, CombineMode mode)
     {
         for (int i = 0; i < length; i += 4)
         {
@@ -366,7 +373,7 @@ internal static class SimdKernels
         }
     }
 
-    private static void Max64(long[] best, long[] other, int length)
+    private static void Max64(Span<long> best, long[] other, int length)
     {
         for (int i = 0; i < length; i += 4)
         {
@@ -377,7 +384,7 @@ internal static class SimdKernels
     }
 
     /// <summary>Plain int64 sums per lane, for layers where even one weight pair may exceed int32.</summary>
-    private static void ScalarInt64(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, int lanes, long[] acc)
+    private static void ScalarInt64(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, int lanes, Span<long> acc)
     {
         int size = dot.GroupSize(g);
         for (int c = 0; c < size; c++)
@@ -398,32 +405,37 @@ internal static class SimdKernels
         }
     }
 
-    /// <summary>Requantizes group <paramref name="g"/>'s accumulators and stores them as channel pairs at (y, x).</summary>
-    private static void Requantize(PackedDot dot, VectorRequantizer[] requant, int g, TensorLayout output, int y, int x, int lanes, int[] into, Workspace ws)
+    /// <summary>Requantizes group <paramref name="g"/>'s accumulators of output positions (y, 0 .. count − 1)
+    /// and stores them as channel pairs; one channel pair at a time, so its requantizers stay at hand.</summary>
+    private static void Requantize(PackedDot dot, VectorRequantizer[] requant, int g, TensorLayout output, int y, int count, int lanes, int[] into, Workspace ws)
     {
-        int size = dot.GroupSize(g), first = g * PackedDot.GroupWidth;
+        int size = dot.GroupSize(g), first = g * PackedDot.GroupWidth, stride = PackedDot.GroupWidth * lanes;
         bool wide = dot.Kind != AccumulatorKind.Int32;
         bool exactDouble = dot.Bound < PackedDot.DoubleConversionLimit;
         for (int c = 0; c < size; c += 2)
         {
             int channel = first + c;
-            var (vector, _) = output.Locate(channel, y, x);
             bool second = c + 1 < size;
+            ref readonly var r0 = ref requant[channel];
+            ref readonly var r1 = ref requant[second ? channel + 1 : channel];
+            int row = output.Locate(channel, y, 0).Vector * lanes;
+            for (int x = 0; x < count; x++)
             for (int j = 0; j < lanes; j += 8)
             {
+                int at = x * stride + c * lanes + j;
                 Vector256<int> low, high = Vector256<int>.Zero;
                 if (!wide)
                 {
-                    low = requant[channel].Apply(Vector256.LoadUnsafe(ref ws.Acc[c * lanes + j]));
-                    if (second) high = requant[channel + 1].Apply(Vector256.LoadUnsafe(ref ws.Acc[(c + 1) * lanes + j]));
+                    low = r0.Apply(Vector256.LoadUnsafe(ref ws.RowAcc[at]));
+                    if (second) high = r1.Apply(Vector256.LoadUnsafe(ref ws.RowAcc[at + lanes]));
                 }
                 else
                 {
-                    low = Wide(requant[channel], ws.Acc64, c * lanes + j, exactDouble);
-                    if (second) high = Wide(requant[channel + 1], ws.Acc64, (c + 1) * lanes + j, exactDouble);
+                    low = Wide(r0, ws.RowAcc64, at, exactDouble);
+                    if (second) high = Wide(r1, ws.RowAcc64, at + lanes, exactDouble);
                 }
                 // Both are int16 values (2..16-bit output grids): pack channel c low, c + 1 high.
-                ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[vector * lanes + j]);
+                ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes + j]);
             }
         }
     }

@@ -15,7 +15,8 @@ public class RealModelKernelPathTests
     internal static IEnumerable<KernelPath> Paths() =>
         KernelPaths.IsSupported(KernelPath.Avx2) ? [KernelPath.Scalar, KernelPath.Avx2, KernelPath.Avx512] : [KernelPath.Scalar];
 
-    internal static void AssertPathsAgree(int weightBits, int actBits, string rounding, string requant, string bias, string granularity, int images)
+    internal static void AssertPathsAgree(int weightBits, int actBits, string rounding, string requant, string bias, string granularity, int images,
+        bool emulated = true)
     {
         var config = QuantizationConfig.Default with
         {
@@ -27,9 +28,11 @@ public class RealModelKernelPathTests
         var inputs = QuantizeJob.QuantizeInputs(intModel, SharedMnist.TestSubset(images));
         // The scalar path is ReferenceKernels image by image (here on 2 threads).
         var reference = IntegerEngine.Run(new CompiledModel(intModel, KernelPath.Scalar), inputs, threads: 2);
-        foreach (var path in Paths().Where(p => p != KernelPath.Scalar))
+        foreach (var path in (emulated ? Paths() : KernelPaths.Supported).Where(p => p != KernelPath.Scalar))
             Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(intModel, path), inputs, threads: 2));
-        Assert.True(reference.Distinct().Count() > 1, "the logits vary (the comparison is not trivially equal)");
+        // At 2–3 activation bits the logits may all saturate to one value; above that they must vary
+        // (else the comparison would be trivially equal).
+        if (actBits >= 4) Assert.True(reference.Distinct().Count() > 5, "the logits vary");
     }
 
     public static TheoryData<int, int, string, string, string, string> Cases() => new()
@@ -63,7 +66,8 @@ public class RealModelKernelPathTests
     }
 }
 
-/// <summary>The whole 10,000-image test set for a grid of configurations, every path against the reference (minutes).</summary>
+/// <summary>The whole 10,000-image test set for a grid of configurations, every path this machine runs natively
+/// against the reference (minutes; emulated AVX-512 is left to the 1000-image tests).</summary>
 public class SlowRealModelKernelPathGridTests
 {
     public static TheoryData<int, int, string, string, string, string> Grid()
@@ -87,5 +91,5 @@ public class SlowRealModelKernelPathGridTests
     [Theory]
     [MemberData(nameof(Grid))]
     public void Every_path_equals_the_reference_on_the_whole_test_set(int weightBits, int actBits, string rounding, string requant, string bias, string granularity) =>
-        RealModelKernelPathTests.AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 10_000);
+        RealModelKernelPathTests.AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 10_000, emulated: false);
 }
