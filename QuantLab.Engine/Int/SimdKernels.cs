@@ -85,13 +85,16 @@ internal static class SimdKernels
         public readonly int[] Low = new int[model.MaxBlockElements];
         public readonly int[] High = new int[model.MaxBlockElements];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
+        /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
+        public readonly int[] Pairs = new int[8 * model.InputLayout.Vectors];
     }
 
     /// <summary>Runs <paramref name="count"/> ≤ L images (the rest of the block is zero padding) and writes their logits.</summary>
     public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
+        if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
+        else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
         int[] x = ws.A, y = ws.B;
         foreach (var op in model.Ops)
         {
@@ -112,6 +115,73 @@ internal static class SimdKernels
         {
             var (vector, half) = output.Locate(c, yy, xx);
             for (int i = 0; i < count; i++) logits[i * classes + e] = halves[(vector * TS.Lanes + i) * 2 + half];
+        }
+    }
+
+    /// <summary>
+    /// The row layout of a one-channel input: per group of 8 images, each image's vectors (pixel (y, x) low,
+    /// (y + 1, x) high; the last row's high half zero) formed 8 at a time (vpunpcklwd), then 8×8 blocks of
+    /// (image, position) transposed into lanes. Lanes beyond <paramref name="count"/> are zero.
+    /// </summary>
+    private static void StageRows(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, Workspace ws)
+    {
+        int width = layout.Width, plane = layout.Height * width, below = plane - width;
+        var pairs = ws.Pairs;
+        for (int group = 0; group < lanes; group += 8)
+        {
+            for (int k = 0; k < 8; k++)
+            {
+                var row = pairs.AsSpan(k * plane, plane);
+                int image = group + k;
+                if (image >= count)
+                {
+                    row.Clear();
+                    continue;
+                }
+                var pixels = images.Slice(image * plane, plane);
+                int p = 0;
+                for (; p + 8 <= below; p += 8)
+                {
+                    var low = Vector128.Create(pixels.Slice(p, 8));
+                    var high = Vector128.Create(pixels.Slice(p + width, 8));
+                    Sse2.UnpackLow(low, high).AsInt32().StoreUnsafe(ref row[p]);
+                    Sse2.UnpackHigh(low, high).AsInt32().StoreUnsafe(ref row[p + 4]);
+                }
+                for (; p < below; p++) row[p] = (ushort)pixels[p] | (pixels[p + width] << 16);
+                for (; p < plane; p++) row[p] = (ushort)pixels[p];
+            }
+            int q = 0;
+            for (; q + 8 <= plane; q += 8)
+            {
+                ref int source = ref pairs[q];
+                var t0 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, (nuint)plane));
+                var t1 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, (nuint)plane));
+                var t2 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(2 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(3 * plane)));
+                var t3 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(2 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(3 * plane)));
+                var t4 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(4 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(5 * plane)));
+                var t5 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(4 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(5 * plane)));
+                var t6 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(6 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(7 * plane)));
+                var t7 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(6 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(7 * plane)));
+                var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32();
+                var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+                var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32();
+                var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+                var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32();
+                var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+                var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
+                var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+                ref int target = ref ws.A[q * lanes + group];
+                Avx2.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref target);
+                Avx2.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref target, (nuint)lanes);
+                Avx2.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref target, (nuint)(2 * lanes));
+                Avx2.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref target, (nuint)(3 * lanes));
+                Avx2.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref target, (nuint)(4 * lanes));
+                Avx2.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref target, (nuint)(5 * lanes));
+                Avx2.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref target, (nuint)(6 * lanes));
+                Avx2.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref target, (nuint)(7 * lanes));
+            }
+            for (; q < plane; q++)
+                for (int k = 0; k < 8; k++) ws.A[q * lanes + group + k] = pairs[k * plane + q];
         }
     }
 
