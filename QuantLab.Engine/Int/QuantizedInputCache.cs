@@ -12,7 +12,8 @@ namespace QuantLab.Engine.Int;
 /// </summary>
 public static class QuantizedInputCache
 {
-    private const int EntriesPerImageSet = 8;
+    // 4 × 20 MB for the 10k test set: enough for the configurations of a sweep that share an input step.
+    private const int EntriesPerImageSet = 4;
     private readonly record struct Key(double Step, int Bits, RoundingMode Rounding);
     private static readonly ConditionalWeakTable<float[], List<(Key Key, short[] Inputs)>> Cache = new();
 
@@ -35,6 +36,9 @@ public static class QuantizedInputCache
         var inputs = Quantize(model, images);
         lock (entries)
         {
+            // Another thread may have quantized the same images meanwhile: keep one copy.
+            int found = entries.FindIndex(e => e.Key == key);
+            if (found >= 0) return entries[found].Inputs;
             if (entries.Count >= EntriesPerImageSet) entries.RemoveAt(0);
             entries.Add((key, inputs));
         }

@@ -93,3 +93,25 @@ public class SlowRealModelKernelPathGridTests
     public void Every_path_equals_the_reference_on_the_whole_test_set(int weightBits, int actBits, string rounding, string requant, string bias, string granularity) =>
         RealModelKernelPathTests.AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 10_000, emulated: false);
 }
+
+public class QuantizedInputCacheTests
+{
+    [Fact]
+    public void The_test_set_is_quantized_once_per_input_step()
+    {
+        var config = QuantizationConfig.Default;
+        var model = SharedModels.Quick;
+        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config), config);
+        var images = SharedMnist.TestSubset(50);
+        var first = QuantizeJob.QuantizeInputs(intModel, images);
+        Assert.Same(first, QuantizeJob.QuantizeInputs(intModel with { }, images));
+        // Another input step is another entry, with the values of the contract (q = clamp(R(x / s_in))).
+        var other = intModel with { InputScale = intModel.InputScale * 2 };
+        var second = QuantizeJob.QuantizeInputs(other, images);
+        Assert.NotSame(first, second);
+        var expected = new short[images.Pixels.Length];
+        for (int i = 0; i < images.Count; i++)
+            other.QuantizeInput(images.Pixels.AsSpan(i * 1024, 1024), expected.AsSpan(i * 1024, 1024));
+        Assert.Equal(expected, second);
+    }
+}
