@@ -30,9 +30,9 @@ public class RealModelKernelPathTests
         var reference = IntegerEngine.Run(new CompiledModel(intModel, KernelPath.Scalar), inputs, threads: 2);
         foreach (var path in (emulated ? Paths() : KernelPaths.Supported).Where(p => p != KernelPath.Scalar))
             Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(intModel, path), inputs, threads: 2));
-        // At 2–3 activation bits the logits may all saturate to one value; above that they must vary
-        // (else the comparison would be trivially equal).
-        if (actBits >= 4) Assert.True(reference.Distinct().Count() > 5, "the logits vary");
+        // At few activation bits the logits may collapse onto a handful of grid values; from 6 bits on they
+        // must vary (else the comparison would be trivially equal).
+        if (actBits >= 6) Assert.True(reference.Distinct().Count() > 5, "the logits vary");
     }
 
     public static TheoryData<int, int, string, string, string, string> Cases() => new()
