@@ -3,126 +3,267 @@ using QuantLab.Engine.Quantization;
 namespace QuantLab.Engine.Int;
 
 /// <summary>
-/// An <see cref="IntModel"/> laid out for <see cref="FastKernels"/>: weights padded to whole vectors,
-/// im2col gather tables, and per layer the accumulator width that the bounds allow.
+/// An <see cref="IntModel"/> compiled for one <see cref="KernelPath"/>: typed per-op parameters
+/// (<see cref="ConvParams"/>, <see cref="LinearParams"/>, <see cref="PoolParams"/>) with weights packed in
+/// pairs, tap offsets, per-channel vector requantizers and, per layer, the accumulator arithmetic that the
+/// bounds of the actual weights prove exact. Immutable; one instance serves any number of threads.
 /// </summary>
 public sealed class CompiledModel
 {
-    public const int Lanes = 16; // int16 elements in a 256-bit vector
-
     public IntModel Model { get; }
+    public KernelPath Path { get; }
+    /// <summary>Images per block: the int32 lanes of the path's vectors (1 for the scalar path).</summary>
+    public int Lanes { get; }
     public IReadOnlyList<CompiledOp> Ops { get; }
+    public TensorLayout InputLayout { get; }
+    public TensorLayout OutputLayout { get; }
     public int InputSize { get; }
     public int OutputSize { get; }
-    /// <summary>The largest activation and im2col buffers any op needs (for the per-thread workspace).</summary>
-    public int MaxActivation { get; }
-    public int MaxColumns { get; }
+    /// <summary>The largest tensor any op reads or writes, in int32 elements per block (lanes included).</summary>
+    public int MaxBlockElements { get; }
+    /// <summary>The widest output row of any op (the SIMD kernels requantize a row at a time).</summary>
+    public int MaxOutputWidth { get; } = 1;
 
-    public CompiledModel(IntModel model)
+    /// <param name="path">Default: the best path this machine supports.</param>
+    public CompiledModel(IntModel model, KernelPath? path = null)
     {
         Model = model;
-        var ops = new List<CompiledOp>();
+        Path = path ?? KernelPaths.Best;
+        if (!KernelPaths.IsSupported(Path) && !(Path == KernelPath.Avx512 && KernelPaths.EmulateAvx512 && KernelPaths.IsSupported(KernelPath.Avx2)))
+            throw new NotSupportedException($"This machine does not support the {Path.ToOption()} kernel path.");
+        Lanes = Path switch { KernelPath.Avx512 => 16, KernelPath.Avx2 => 8, _ => 1 };
+
+        InputSize = model.InputShape.Aggregate(1, (a, b) => a * b);
+        OutputSize = OutputElements(model);
+        if (Path == KernelPath.Scalar)
+        {
+            // The scalar path runs ReferenceKernels on the model itself: nothing to compile.
+            Ops = [];
+            return;
+        }
+        (Ops, InputLayout, OutputLayout, int maxVectors) = Compile(model, Lanes);
+        MaxBlockElements = maxVectors * Lanes;
+        MaxOutputWidth = Ops.Select(op => op is ConvParams conv ? conv.Output.Width : 1).Append(1).Max();
+    }
+
+    /// <summary>Whether the SIMD paths cover <paramref name="model"/>'s op sequence (LeNet-like sequences: conv [pool] … flatten linear …).</summary>
+    public static bool CanCompile(IntModel model)
+    {
+        try
+        {
+            Compile(model, 8);
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    private static int OutputElements(IntModel model)
+    {
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
-        InputSize = c * h * w;
-        int maxActivation = InputSize, maxColumns = 0;
-        int inputMin = Quantizer.QMin(model.InputBits), inputMax = Quantizer.QMax(model.InputBits);
         foreach (var op in model.Ops)
         {
-            switch (op)
+            (c, h, w) = op switch
             {
-                case IntLayer layer:
+                IntLayer { IsConv: true } conv => (conv.OutChannels, h - conv.Kernel + 1, w - conv.Kernel + 1),
+                IntLayer linear => (linear.OutChannels, 1, 1),
+                IntMaxPool pool => (c, h / pool.Kernel, w / pool.Kernel),
+                _ => (c * h * w, 1, 1),
+            };
+        }
+        return c * h * w;
+    }
+
+    private static (IReadOnlyList<CompiledOp>, TensorLayout Input, TensorLayout Output, int MaxVectors) Compile(IntModel model, int lanes)
+    {
+        int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
+        // A one-channel input read by a convolution is paired by rows; anything else by channels.
+        bool rows = c == 1 && model.Ops.Count > 0 && model.Ops[0] is IntLayer { IsConv: true };
+        var layout = new TensorLayout(rows ? PairLayout.Rows : PairLayout.Channels, c, h, w);
+        var inputLayout = layout;
+        int maxVectors = layout.Vectors;
+        int inputMin = Quantizer.QMin(model.InputBits), inputMax = Quantizer.QMax(model.InputBits);
+        bool flattened = false;
+        var ops = new List<CompiledOp>();
+        for (int i = 0; i < model.Ops.Count; i++)
+        {
+            CompiledOp compiled;
+            long xMax = Math.Max(Math.Abs((long)inputMin), Math.Abs((long)inputMax));
+            switch (model.Ops[i])
+            {
+                case IntLayer { IsConv: true } conv when !flattened:
                 {
-                    int k = layer.IsConv ? layer.Kernel : 1;
-                    int oh = layer.IsConv ? h - k + 1 : 1, ow = layer.IsConv ? w - k + 1 : 1;
-                    var compiled = new CompiledLayer(layer, model.Rounding, h, w, oh, ow, inputMin, inputMax);
-                    ops.Add(compiled);
-                    maxColumns = Math.Max(maxColumns, compiled.Positions * compiled.PaddedFanIn);
-                    (c, h, w) = (layer.OutChannels, oh, ow);
-                    (inputMin, inputMax) = layer.OutputClamp;
+                    int pool = i + 1 < model.Ops.Count && model.Ops[i + 1] is IntMaxPool p ? p.Kernel : 1;
+                    if (pool > 1) i++;
+                    var convParams = CompileConv(conv, layout, pool, xMax, model.Rounding, lanes);
+                    (compiled, layout) = (convParams, convParams.Output);
+                    (inputMin, inputMax) = conv.OutputClamp;
                     break;
                 }
-                case IntMaxPool pool:
-                    ops.Add(new CompiledPool(c, h, w, pool.Kernel));
-                    (h, w) = (h / pool.Kernel, w / pool.Kernel);
+                case IntLayer { IsConv: false } linear:
+                {
+                    var linearParams = CompileLinear(linear, layout, xMax, model.Rounding, lanes);
+                    (compiled, layout) = (linearParams, linearParams.Output);
+                    (inputMin, inputMax) = linear.OutputClamp;
+                    flattened = false;
                     break;
+                }
+                case IntMaxPool pool when !flattened && layout.Kind == PairLayout.Channels:
+                {
+                    var poolParams = new PoolParams(pool.Name)
+                    {
+                        Input = layout, Kernel = pool.Kernel,
+                        Output = layout with { Height = layout.Height / pool.Kernel, Width = layout.Width / pool.Kernel },
+                    };
+                    (compiled, layout) = (poolParams, poolParams.Output);
+                    break;
+                }
                 case IntFlatten:
-                    (c, h, w) = (c * h * w, 1, 1);
-                    break;
+                    flattened = true;
+                    continue;
+                default:
+                    throw new NotSupportedException($"{model.Ops[i].Name}: this op sequence is not supported by the compiled kernels.");
             }
-            maxActivation = Math.Max(maxActivation, c * h * w);
+            ops.Add(compiled);
+            maxVectors = Math.Max(maxVectors, layout.Vectors);
         }
-        Ops = ops;
-        OutputSize = c * h * w;
-        MaxActivation = maxActivation;
-        MaxColumns = maxColumns;
+        return (ops, inputLayout, layout, maxVectors);
     }
-}
 
-public abstract class CompiledOp;
-
-public sealed class CompiledPool(int channels, int height, int width, int kernel) : CompiledOp
-{
-    public int Channels { get; } = channels;
-    public int Height { get; } = height;
-    public int Width { get; } = width;
-    public int Kernel { get; } = kernel;
-}
-
-public sealed class CompiledLayer : CompiledOp
-{
-    public IntLayer Layer { get; }
-    public Requantizer[] Requantizers { get; }
-    public int FanIn { get; }
-    public int PaddedFanIn { get; }
-    /// <summary>Output positions per channel (OH·OW; 1 for linear layers).</summary>
-    public int Positions { get; }
-    /// <summary>Weights [out, PaddedFanIn], zero beyond FanIn.</summary>
-    public short[] PaddedWeights { get; }
-    /// <summary>For output position p and tap j &lt; FanIn: the input index that multiplies weight j.</summary>
-    public int[] Gather { get; }
-    /// <summary>
-    /// True where int32 accumulation cannot overflow. Every partial sum of Σ wq·xq (in any order, so also
-    /// the pairwise sums of a multiply-add-adjacent instruction and each vector lane) is bounded by
-    /// Σ|wq[c,j]| · max|xq| + |bq[c]|; we take the largest over channels c with the actual weights, and
-    /// int32 is used only when that stays below 2^31. At 8×8 bits LeNet-5's worst case is about
-    /// 400·127·128 ≈ 6.5·10^6; at 16×16 bits it can reach 400·32767·32768 ≈ 4.3·10^11, which needs int64.
-    /// </summary>
-    public bool Int32Safe { get; }
-    public long AccumulatorBound { get; }
-
-    public CompiledLayer(IntLayer layer, RoundingMode rounding, int height, int width, int outHeight, int outWidth, int inputMin, int inputMax)
+    private static ConvParams CompileConv(IntLayer layer, TensorLayout input, int pool, long xMax, RoundingMode rounding, int lanes)
     {
-        Layer = layer;
-        Requantizers = Enumerable.Range(0, layer.OutChannels).Select(c => layer.RequantizerOf(c, rounding)).ToArray();
-        FanIn = layer.FanIn;
-        PaddedFanIn = (FanIn + CompiledModel.Lanes - 1) / CompiledModel.Lanes * CompiledModel.Lanes;
-        Positions = outHeight * outWidth;
-        PaddedWeights = new short[layer.OutChannels * PaddedFanIn];
-        for (int o = 0; o < layer.OutChannels; o++)
-            Array.Copy(layer.Weights, o * FanIn, PaddedWeights, o * PaddedFanIn, FanIn);
-
-        Gather = new int[Positions * FanIn];
-        int k = layer.IsConv ? layer.Kernel : 1;
-        for (int y = 0; y < outHeight; y++)
-        for (int x = 0; x < outWidth; x++)
+        int k = layer.Kernel, cin = layer.InChannels;
+        if (cin != input.Channels || input.Height < k || input.Width < k)
+            throw new NotSupportedException($"{layer.Name}: input shape does not match the layer.");
+        int oh = input.Height - k + 1, ow = input.Width - k + 1;
+        var taps = new List<(int Offset, Func<int, (int, int)> Pair)>();
+        if (input.Kind == PairLayout.Rows)
         {
-            int p = y * outWidth + x, j = 0;
-            if (!layer.IsConv)
+            // Taps pair kernel rows 2r and 2r+1 (the last one with a zero weight when k is odd); the input
+            // vector (y, x) holds rows y and y+1, so tap (r, kx) reads vector (y + 2r, x + kx).
+            for (int r = 0; r < (k + 1) / 2; r++)
+            for (int kx = 0; kx < k; kx++)
             {
-                for (; j < FanIn; j++) Gather[j] = j;
-                continue;
+                int ky = 2 * r, kxx = kx;
+                taps.Add((2 * r * input.Width + kx, co => (W(co, 0, ky, kxx), ky + 1 < k ? W(co, 0, ky + 1, kxx) : 0)));
             }
-            for (int ci = 0; ci < layer.InChannels; ci++)
+        }
+        else
+        {
+            for (int q = 0; q < input.Pairs; q++)
             for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
-                Gather[p * FanIn + j++] = (ci * height + y + ky) * width + x + kx;
+            {
+                int c0 = 2 * q, kyy = ky, kxx = kx;
+                taps.Add(((q * input.Height + ky) * input.Width + kx, co => (W(co, c0, kyy, kxx), c0 + 1 < cin ? W(co, c0 + 1, kyy, kxx) : 0)));
+            }
         }
+        return new ConvParams(layer.Name)
+        {
+            Input = input,
+            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, oh / pool, ow / pool),
+            Kernel = k,
+            Pool = pool,
+            TapOffsets = taps.Select(t => t.Offset * lanes).ToArray(),
+            Dot = Pack(layer, taps.Select(t => t.Pair).ToList(), xMax),
+            Requant = Requantizers(layer, rounding),
+        };
 
-        AccumulatorBound = Bound(layer, Math.Max(Math.Abs((long)inputMin), Math.Abs((long)inputMax)));
-        Int32Safe = AccumulatorBound <= int.MaxValue;
+        int W(int co, int ci, int ky, int kx) => layer.Weights[((co * cin + ci) * k + ky) * k + kx];
     }
 
-    /// <summary>max over c of Σ|wq[c,j]|·xMax + |bq[c]|: no partial sum of the accumulator exceeds it.</summary>
+    private static LinearParams CompileLinear(IntLayer layer, TensorLayout input, long xMax, RoundingMode rounding, int lanes)
+    {
+        if (input.Kind != PairLayout.Channels || input.Elements != layer.InChannels)
+            throw new NotSupportedException($"{layer.Name}: input shape does not match the layer.");
+        // Tap s is input vector s = (q·H + y)·W + x, holding flattened features (2q·H + y)·W + x and
+        // ((2q+1)·H + y)·W + x (C, H, W order), the second absent for an odd channel count.
+        var taps = new List<Func<int, (int, int)>>();
+        int plane = input.Height * input.Width;
+        for (int q = 0; q < input.Pairs; q++)
+        for (int p = 0; p < plane; p++)
+        {
+            int f0 = 2 * q * plane + p, f1 = f0 + plane;
+            bool second = 2 * q + 1 < input.Channels;
+            taps.Add(o => (layer.Weights[o * layer.InChannels + f0], second ? layer.Weights[o * layer.InChannels + f1] : 0));
+        }
+        return new LinearParams(layer.Name)
+        {
+            Input = input,
+            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, 1, 1),
+            TapOffsets = Enumerable.Range(0, taps.Count).Select(t => t * lanes).ToArray(),
+            Dot = Pack(layer, taps, xMax),
+            Requant = Requantizers(layer, rounding),
+        };
+    }
+
+    private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding) =>
+        Enumerable.Range(0, layer.OutChannels)
+            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), layer.Bias == BiasMode.Int32 ? layer.BiasInt32![c] : 0))
+            .ToArray();
+
+    /// <summary>
+    /// Packs the weight pairs and chooses the accumulator. With |x| ≤ xMax, every partial sum of channel c's
+    /// accumulator, in any order and grouping (so also each vpmaddwd pair sum, whose only wrapping case
+    /// (−32768)·(−32768)·2 = 2^31 exceeds this bound too), is at most Σ_t (|w_low| + |w_high|)·xMax; the
+    /// int32 bias is added to the int32 sum by the fixed-point requantizer, so |bq| joins the bound.
+    /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6.
+    /// Otherwise SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of
+    /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
+    /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.
+    /// </summary>
+    private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax)
+    {
+        const long ByteMax = 255; // the largest |part| of a split input (the low byte)
+        int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
+        var weights = new int[groups * taps.Count * PackedDot.GroupWidth];
+        var pairMagnitude = new long[outC, taps.Count];
+        long bound = 0;
+        for (int co = 0; co < outC; co++)
+        {
+            long sum = layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![co]) : 0;
+            for (int t = 0; t < taps.Count; t++)
+            {
+                var (low, high) = taps[t](co);
+                weights[((co / PackedDot.GroupWidth) * taps.Count + t) * PackedDot.GroupWidth + co % PackedDot.GroupWidth] = (low & 0xFFFF) | (high << 16);
+                pairMagnitude[co, t] = Math.Abs((long)low) + Math.Abs((long)high);   // ≤ 2^16
+                sum += pairMagnitude[co, t] * xMax;
+            }
+            bound = Math.Max(bound, sum);
+        }
+
+        var kind = bound <= int.MaxValue ? AccumulatorKind.Int32
+            : bound < PackedDot.DoubleConversionLimit ? AccumulatorKind.SplitInt64
+            : AccumulatorKind.ScalarInt64;
+        var chunkEnds = new int[groups][];
+        for (int g = 0; g < groups; g++)
+        {
+            var ends = new List<int>();
+            if (kind == AccumulatorKind.SplitInt64)
+            {
+                int first = g * PackedDot.GroupWidth, last = Math.Min(outC, first + PackedDot.GroupWidth);
+                var running = new long[last - first];
+                for (int t = 0; t < taps.Count; t++)
+                {
+                    bool fits = true;
+                    for (int co = first; co < last; co++) fits &= running[co - first] + pairMagnitude[co, t] * ByteMax <= int.MaxValue;
+                    if (!fits)
+                    {
+                        ends.Add(t);
+                        Array.Clear(running);
+                    }
+                    for (int co = first; co < last; co++) running[co - first] += pairMagnitude[co, t] * ByteMax;
+                }
+            }
+            ends.Add(taps.Count);
+            chunkEnds[g] = ends.ToArray();
+        }
+        return new PackedDot { OutChannels = outC, Taps = taps.Count, Weights = weights, Kind = kind, Bound = bound, ChunkEnds = chunkEnds };
+    }
+
+    /// <summary>max over c of Σ|wq[c,j]|·xMax + |bq[c]|: the worst case of the layer's accumulators.</summary>
     public static long Bound(IntLayer layer, long xMax)
     {
         long worst = 0;
@@ -130,8 +271,7 @@ public sealed class CompiledLayer : CompiledOp
         {
             long sum = 0;
             for (int j = 0; j < layer.FanIn; j++) sum += Math.Abs((long)layer.Weights[o * layer.FanIn + j]);
-            long bound = sum * xMax + (layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![o]) : 0);
-            worst = Math.Max(worst, bound);
+            worst = Math.Max(worst, sum * xMax + (layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![o]) : 0));
         }
         return worst;
     }

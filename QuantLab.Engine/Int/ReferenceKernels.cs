@@ -4,7 +4,7 @@ namespace QuantLab.Engine.Int;
 
 /// <summary>
 /// The plainly correct integer path: nested loops, int64 accumulators, no tricks. The fast path
-/// (<see cref="FastKernels"/>) must equal it bit for bit; tests hold them together.
+/// (<see cref="SimdKernels"/>, every <see cref="KernelPath"/>) must equal it bit for bit; tests hold them together.
 /// </summary>
 public static class ReferenceKernels
 {

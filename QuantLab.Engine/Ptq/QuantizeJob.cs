@@ -99,15 +99,9 @@ public static class QuantizeJob
             watch.Elapsed.TotalSeconds, ranges, intModel, testSet, weightSqnr, activationSqnr);
     }
 
-    /// <summary>The test images quantized with the model's input step, N × 1024.</summary>
-    public static short[] QuantizeInputs(IntModel model, LabeledImages images)
-    {
-        var inputs = new short[images.Pixels.Length];
-        Parallel.For(0, images.Count, i => model.QuantizeInput(
-            images.Pixels.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage),
-            inputs.AsSpan(i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage)));
-        return inputs;
-    }
+    /// <summary>The test images quantized with the model's input step, N × 1024; cached per input step
+    /// (<see cref="QuantizedInputCache"/>), so the array is shared and must not be modified.</summary>
+    public static short[] QuantizeInputs(IntModel model, LabeledImages images) => QuantizedInputCache.Get(model, images);
 
     public static double[] PerClass(int[] predictions, byte[] labels)
     {

@@ -9,7 +9,15 @@ public static class BenchCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var json = new Option<bool>("--json") { Description = "Print one JSON document: baseline, benchmarks (name, imagesPerSecond, ratioToBaseline, images, seconds)" };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print one JSON document: cores; path (the kernel path used by default: scalar|avx2|avx512); supportedPaths; "
+                + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32), "
+                + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
+                + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
+                + "images, seconds (best of 3)}; evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
+                + "inferenceSeconds (the integer engine alone on the same images), ratio}",
+        };
         var data = DataCommand.DataDirOption();
         var orchestration = new Option<bool>("--orchestration") { Description = "Instead: jobs per second of orchestration alone (trivial jobs) on one node and on three in-process cluster nodes" };
         var jobs = new Option<int>("--jobs") { Description = "Trivial jobs per orchestration measurement", DefaultValueFactory = _ => 300 };
@@ -33,23 +41,31 @@ public static class BenchCommand
             }
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), "resize", ctx.Err.WriteLine);
             bool asJson = parse.GetValue(json);
-            var results = EngineBench.Run(dataset.Train, dataset.Test, log: asJson ? ctx.Err.WriteLine : null);
+            var report = EngineBench.Run(dataset.Train, dataset.Test, log: asJson ? ctx.Err.WriteLine : null);
             if (asJson)
             {
                 ctx.WriteJson(new
                 {
-                    baseline = results[0].Name,
                     cores = Environment.ProcessorCount,
-                    vectorized = FastKernels.Vectorized,
-                    benchmarks = results,
+                    path = report.BestPath.ToOption(),
+                    supportedPaths = report.SupportedPaths.Select(p => p.ToOption()),
+                    baseline = report.Baseline,
+                    benchmarks = report.Benchmarks,
+                    evaluate = report.Evaluate,
                 });
                 return 0;
             }
-            ctx.Out.WriteLine($"{"benchmark",-58}{"images/s",12}{"× baseline",12}");
-            foreach (var r in results) ctx.Out.WriteLine($"{r.Name,-58}{r.ImagesPerSecond,12:N0}{r.RatioToBaseline,12:F1}");
-            ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; AVX2 fast path: {(FastKernels.Vectorized ? "yes" : "no")})");
+            ctx.Out.WriteLine($"{"path",-11}{"config",-20}{"threads",8}{"images/s",12}{"x FP32",9}{"x scalar",10}{"alloc/10k",12}");
+            foreach (var r in report.Benchmarks)
+                ctx.Out.WriteLine($"{r.Path,-11}{r.Config,-20}{r.Threads,8}{r.ImagesPerSecond,12:N0}{r.RatioToTorch,9:F2}{r.RatioToBaseline,10:F1}{Bytes(r.AllocatedBytesPer10k),12}");
+            var e = report.Evaluate;
+            ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x)");
+            ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
+                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of 3 runs)");
             return 0;
         });
         return command;
     }
+
+    private static string Bytes(long bytes) => bytes >= 1 << 20 ? $"{bytes / (1024.0 * 1024):F1} MiB" : bytes >= 1 << 10 ? $"{bytes / 1024.0:F1} KiB" : $"{bytes} B";
 }

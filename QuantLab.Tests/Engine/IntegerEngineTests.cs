@@ -89,25 +89,29 @@ public class IntegerEngineTests
         var fast = IntegerEngine.Run(intModel, inputs, threads: 2);
         var reference = IntegerEngine.RunReference(intModel, inputs);
         Assert.Equal(reference, fast);
+        foreach (var path in KernelPaths.Supported)
+            Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(intModel, path), inputs, threads: 2));
         Assert.True(fast.Distinct().Count() > 5, "the logits vary (the comparison is not trivially equal)");
     }
 
     [Fact]
-    public void At_16_by_16_bits_the_accumulator_bound_exceeds_int32_and_the_engine_uses_int64()
+    public void At_16_by_16_bits_the_accumulator_bound_exceeds_int32_and_the_engine_widens()
     {
         var config = QuantizationConfig.Default with { WeightBits = 16, ActBits = 16 };
         var model = SharedModels.Quick;
         var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config), config);
-        var compiled = new CompiledModel(intModel);
-        var layers = compiled.Ops.OfType<CompiledLayer>().ToList();
-        Assert.Contains(layers, l => !l.Int32Safe);
-        Assert.All(layers.Where(l => !l.Int32Safe), l => Assert.True(l.AccumulatorBound > int.MaxValue));
+        var compiled = new CompiledModel(intModel, KernelPath.Avx2);
+        var dots = compiled.Ops.Select(DotOf).OfType<PackedDot>().ToList();
+        Assert.Contains(dots, d => d.Kind != AccumulatorKind.Int32);
+        Assert.All(dots.Where(d => d.Kind != AccumulatorKind.Int32), d => Assert.True(d.Bound > int.MaxValue));
 
         // And at 8×8 bits every layer is provably int32-safe.
         var config8 = QuantizationConfig.Default;
-        var eight = new CompiledModel(PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config8), config8));
-        Assert.All(eight.Ops.OfType<CompiledLayer>(), l => Assert.True(l.Int32Safe, $"bound {l.AccumulatorBound}"));
+        var eight = new CompiledModel(PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config8), config8), KernelPath.Avx2);
+        Assert.All(eight.Ops.Select(DotOf).OfType<PackedDot>(), d => Assert.True(d.Kind == AccumulatorKind.Int32, $"bound {d.Bound}"));
     }
+
+    private static PackedDot? DotOf(CompiledOp op) => op switch { ConvParams c => c.Dot, LinearParams l => l.Dot, _ => null };
 
     [Fact]
     public void The_bound_is_the_worst_case_of_the_actual_weights()
@@ -115,7 +119,7 @@ public class IntegerEngineTests
         // Two output channels: Σ|w| = 6 and 15; inputs up to 100; int32 bias 7 on the second.
         var layer = new IntLayer("l", false, 3, 2, 1, [1, -2, 3, -4, 5, -6], 8, [1.0], 1, 1, 8, false,
             BiasMode.Int32, [0, -7], null, RequantSpec.Float, [1, 1], null, null);
-        Assert.Equal(15 * 100 + 7, CompiledLayer.Bound(layer, 100));
+        Assert.Equal(15 * 100 + 7, CompiledModel.Bound(layer, 100));
     }
 
     [Fact]

@@ -1,0 +1,118 @@
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Engine.Int;
+
+/// <summary>How the SIMD kernels store a tensor's int16 elements in pairs.</summary>
+public enum PairLayout
+{
+    /// <summary>Channels 2q and 2q+1 of one (y, x) share a pair (a zero channel pads an odd count).</summary>
+    Channels,
+
+    /// <summary>A one-channel image: rows y and y+1 of one x share a pair (row H is zero). Only a
+    /// first convolution reads this layout; it halves that layer's multiply-adds against pairing with a zero channel.</summary>
+    Rows,
+}
+
+/// <summary>
+/// An activation tensor [C, H, W] of a block of L images as the SIMD kernels store it: <see cref="Vectors"/>
+/// int32 vectors of L lanes, lane i of a vector holding two int16 elements of image i (low half, high half),
+/// so one vpmaddwd with a broadcast weight pair (w_low, w_high) gives L sums w_low·x_low + w_high·x_high.
+/// </summary>
+public readonly record struct TensorLayout(PairLayout Kind, int Channels, int Height, int Width)
+{
+    public int Pairs => Kind == PairLayout.Rows ? 1 : (Channels + 1) / 2;
+    public int Vectors => Pairs * Height * Width;
+    public int Elements => Channels * Height * Width;
+
+    /// <summary>The vector and half (0 low, 1 high) holding element (c, y, x) in the <see cref="PairLayout.Channels"/> layout.</summary>
+    public (int Vector, int Half) Locate(int c, int y, int x) => (((c >> 1) * Height + y) * Width + x, c & 1);
+}
+
+/// <summary>The accumulator arithmetic the compiled model proved exact for a layer.</summary>
+public enum AccumulatorKind
+{
+    /// <summary>int32 lanes throughout: every partial sum is within ±(2^31 − 1).</summary>
+    Int32,
+
+    /// <summary>
+    /// Wider layers (16-bit): each int16 input x is split into x = 256·hi + lo with lo = x &amp; 255 ∈ [0, 255]
+    /// and hi = x &gt;&gt; 8 ∈ [−128, 127]; Σ w·lo and Σ w·hi run in int32 lanes over chunks of taps whose
+    /// bound Σ (|w_low| + |w_high|)·255 is ≤ 2^31 − 1, and each chunk adds 256·Σhi + Σlo in int64.
+    /// </summary>
+    SplitInt64,
+
+    /// <summary>Scalar int64 per lane: the bound reaches 2^51 (beyond the exact int64 → double step of the
+    /// vector requantizer), which needs a fan-in of about 2^21 at 16 bits.</summary>
+    ScalarInt64,
+}
+
+/// <summary>
+/// The weights of a conv or linear layer packed for the multiply-add micro-kernel: per group of
+/// <see cref="GroupWidth"/> output channels and per tap t (a pair of inputs), one int32 per channel holding
+/// the weight pair (low half, high half) that multiplies the pair vector at tap t.
+/// </summary>
+public sealed class PackedDot
+{
+    public const int GroupWidth = 8;
+
+    /// <summary>int64 accumulators above this bound cannot take the exact int64 → double conversion of
+    /// <see cref="VectorRequantizer"/>; requantization is then scalar.</summary>
+    public const long DoubleConversionLimit = 1L << 51;
+
+    public required int OutChannels { get; init; }
+    public required int Taps { get; init; }
+    /// <summary>[group][tap][<see cref="GroupWidth"/>]: (w_low &amp; 0xFFFF) | (w_high &lt;&lt; 16); zero for padding.</summary>
+    public required int[] Weights { get; init; }
+    public required AccumulatorKind Kind { get; init; }
+    /// <summary>max over channels c of Σ_t (|w_low| + |w_high|)·xMax + |bq[c]|: no partial sum of any accumulator exceeds it.</summary>
+    public required long Bound { get; init; }
+    /// <summary><see cref="AccumulatorKind.SplitInt64"/>: per group, the tap index where each chunk ends (ascending, last = Taps).</summary>
+    public required int[][] ChunkEnds { get; init; }
+
+    public int Groups => (OutChannels + GroupWidth - 1) / GroupWidth;
+    public int GroupSize(int group) => Math.Min(GroupWidth, OutChannels - group * GroupWidth);
+}
+
+/// <summary>Operations of a <see cref="CompiledModel"/>: typed parameters, one kernel function each.</summary>
+public abstract class CompiledOp(string name)
+{
+    public string Name { get; } = name;
+}
+
+/// <summary>
+/// conv2d, stride 1, no padding, optionally followed by a fused 2-D max-pool (window = stride = <see cref="Pool"/>).
+/// Bounds: input and output elements are int16 (2..16-bit grids); weights int16; accumulators as
+/// <see cref="PackedDot.Kind"/> proves. Fusing the pool is exact because requantization is monotone
+/// non-decreasing in the accumulator (m ≥ 0 or M0 ≥ 0, then monotone rounding and clamp), so the max of
+/// the requantized values is the requantized max of the accumulators.
+/// </summary>
+public sealed class ConvParams(string name) : CompiledOp(name)
+{
+    public required TensorLayout Input { get; init; }
+    public required TensorLayout Output { get; init; }
+    public required int Kernel { get; init; }
+    /// <summary>Pool window = stride; 1 when no pool is fused.</summary>
+    public required int Pool { get; init; }
+    /// <summary>Per tap, the offset (in int32 elements, lanes included) from an output position's first input vector.</summary>
+    public required int[] TapOffsets { get; init; }
+    public required PackedDot Dot { get; init; }
+    public required VectorRequantizer[] Requant { get; init; }
+}
+
+/// <summary>Fully connected over the flattened input (C, H, W order): one output position whose taps are all input vectors.</summary>
+public sealed class LinearParams(string name) : CompiledOp(name)
+{
+    public required TensorLayout Input { get; init; }
+    public required TensorLayout Output { get; init; }
+    public required int[] TapOffsets { get; init; }
+    public required PackedDot Dot { get; init; }
+    public required VectorRequantizer[] Requant { get; init; }
+}
+
+/// <summary>A max-pool not fused into a convolution: window = stride = <see cref="Kernel"/>, int16 elements.</summary>
+public sealed class PoolParams(string name) : CompiledOp(name)
+{
+    public required TensorLayout Input { get; init; }
+    public required TensorLayout Output { get; init; }
+    public required int Kernel { get; init; }
+}

@@ -1,0 +1,525 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Engine.Int;
+
+/// <summary>The vector operations the micro-kernel needs, for one vector width (int32 lanes = images per block).</summary>
+internal interface ISimd<TV> where TV : struct
+{
+    static abstract int Lanes { get; }
+    static abstract TV Zero { get; }
+    static abstract TV Load(ref int source);
+    static abstract void Store(TV value, ref int destination);
+    /// <summary>acc + vpmaddwd(x, broadcast(pair)): per int32 lane, x_low·w_low + x_high·w_high added to acc.</summary>
+    static abstract TV MultiplyAdd(TV acc, TV x, int pair);
+    static abstract TV Max(TV a, TV b);
+}
+
+internal struct Avx2Simd : ISimd<Vector256<int>>
+{
+    public static int Lanes => 8;
+    public static Vector256<int> Zero => Vector256<int>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(ref int source) => Vector256.LoadUnsafe(ref source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<int> value, ref int destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, int pair) =>
+        Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), Vector256.Create(pair).AsInt16()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Max(Vector256<int> a, Vector256<int> b) => Avx2.Max(a, b);
+}
+
+internal struct Avx512Simd : ISimd<Vector512<int>>
+{
+    public static int Lanes => 16;
+    public static Vector512<int> Zero => Vector512<int>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(ref int source) => Vector512.LoadUnsafe(ref source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<int> value, ref int destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> x, int pair)
+    {
+        if (Avx512BW.IsSupported)
+            return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(x.AsInt16(), Vector512.Create(pair).AsInt16()));
+        // Emulation for tests on machines without AVX-512 (KernelPaths.EmulateAvx512): the same
+        // instruction on the two 256-bit halves.
+        var w = Vector256.Create(pair).AsInt16();
+        return acc + Vector512.Create(Avx2.MultiplyAddAdjacent(x.GetLower().AsInt16(), w), Avx2.MultiplyAddAdjacent(x.GetUpper().AsInt16(), w));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
+}
+
+/// <summary>Compile-time group sizes (1..8 output channels per micro-kernel call): the JIT removes the unused accumulators.</summary>
+internal interface IGroupSize { static abstract int Value { get; } }
+internal struct G1 : IGroupSize { public static int Value => 1; }
+internal struct G2 : IGroupSize { public static int Value => 2; }
+internal struct G3 : IGroupSize { public static int Value => 3; }
+internal struct G4 : IGroupSize { public static int Value => 4; }
+internal struct G5 : IGroupSize { public static int Value => 5; }
+internal struct G6 : IGroupSize { public static int Value => 6; }
+internal struct G7 : IGroupSize { public static int Value => 7; }
+internal struct G8 : IGroupSize { public static int Value => 8; }
+
+/// <summary>
+/// The SIMD integer path: L images per block (batch-major: a vector lane is an image), each op one short
+/// function over its typed parameters. The micro-kernel keeps up to 8 output channels' accumulators in
+/// registers, loads one pair vector per tap and multiplies it by each channel's broadcast weight pair
+/// (vpmaddwd: int16·int16 pairs summed into int32). Requantization (<see cref="VectorRequantizer"/>) runs
+/// on the accumulators after a fused max-pool, so a pooled conv requantizes a quarter of its outputs.
+/// Bit-exact with <see cref="ReferenceKernels"/>: the integers are the exact Σ wq·xq (bounds checked by
+/// <see cref="CompiledModel"/>), and the requantizer is proven identical to <see cref="Requantizer"/>.
+/// </summary>
+internal static class SimdKernels
+{
+    /// <summary>Per-thread scratch space: two activation buffers and the accumulators of one channel group.</summary>
+    internal sealed class Workspace(CompiledModel model)
+    {
+        public readonly int[] A = new int[model.MaxBlockElements];
+        public readonly int[] B = new int[model.MaxBlockElements];
+        /// <summary>One channel group's accumulators for a row of output positions, [x][channel][lane].</summary>
+        public readonly int[] RowAcc = new int[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
+        public readonly long[] RowAcc64 = new long[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
+        public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
+        public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
+        /// <summary>A SplitInt64 layer's input split into low bytes and high bytes.</summary>
+        public readonly int[] Low = new int[model.MaxBlockElements];
+        public readonly int[] High = new int[model.MaxBlockElements];
+        public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
+        /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
+        public readonly int[] Pairs = new int[8 * model.InputLayout.Vectors];
+    }
+
+    /// <summary>Runs <paramref name="count"/> ≤ L images (the rest of the block is zero padding) and writes their logits.</summary>
+    public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
+        else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
+        int[] x = ws.A, y = ws.B;
+        foreach (var op in model.Ops)
+        {
+            switch (op)
+            {
+                case ConvParams conv: Conv<TS, TV>(conv, x, y, ws); break;
+                case LinearParams linear: Linear<TS, TV>(linear, x, y, ws); break;
+                case PoolParams pool: MaxPool(pool, TS.Lanes, x, y); break;
+            }
+            (x, y) = (y, x);
+        }
+        var output = model.OutputLayout;
+        var halves = MemoryMarshal.Cast<int, short>(x.AsSpan());
+        int classes = output.Elements;
+        for (int c = 0, e = 0; c < output.Channels; c++)
+        for (int yy = 0; yy < output.Height; yy++)
+        for (int xx = 0; xx < output.Width; xx++, e++)
+        {
+            var (vector, half) = output.Locate(c, yy, xx);
+            for (int i = 0; i < count; i++) logits[i * classes + e] = halves[(vector * TS.Lanes + i) * 2 + half];
+        }
+    }
+
+    /// <summary>
+    /// The row layout of a one-channel input: per group of 8 images, each image's vectors (pixel (y, x) low,
+    /// (y + 1, x) high; the last row's high half zero) formed 8 at a time (vpunpcklwd), then 8×8 blocks of
+    /// (image, position) transposed into lanes. Lanes beyond <paramref name="count"/> are zero.
+    /// </summary>
+    private static void StageRows(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, Workspace ws)
+    {
+        int width = layout.Width, plane = layout.Height * width, below = plane - width;
+        var pairs = ws.Pairs;
+        for (int group = 0; group < lanes; group += 8)
+        {
+            for (int k = 0; k < 8; k++)
+            {
+                var row = pairs.AsSpan(k * plane, plane);
+                int image = group + k;
+                if (image >= count)
+                {
+                    row.Clear();
+                    continue;
+                }
+                var pixels = images.Slice(image * plane, plane);
+                int p = 0;
+                for (; p + 8 <= below; p += 8)
+                {
+                    var low = Vector128.Create(pixels.Slice(p, 8));
+                    var high = Vector128.Create(pixels.Slice(p + width, 8));
+                    Sse2.UnpackLow(low, high).AsInt32().StoreUnsafe(ref row[p]);
+                    Sse2.UnpackHigh(low, high).AsInt32().StoreUnsafe(ref row[p + 4]);
+                }
+                for (; p < below; p++) row[p] = (ushort)pixels[p] | (pixels[p + width] << 16);
+                for (; p < plane; p++) row[p] = (ushort)pixels[p];
+            }
+            int q = 0;
+            for (; q + 8 <= plane; q += 8)
+            {
+                ref int source = ref pairs[q];
+                var t0 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, (nuint)plane));
+                var t1 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref source, (nuint)plane));
+                var t2 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(2 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(3 * plane)));
+                var t3 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(2 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(3 * plane)));
+                var t4 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(4 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(5 * plane)));
+                var t5 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(4 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(5 * plane)));
+                var t6 = Avx2.UnpackLow(Vector256.LoadUnsafe(ref source, (nuint)(6 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(7 * plane)));
+                var t7 = Avx2.UnpackHigh(Vector256.LoadUnsafe(ref source, (nuint)(6 * plane)), Vector256.LoadUnsafe(ref source, (nuint)(7 * plane)));
+                var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32();
+                var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+                var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32();
+                var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+                var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32();
+                var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+                var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
+                var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+                ref int target = ref ws.A[q * lanes + group];
+                Avx2.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref target);
+                Avx2.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref target, (nuint)lanes);
+                Avx2.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref target, (nuint)(2 * lanes));
+                Avx2.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref target, (nuint)(3 * lanes));
+                Avx2.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref target, (nuint)(4 * lanes));
+                Avx2.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref target, (nuint)(5 * lanes));
+                Avx2.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref target, (nuint)(6 * lanes));
+                Avx2.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref target, (nuint)(7 * lanes));
+            }
+            for (; q < plane; q++)
+                for (int k = 0; k < 8; k++) ws.A[q * lanes + group + k] = pairs[k * plane + q];
+        }
+    }
+
+    /// <summary>Transposes the block's images into the pair layout (batch-major); unused lanes and the padding halves are zero.</summary>
+    private static void Stage(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, int[] into)
+    {
+        var halves = MemoryMarshal.Cast<int, short>(into.AsSpan(0, layout.Vectors * lanes));
+        // The row layout writes every vector of the used lanes; otherwise clear (padding channel, unused lanes).
+        if (layout.Kind != PairLayout.Rows || count < lanes) halves.Clear();
+        int size = layout.Elements, plane = layout.Height * layout.Width;
+        for (int i = 0; i < count; i++)
+        {
+            var image = images.Slice(i * size, size);
+            if (layout.Kind == PairLayout.Rows)
+            {
+                // Vector (y, x) holds pixels (y, x) and (y + 1, x); the last row's high half is zero.
+                ref int lane = ref into[i];
+                int below = plane - layout.Width;
+                for (int p = 0; p < below; p++)
+                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p] | (image[p + layout.Width] << 16);
+                for (int p = below; p < plane; p++)
+                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p];
+            }
+            else
+            {
+                for (int c = 0; c < layout.Channels; c++)
+                for (int p = 0; p < plane; p++)
+                    halves[((((c >> 1) * plane) + p) * lanes + i) * 2 + (c & 1)] = image[c * plane + p];
+            }
+        }
+    }
+
+    /// <summary>conv2d (+ fused max-pool): per channel group and pooled output position, the max of the
+    /// window's accumulators, requantized.</summary>
+    private static void Conv<TS, TV>(ConvParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int pool = p.Pool, width = p.Input.Width;
+        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
+        Span<int> window = stackalloc int[pool * pool];
+        int stride = PackedDot.GroupWidth * TS.Lanes;
+        for (int g = 0; g < p.Dot.Groups; g++)
+        for (int py = 0; py < p.Output.Height; py++)
+        {
+            // A row of output positions, then one requantization pass over it.
+            for (int px = 0; px < p.Output.Width; px++)
+            {
+                for (int dy = 0, j = 0; dy < pool; dy++)
+                for (int dx = 0; dx < pool; dx++, j++)
+                    window[j] = ((py * pool + dy) * width + px * pool + dx) * TS.Lanes;
+                Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, window, input, ws, px * stride);
+            }
+            Requantize(p.Dot, p.Requant, g, p.Output, py, p.Output.Width, TS.Lanes, output, ws);
+        }
+    }
+
+    /// <summary>Fully connected: one output position, every input vector a tap.</summary>
+    private static void Linear<TS, TV>(LinearParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
+    {
+        ReadOnlySpan<int> position = [0];
+        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
+        for (int g = 0; g < p.Dot.Groups; g++)
+        {
+            Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws, 0);
+            Requantize(p.Dot, p.Requant, g, p.Output, 0, 1, TS.Lanes, output, ws);
+        }
+    }
+
+    /// <summary>Max-pool on int16 elements (both halves of each pair at once).</summary>
+    private static void MaxPool(PoolParams p, int lanes, int[] input, int[] output)
+    {
+        int k = p.Kernel, ih = p.Input.Height, iw = p.Input.Width, oh = p.Output.Height, ow = p.Output.Width;
+        for (int q = 0; q < p.Output.Pairs; q++)
+        for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+        for (int j = 0; j < lanes; j += 8)
+        {
+            var best = Vector256.Create(short.MinValue);
+            for (int dy = 0; dy < k; dy++)
+            for (int dx = 0; dx < k; dx++)
+                best = Vector256.Max(best, Vector256.LoadUnsafe(ref input[((q * ih + y * k + dy) * iw + x * k + dx) * lanes + j]).AsInt16());
+            best.AsInt32().StoreUnsafe(ref output[((q * oh + y) * ow + x) * lanes + j]);
+        }
+    }
+
+    /// <summary>
+    /// The accumulators of group <paramref name="g"/> at the output positions whose first input vectors are
+    /// <paramref name="window"/> (the fused pool window), max-reduced: into ws.RowAcc (Int32) or ws.RowAcc64
+    /// from element <paramref name="at"/> on, [channel][lane].
+    /// </summary>
+    private static void Accumulate<TS, TV>(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int size = dot.GroupSize(g), lanes = TS.Lanes;
+        ref int weights = ref dot.Weights[g * dot.Taps * PackedDot.GroupWidth];
+        switch (dot.Kind)
+        {
+            case AccumulatorKind.Int32:
+                for (int j = 0; j < window.Length; j++)
+                    Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ref ws.RowAcc[at], j > 0);
+                break;
+            case AccumulatorKind.SplitInt64:
+                for (int j = 0; j < window.Length; j++)
+                {
+                    var chunks = dot.ChunkEnds[g];
+                    // One chunk (the usual case) combines straight into the window's running max.
+                    var sum = j == 0 || chunks.Length == 1 ? ws.RowAcc64.AsSpan(at) : ws.Chunk64;
+                    int start = 0;
+                    for (int k = 0; k < chunks.Length; k++)
+                    {
+                        // Within a chunk every partial sum of Σ w·lo and Σ w·hi is proven within int32 (CompiledModel.Pack).
+                        // Up to 6 channels per call (12 accumulators + 2 inputs + 1 weight fit AVX2's 16 registers): 8 = 4 + 4.
+                        int step = size <= 6 ? size : (size + 1) / 2;
+                        for (int c = 0; c < size; c += step)
+                            DotSplit<TS, TV>(Math.Min(step, size - c), ref ws.Low[window[j]], ref ws.High[window[j]], offsets, start, chunks[k],
+                                ref Unsafe.Add(ref weights, c), ref ws.Acc[c * lanes], ref ws.AccHigh[c * lanes]);
+                        var mode = k > 0 ? CombineMode.Add : j > 0 && chunks.Length == 1 ? CombineMode.Max : CombineMode.Store;
+                        Combine(ws.Acc, ws.AccHigh, sum, size * lanes, mode);
+                        start = chunks[k];
+                    }
+                    if (j > 0 && chunks.Length > 1) Max64(ws.RowAcc64.AsSpan(at), ws.Chunk64, size * lanes);
+                }
+                break;
+            default:
+                ScalarInt64(dot, offsets, g, window, input, lanes, ws.RowAcc64.AsSpan(at));
+                break;
+        }
+    }
+
+    private static void Dot<TS, TV>(int size, ref int x, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 8: Dot<TS, TV, G8>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 7: Dot<TS, TV, G7>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 6: Dot<TS, TV, G6>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 5: Dot<TS, TV, G5>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 4: Dot<TS, TV, G4>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 3: Dot<TS, TV, G3>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            case 2: Dot<TS, TV, G2>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+            default: Dot<TS, TV, G1>(ref x, offsets, from, to, ref weights, ref acc, max); break;
+        }
+    }
+
+    /// <summary>
+    /// The micro-kernel: taps [from, to) of TG output channels at one output position, int32 lanes, written
+    /// to acc[c·L ..] (or max-combined with what is there). Exact because the caller's accumulator kind
+    /// proves every partial sum over these taps within int32.
+    /// </summary>
+    private static void Dot<TS, TV, TG>(ref int x, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
+        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
+        for (int t = from; t < to; t++)
+        {
+            var v = TS.Load(ref Unsafe.Add(ref x, Unsafe.Add(ref offset, t)));
+            ref int w = ref Unsafe.Add(ref weights, t * PackedDot.GroupWidth);
+            a0 = TS.MultiplyAdd(a0, v, w);
+            if (TG.Value > 1) a1 = TS.MultiplyAdd(a1, v, Unsafe.Add(ref w, 1));
+            if (TG.Value > 2) a2 = TS.MultiplyAdd(a2, v, Unsafe.Add(ref w, 2));
+            if (TG.Value > 3) a3 = TS.MultiplyAdd(a3, v, Unsafe.Add(ref w, 3));
+            if (TG.Value > 4) a4 = TS.MultiplyAdd(a4, v, Unsafe.Add(ref w, 4));
+            if (TG.Value > 5) a5 = TS.MultiplyAdd(a5, v, Unsafe.Add(ref w, 5));
+            if (TG.Value > 6) a6 = TS.MultiplyAdd(a6, v, Unsafe.Add(ref w, 6));
+            if (TG.Value > 7) a7 = TS.MultiplyAdd(a7, v, Unsafe.Add(ref w, 7));
+        }
+        ref int dst = ref acc;
+        int l = TS.Lanes;
+        Put(a0, ref dst, max);
+        if (TG.Value > 1) Put(a1, ref Unsafe.Add(ref dst, l), max);
+        if (TG.Value > 2) Put(a2, ref Unsafe.Add(ref dst, 2 * l), max);
+        if (TG.Value > 3) Put(a3, ref Unsafe.Add(ref dst, 3 * l), max);
+        if (TG.Value > 4) Put(a4, ref Unsafe.Add(ref dst, 4 * l), max);
+        if (TG.Value > 5) Put(a5, ref Unsafe.Add(ref dst, 5 * l), max);
+        if (TG.Value > 6) Put(a6, ref Unsafe.Add(ref dst, 6 * l), max);
+        if (TG.Value > 7) Put(a7, ref Unsafe.Add(ref dst, 7 * l), max);
+
+        static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
+    }
+
+    private static void DotSplit<TS, TV>(int size, ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 6: DotSplit<TS, TV, G6>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 5: DotSplit<TS, TV, G5>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 4: DotSplit<TS, TV, G4>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 3: DotSplit<TS, TV, G3>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            case 2: DotSplit<TS, TV, G2>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+            default: DotSplit<TS, TV, G1>(ref low, ref high, offsets, from, to, ref weights, ref accLow, ref accHigh); break;
+        }
+    }
+
+    /// <summary>
+    /// The SplitInt64 micro-kernel: taps [from, to) of TG ≤ 6 channels (weights at stride
+    /// <see cref="PackedDot.GroupWidth"/>), Σ w·lo and Σ w·hi in int32 lanes, exact within a chunk
+    /// (|Σ| ≤ Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, checked by <see cref="CompiledModel"/>).
+    /// </summary>
+    private static void DotSplit<TS, TV, TG>(ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, l4 = TS.Zero, l5 = TS.Zero;
+        TV h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero, h4 = TS.Zero, h5 = TS.Zero;
+        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
+        for (int t = from; t < to; t++)
+        {
+            int at = Unsafe.Add(ref offset, t);
+            var vl = TS.Load(ref Unsafe.Add(ref low, at));
+            var vh = TS.Load(ref Unsafe.Add(ref high, at));
+            ref int w = ref Unsafe.Add(ref weights, t * PackedDot.GroupWidth);
+            l0 = TS.MultiplyAdd(l0, vl, w);
+            h0 = TS.MultiplyAdd(h0, vh, w);
+            if (TG.Value > 1) { l1 = TS.MultiplyAdd(l1, vl, Unsafe.Add(ref w, 1)); h1 = TS.MultiplyAdd(h1, vh, Unsafe.Add(ref w, 1)); }
+            if (TG.Value > 2) { l2 = TS.MultiplyAdd(l2, vl, Unsafe.Add(ref w, 2)); h2 = TS.MultiplyAdd(h2, vh, Unsafe.Add(ref w, 2)); }
+            if (TG.Value > 3) { l3 = TS.MultiplyAdd(l3, vl, Unsafe.Add(ref w, 3)); h3 = TS.MultiplyAdd(h3, vh, Unsafe.Add(ref w, 3)); }
+            if (TG.Value > 4) { l4 = TS.MultiplyAdd(l4, vl, Unsafe.Add(ref w, 4)); h4 = TS.MultiplyAdd(h4, vh, Unsafe.Add(ref w, 4)); }
+            if (TG.Value > 5) { l5 = TS.MultiplyAdd(l5, vl, Unsafe.Add(ref w, 5)); h5 = TS.MultiplyAdd(h5, vh, Unsafe.Add(ref w, 5)); }
+        }
+        int l = TS.Lanes;
+        TS.Store(l0, ref accLow);
+        TS.Store(h0, ref accHigh);
+        if (TG.Value > 1) { TS.Store(l1, ref Unsafe.Add(ref accLow, l)); TS.Store(h1, ref Unsafe.Add(ref accHigh, l)); }
+        if (TG.Value > 2) { TS.Store(l2, ref Unsafe.Add(ref accLow, 2 * l)); TS.Store(h2, ref Unsafe.Add(ref accHigh, 2 * l)); }
+        if (TG.Value > 3) { TS.Store(l3, ref Unsafe.Add(ref accLow, 3 * l)); TS.Store(h3, ref Unsafe.Add(ref accHigh, 3 * l)); }
+        if (TG.Value > 4) { TS.Store(l4, ref Unsafe.Add(ref accLow, 4 * l)); TS.Store(h4, ref Unsafe.Add(ref accHigh, 4 * l)); }
+        if (TG.Value > 5) { TS.Store(l5, ref Unsafe.Add(ref accLow, 5 * l)); TS.Store(h5, ref Unsafe.Add(ref accHigh, 5 * l)); }
+    }
+
+    /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
+    private static void Split(int[] input, int length, Workspace ws)
+    {
+        for (int i = 0; i < length; i += 8)
+        {
+            var x = Vector256.LoadUnsafe(ref input[i]);
+            (x & Vector256.Create(0x00FF00FF)).StoreUnsafe(ref ws.Low[i]);
+            Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32().StoreUnsafe(ref ws.High[i]);
+        }
+    }
+
+    private enum CombineMode { Store, Add, Max }
+
+    /// <summary>v = 256·high[i] + low[i] in int64 (|256·high| &lt; 2^39, no overflow), stored into, added to or
+    /// max-combined with sum[i].</summary>
+    private static void Combine(int[] low, int[] high, Span<long> sum, int length, CombineMode mode)
+    {
+        for (int i = 0; i < length; i += 4)
+        {
+            var l = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref low[i]));
+            var h = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref high[i]));
+            var v = (h << 8) + l;
+            if (mode != CombineMode.Store)
+            {
+                var old = Vector256.LoadUnsafe(ref sum[i]);
+                v = mode == CombineMode.Add ? v + old : Avx2.BlendVariable(old, v, Avx2.CompareGreaterThan(v, old));
+            }
+            v.StoreUnsafe(ref sum[i]);
+        }
+    }
+
+    private static void Max64(Span<long> best, long[] other, int length)
+    {
+        for (int i = 0; i < length; i += 4)
+        {
+            var a = Vector256.LoadUnsafe(ref best[i]);
+            var b = Vector256.LoadUnsafe(ref other[i]);
+            Avx2.BlendVariable(a, b, Avx2.CompareGreaterThan(b, a)).StoreUnsafe(ref best[i]);
+        }
+    }
+
+    /// <summary>Plain int64 sums per lane, for layers where even one weight pair may exceed int32.</summary>
+    private static void ScalarInt64(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, int lanes, Span<long> acc)
+    {
+        int size = dot.GroupSize(g);
+        for (int c = 0; c < size; c++)
+        for (int i = 0; i < lanes; i++)
+        {
+            long best = long.MinValue;
+            foreach (int position in window)
+            {
+                long sum = 0;
+                for (int t = 0; t < dot.Taps; t++)
+                {
+                    int w = dot.Weights[(g * dot.Taps + t) * PackedDot.GroupWidth + c], v = input[position + offsets[t] + i];
+                    sum += (long)(short)w * (short)v + (long)(w >> 16) * (v >> 16);
+                }
+                best = Math.Max(best, sum);
+            }
+            acc[c * lanes + i] = best;
+        }
+    }
+
+    /// <summary>Requantizes group <paramref name="g"/>'s accumulators of output positions (y, 0 .. count − 1)
+    /// and stores them as channel pairs; one channel pair at a time, so its requantizers stay at hand.</summary>
+    private static void Requantize(PackedDot dot, VectorRequantizer[] requant, int g, TensorLayout output, int y, int count, int lanes, int[] into, Workspace ws)
+    {
+        int size = dot.GroupSize(g), first = g * PackedDot.GroupWidth, stride = PackedDot.GroupWidth * lanes;
+        bool wide = dot.Kind != AccumulatorKind.Int32;
+        bool exactDouble = dot.Bound < PackedDot.DoubleConversionLimit;
+        for (int c = 0; c < size; c += 2)
+        {
+            int channel = first + c;
+            bool second = c + 1 < size;
+            ref readonly var r0 = ref requant[channel];
+            ref readonly var r1 = ref requant[second ? channel + 1 : channel];
+            int row = output.Locate(channel, y, 0).Vector * lanes;
+            for (int x = 0; x < count; x++)
+            for (int j = 0; j < lanes; j += 8)
+            {
+                int at = x * stride + c * lanes + j;
+                Vector256<int> low, high = Vector256<int>.Zero;
+                if (!wide)
+                {
+                    low = r0.Apply(Vector256.LoadUnsafe(ref ws.RowAcc[at]));
+                    if (second) high = r1.Apply(Vector256.LoadUnsafe(ref ws.RowAcc[at + lanes]));
+                }
+                else
+                {
+                    low = Wide(r0, ws.RowAcc64, at, exactDouble);
+                    if (second) high = Wide(r1, ws.RowAcc64, at + lanes, exactDouble);
+                }
+                // Both are int16 values (2..16-bit output grids): pack channel c low, c + 1 high.
+                ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes + j]);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Wide(in VectorRequantizer requant, long[] acc, int at, bool exactDouble) =>
+        exactDouble ? requant.Apply(Vector256.LoadUnsafe(ref acc[at]), Vector256.LoadUnsafe(ref acc[at + 4])) : WideScalar(requant, acc, at);
+
+    /// <summary>Beyond 2^51 the int64 → double step is not exact: the scalar requantizer, per lane.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<int> WideScalar(in VectorRequantizer requant, long[] acc, int at)
+    {
+        Span<int> lanes = stackalloc int[8];
+        for (int i = 0; i < 8; i++) lanes[i] = requant.Scalar.Apply(acc[at + i] + requant.Bias);
+        return Vector256.Create<int>(lanes);
+    }
+}

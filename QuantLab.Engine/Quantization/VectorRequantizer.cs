@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantLab.Engine.Quantization;
+
+/// <summary>
+/// <see cref="Requantizer"/> for eight accumulators of one output channel at once (AVX2), bit-identical
+/// to <see cref="Requantizer.Apply"/> of (acc + bq) lane by lane. The int32 bias bq is added here, not by
+/// the caller. Where a configuration falls outside the bounds the vector code is proven for, the lanes go
+/// through the scalar <see cref="Requantizer.Apply"/> instead (<see cref="Vectorized"/> says which).
+///
+/// Float mode does exactly the scalar double operations, in the same order, on four doubles at a time:
+/// IEEE multiplication and addition are correctly rounded whether done in SIMD or scalar registers, .NET
+/// never fuses a·b + c into one rounding, and vroundpd implements floor and ties-to-even exactly;
+/// half-away is trunc(v) plus sign(v) where |v − trunc(v)| ≥ 1/2, and v − trunc(v) is exact in double.
+/// Fixed-point mode forms acc·M0 exactly in int64 lanes (|acc| ≤ 2^31, M0 &lt; 2^31, so |acc·M0| &lt; 2^62)
+/// and then does <see cref="Rounding.RoundingShift(long, int, RoundingMode)"/> for 1 ≤ k ≤ 62.
+/// </summary>
+public readonly struct VectorRequantizer
+{
+    private readonly Requantizer _scalar;
+    private readonly long _bias;
+    private readonly Vector256<double> _multiplier, _floatBias, _intBias, _min, _max;
+    private readonly Vector256<long> _min64, _max64, _m0, _mask, _half;
+    private readonly int _shift;
+    private readonly bool _fixedVector;
+
+    /// <param name="requantizer">The channel's scalar requantizer.</param>
+    /// <param name="intBias">bq of the channel (0 unless the bias is int32).</param>
+    public VectorRequantizer(Requantizer requantizer, long intBias)
+    {
+        _scalar = requantizer;
+        _bias = intBias;
+        _multiplier = Vector256.Create(requantizer.Multiplier);
+        _floatBias = Vector256.Create(requantizer.FloatBias);
+        _intBias = Vector256.Create((double)intBias);
+        _min = Vector256.Create((double)requantizer.Min);
+        _max = Vector256.Create((double)requantizer.Max);
+        _min64 = Vector256.Create((long)requantizer.Min);
+        _max64 = Vector256.Create((long)requantizer.Max);
+        var fixedPoint = requantizer.FixedPointMultiplier;
+        _m0 = Vector256.Create(fixedPoint.M0);
+        _shift = fixedPoint.Shift;
+        // 1 ≤ k ≤ 62 keeps 2^k − 1 and 2^(k−1) positive longs; k ≤ 0 (m ≥ 2^(P−1)) and k ≥ 63 are
+        // left to the scalar code, which handles every shift.
+        _fixedVector = _shift is >= 1 and <= 62;
+        _mask = _fixedVector ? Vector256.Create((1L << _shift) - 1) : default;
+        _half = _fixedVector ? Vector256.Create(1L << (_shift - 1)) : default;
+    }
+
+    public Requantizer Scalar => _scalar;
+
+    /// <summary>bq, added to the accumulator before requantizing.</summary>
+    public long Bias => _bias;
+
+    /// <summary>Whether <see cref="Apply(Vector256{int})"/> runs in SIMD (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>
+    public bool Vectorized => Avx2.IsSupported && (_scalar.Mode == RequantMode.Float || _fixedVector);
+
+    /// <summary>
+    /// Requantizes acc + bq for eight int32 accumulators. Requires |acc + bq| ≤ 2^31 − 1 per lane (the
+    /// compiled model's int32 bound, which includes |bq|), so the sum is formed in int32 without wrapping.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<int> Apply(Vector256<int> acc)
+    {
+        if (!Vectorized) return ApplyScalar(acc);
+        if (_scalar.Mode == RequantMode.Float)
+        {
+            // (double)acc + (double)bq is exact (integers below 2^32), so it equals the scalar (double)(acc + bq).
+            var lo = Finish(Avx.Add(Avx.ConvertToVector256Double(acc.GetLower()), _intBias));
+            var hi = Finish(Avx.Add(Avx.ConvertToVector256Double(acc.GetUpper()), _intBias));
+            return Vector256.Create(Avx.ConvertToVector128Int32WithTruncation(lo), Avx.ConvertToVector128Int32WithTruncation(hi));
+        }
+        var sum = Avx2.Add(acc, Vector256.Create((int)_bias));
+        // vpmuldq multiplies the low (even) int32 of each 64-bit lane, sign-extended: even lanes first,
+        // then the odd lanes shifted down.
+        var even = Clamp(Shift(Avx2.Multiply(sum, _m0.AsInt32())));
+        var odd = Clamp(Shift(Avx2.Multiply(Avx2.ShiftRightLogical(sum.AsInt64(), 32).AsInt32(), _m0.AsInt32())));
+        // Both are within int16 after the clamp: low 32 bits of even, odd in the high 32 bits.
+        return (Avx2.And(even, Vector256.Create(0xFFFFFFFFL)) | Avx2.ShiftLeftLogical(odd, 32)).AsInt32();
+    }
+
+    /// <summary>
+    /// Requantizes acc + bq for eight int64 accumulators (lanes 0–3 in <paramref name="lower"/>, 4–7 in
+    /// <paramref name="upper"/>). Float mode requires |acc| &lt; 2^51 (checked when the model is compiled)
+    /// for the exact int64 → double conversion below; fixed-point mode here is scalar (acc·M0 may need 128 bits).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<int> Apply(Vector256<long> lower, Vector256<long> upper)
+    {
+        if (!(Avx2.IsSupported && _scalar.Mode == RequantMode.Float)) return ApplyScalar(lower, upper);
+        var lo = Finish(Avx.Add(ToDouble(lower), _intBias));
+        var hi = Finish(Avx.Add(ToDouble(upper), _intBias));
+        return Vector256.Create(Avx.ConvertToVector128Int32WithTruncation(lo), Avx.ConvertToVector128Int32WithTruncation(hi));
+    }
+
+    /// <summary>Exact int64 → double for |v| &lt; 2^51: v + 1.5·2^52 as the bits of a double whose unit in
+    /// the last place is 1 holds 1.5·2^52 + v exactly; subtracting 1.5·2^52 is exact too.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ToDouble(Vector256<long> v)
+    {
+        const long MagicBits = 0x4338000000000000; // 1.5·2^52
+        return Avx.Subtract(Avx2.Add(v, Vector256.Create(MagicBits)).AsDouble(), Vector256.Create(6755399441055744.0));
+    }
+
+    /// <summary>v·m + bf, rounded, clamped: the scalar float requantization's operations in its order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<double> Finish(Vector256<double> acc)
+    {
+        var v = Avx.Add(Avx.Multiply(acc, _multiplier), _floatBias);
+        v = _scalar.Rounding switch
+        {
+            RoundingMode.Floor => Avx.Floor(v),
+            RoundingMode.HalfEven => Avx.RoundToNearestInteger(v),
+            _ => HalfAway(v),
+        };
+        return Avx.Min(Avx.Max(v, _min), _max);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> HalfAway(Vector256<double> v)
+    {
+        var truncated = Avx.RoundToZero(v);
+        var fraction = Avx.Subtract(v, truncated);                       // exact
+        var away = Avx.CompareGreaterThanOrEqual(Avx.AndNot(Vector256.Create(-0.0), fraction), Vector256.Create(0.5));
+        // ±1 with v's sign where the fraction reaches one half, else 0.
+        var step = Avx.And(away, Avx.Or(Vector256.Create(1.0), Avx.And(v, Vector256.Create(-0.0))));
+        return Avx.Add(truncated, step);
+    }
+
+    /// <summary>RShift(p, k) per int64 lane for 1 ≤ k ≤ 62; the same case analysis as the scalar code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<long> Shift(Vector256<long> p)
+    {
+        var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, p);  // all ones where p < 0
+        // Arithmetic shift (AVX2 has none for int64): ~((~p) >>> k) for negative p, p >>> k otherwise.
+        var floor = Vector256.ShiftRightLogical(p ^ negative, _shift) ^ negative;
+        if (_scalar.Rounding == RoundingMode.Floor) return floor;
+        var remainder = p & _mask;                                        // in [0, 2^k), so signed compares work
+        var up = Avx2.CompareGreaterThan(remainder, _half);
+        var tie = Avx2.CompareEqual(remainder, _half);
+        up |= _scalar.Rounding == RoundingMode.HalfAway
+            ? Avx2.AndNot(negative, tie)                                  // ties up when p ≥ 0
+            : tie & Avx2.CompareEqual(floor & Vector256<long>.One, Vector256<long>.One); // ties to even
+        return floor - up;                                                // up is −1 where rounding up
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<long> Clamp(Vector256<long> y)
+    {
+        y = Avx2.BlendVariable(y, _min64, Avx2.CompareGreaterThan(_min64, y));
+        return Avx2.BlendVariable(y, _max64, Avx2.CompareGreaterThan(y, _max64));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Vector256<int> ApplyScalar(Vector256<long> lower, Vector256<long> upper)
+    {
+        Span<int> lanes = stackalloc int[8];
+        for (int i = 0; i < 4; i++)
+        {
+            lanes[i] = _scalar.Apply(lower.GetElement(i) + _bias);
+            lanes[i + 4] = _scalar.Apply(upper.GetElement(i) + _bias);
+        }
+        return Vector256.Create<int>(lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Vector256<int> ApplyScalar(Vector256<int> acc)
+    {
+        Span<int> lanes = stackalloc int[8];
+        for (int i = 0; i < 8; i++) lanes[i] = _scalar.Apply(acc.GetElement(i) + _bias);
+        return Vector256.Create<int>(lanes);
+    }
+}

@@ -1,0 +1,175 @@
+using CsCheck;
+using QuantLab.Engine.Int;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Tests.Int;
+
+/// <summary>
+/// Every SIMD path equals the scalar reference on random small networks: random shapes (conv, optional
+/// fused pool, conv, optional pool, flatten, two linear layers), weight and activation bits 2..16 each,
+/// rounding, requant mode and precision, bias mode, per-tensor or per-channel multipliers, and sometimes
+/// extreme weights and biases that push layers onto the wide accumulators.
+/// </summary>
+public class KernelPathEquivalenceTests
+{
+    static KernelPathEquivalenceTests() => KernelPaths.EmulateAvx512 = true;
+
+    /// <summary>The SIMD paths this machine can run; AVX-512 also in emulation where only AVX2 is present.</summary>
+    public static IEnumerable<KernelPath> SimdPaths() =>
+        KernelPaths.IsSupported(KernelPath.Avx2) ? [KernelPath.Avx2, KernelPath.Avx512] : [];
+
+    public sealed record Case(int Seed, int InChannels, int Height, int Width, int K1, int C1, bool Pool1, int K2, int C2, bool Pool2,
+        int Fc1, int Fc2, int WeightBits, int ActBits, int InputBits, RoundingMode Rounding, int Precision, BiasMode Bias,
+        bool PerChannel, bool Extreme, int Images)
+    {
+        public override string ToString() =>
+            $"seed {Seed}: in {InChannels}x{Height}x{Width}, conv {K1}->{C1}{(Pool1 ? "+pool" : "")}, conv {K2}->{C2}{(Pool2 ? "+pool" : "")}, fc {Fc1}, {Fc2}; " +
+            $"w{WeightBits} a{ActBits} in{InputBits} {Rounding} {(Precision == 0 ? "float" : $"fixed:{Precision}")} bias {Bias} {(PerChannel ? "channel" : "tensor")}{(Extreme ? " extreme" : "")}; {Images} images";
+    }
+
+    public static readonly Gen<Case> Cases =
+        from seed in Gen.Int[0, int.MaxValue]
+        from inChannels in Gen.Int[1, 3]
+        from k1 in Gen.Int[1, 5]
+        from c1 in Gen.Int[1, 10]
+        from pool1 in Gen.Bool
+        from k2 in Gen.Int[1, 3]
+        from c2 in Gen.Int[1, 12]
+        from pool2 in Gen.Bool
+        from extraH in Gen.Int[0, 5]
+        from extraW in Gen.Int[0, 5]
+        from fc1 in Gen.Int[1, 20]
+        from fc2 in Gen.Int[1, 10]
+        from weightBits in Gen.Int[2, 16]
+        from actBits in Gen.Int[2, 16]
+        from inputBits in Gen.Int[2, 16]
+        from rounding in Gen.Int[0, 2]
+        from fixedPoint in Gen.Bool
+        from precision in Gen.Int[RequantSpec.MinPrecision, RequantSpec.MaxPrecision]
+        from bias in Gen.Int[0, 2]
+        from perChannel in Gen.Bool
+        from extreme in Gen.Int[0, 4]
+        from images in Gen.Int[1, 37]
+        let minH = Need(k1, pool1, k2, pool2)
+        let biasMode = fixedPoint && bias == 1 ? BiasMode.Int32 : (BiasMode)bias
+        select new Case(seed, inChannels, minH + extraH, minH + extraW, k1, c1, pool1, k2, c2, pool2, fc1, fc2, weightBits, actBits, inputBits,
+            (RoundingMode)rounding, fixedPoint ? precision : 0, biasMode, perChannel, extreme == 0, images);
+
+    // The smallest input side that leaves at least one output after both convolutions and pools.
+    private static int Need(int k1, bool pool1, int k2, bool pool2)
+    {
+        int side = k2 - 1 + (pool2 ? 2 : 1);
+        if (pool1) side *= 2;
+        return side + k1 - 1;
+    }
+
+    [Fact]
+    public void Every_simd_path_equals_the_scalar_reference_on_random_networks()
+    {
+        Cases.Sample(c =>
+        {
+            var (model, inputs) = Build(c);
+            var reference = IntegerEngine.RunReference(model, inputs);
+            foreach (var path in SimdPaths())
+                Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 2));
+        }, iter: 300, threads: 1);
+    }
+
+    [Fact]
+    public void Sixteen_bit_weights_with_large_values_take_a_wide_kernel_and_still_match()
+    {
+        // Weights all −32768 against 16-bit inputs: a single weight pair reaches 2·2^30 = 2^31, so no layer
+        // may run in int32 accumulators.
+        var c = new Case(7, 2, 12, 12, 3, 4, true, 3, 5, false, 6, 3, 16, 16, 16, RoundingMode.HalfEven, 0, BiasMode.Int32, true, true, 21);
+        var (model, inputs) = Build(c);
+        foreach (var path in SimdPaths())
+        {
+            var compiled = new CompiledModel(model, path);
+            var kinds = compiled.Ops.Select(op => op switch { ConvParams p => p.Dot.Kind, LinearParams p => p.Dot.Kind, _ => (AccumulatorKind?)null })
+                .OfType<AccumulatorKind>().ToList();
+            Assert.DoesNotContain(AccumulatorKind.Int32, kinds);
+            Assert.Equal(IntegerEngine.RunReference(model, inputs), IntegerEngine.Run(compiled, inputs, threads: 1));
+        }
+    }
+
+    [Fact]
+    public void A_bound_beyond_exact_double_conversion_takes_the_scalar_int64_kernel()
+    {
+        // Σ|w|·xMax = (2^21 + 2^8)·32767·32768 ≥ 2^51: the chunked kernel's int64 → double step would not be exact.
+        int fanIn = (1 << 21) + (1 << 8);
+        var weights = new short[fanIn];
+        Array.Fill(weights, short.MaxValue);
+        var layer = new IntLayer("fc", false, fanIn, 1, 1, weights, 16, [1.0], 1, 1, 16, false, BiasMode.None, null, null,
+            RequantSpec.Float, [1e-12], null, null);
+        var model = new IntModel(RoundingMode.Floor, 16, 1.0, [new IntFlatten("flatten"), layer]) { InputShape = [fanIn, 1, 1] };
+        var inputs = new short[fanIn];
+        Array.Fill(inputs, short.MinValue);
+        foreach (var path in SimdPaths())
+        {
+            var compiled = new CompiledModel(model, path);
+            Assert.Equal(AccumulatorKind.ScalarInt64, ((LinearParams)compiled.Ops[0]).Dot.Kind);
+            Assert.Equal(IntegerEngine.RunReference(model, inputs), IntegerEngine.Run(compiled, inputs, threads: 1));
+        }
+    }
+
+    /// <summary>A random network and inputs for <paramref name="c"/>, deterministic in its seed.</summary>
+    internal static (IntModel Model, short[] Inputs) Build(Case c)
+    {
+        var random = new Random(c.Seed);
+        int h = c.Height, w = c.Width;
+        var ops = new List<IntOp>();
+        int channels = c.InChannels, inBits = c.InputBits;
+        ops.Add(Layer("conv1", true, channels, c.C1, c.K1, inBits, c.ActBits, true));
+        (channels, h, w) = (c.C1, h - c.K1 + 1, w - c.K1 + 1);
+        if (c.Pool1) { ops.Add(new IntMaxPool("pool1", 2)); (h, w) = (h / 2, w / 2); }
+        ops.Add(Layer("conv2", true, channels, c.C2, c.K2, c.ActBits, c.ActBits, random.Next(2) == 0));
+        (channels, h, w) = (c.C2, h - c.K2 + 1, w - c.K2 + 1);
+        if (c.Pool2) { ops.Add(new IntMaxPool("pool2", 2)); (h, w) = (h / 2, w / 2); }
+        ops.Add(new IntFlatten("flatten"));
+        ops.Add(Layer("fc1", false, channels * h * w, c.Fc1, 1, c.ActBits, c.ActBits, true));
+        ops.Add(Layer("fc2", false, c.Fc1, c.Fc2, 1, c.ActBits, c.ActBits, false));
+        var model = new IntModel(c.Rounding, c.InputBits, 1.0, ops) { InputShape = [c.InChannels, c.Height, c.Width] };
+
+        int size = c.InChannels * c.Height * c.Width;
+        var inputs = new short[c.Images * size];
+        for (int i = 0; i < inputs.Length; i++) inputs[i] = (short)Value(inBits);
+        return (model, inputs);
+
+        int Value(int bits)
+        {
+            int min = Quantizer.QMin(bits), max = Quantizer.QMax(bits);
+            return c.Extreme && random.Next(2) == 0 ? (random.Next(2) == 0 ? min : max) : random.Next(min, max + 1);
+        }
+
+        IntLayer Layer(string name, bool conv, int cin, int cout, int k, int inputBits, int outputBits, bool relu)
+        {
+            int fanIn = cin * k * k;
+            var weights = new short[cout * fanIn];
+            for (int i = 0; i < weights.Length; i++) weights[i] = (short)Value(c.WeightBits);
+            // Multipliers that keep outputs inside the grid often but not always: about 2^(out−1) for a typical
+            // accumulator of √fanIn·2^(wb−1)·2^(in−1)/4, times a random factor of 1/16 .. 16.
+            double typical = Math.Sqrt(fanIn) * Math.ScaleB(1, c.WeightBits - 1) * Math.ScaleB(1, inputBits - 1) / 4;
+            double Multiplier() => Math.ScaleB(1, outputBits - 1) / typical * Math.Pow(2, random.NextDouble() * 8 - 4);
+            double shared = Multiplier();
+            var m = Enumerable.Range(0, cout).Select(_ => c.PerChannel ? Multiplier() : shared).ToArray();
+            // Dyadic multipliers now and then, so that ties of the rounding modes occur.
+            if (random.Next(4) == 0) m = m.Select(x => Math.ScaleB(1, Math.ILogB(x))).ToArray();
+            int[]? bq = c.Bias == BiasMode.Int32
+                ? Enumerable.Range(0, cout).Select(_ => c.Extreme ? random.Next(int.MinValue, int.MaxValue) : (int)(random.NextDouble() * 2 - 1) * (int)Math.Min(int.MaxValue, typical * 4)).ToArray()
+                : null;
+            double[]? bf = c.Bias == BiasMode.Float
+                ? Enumerable.Range(0, cout).Select(_ => (random.NextDouble() * 2 - 1) * Math.ScaleB(1, outputBits)).ToArray()
+                : null;
+            var requant = c.Precision == 0 ? RequantSpec.Float : RequantSpec.FixedPoint(c.Precision);
+            long[]? m0 = null;
+            int[]? shift = null;
+            if (c.Precision > 0)
+            {
+                var fixedPoint = m.Select(x => FixedPointMultiplier.Derive(x, c.Precision)).ToArray();
+                (m0, shift) = (fixedPoint.Select(f => f.M0).ToArray(), fixedPoint.Select(f => f.Shift).ToArray());
+            }
+            return new IntLayer(name, conv, cin, cout, k, weights, c.WeightBits, [1.0], 1.0, 1.0, outputBits, relu,
+                c.Bias, bq, bf, requant, m, m0, shift);
+        }
+    }
+}

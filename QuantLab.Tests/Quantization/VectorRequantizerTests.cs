@@ -1,0 +1,82 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using CsCheck;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Tests.Quantization;
+
+/// <summary>The vectorized requantizer against the scalar one, lane by lane, on random settings and accumulators
+/// (ties included: dyadic multipliers and accumulators that land on a half).</summary>
+public class VectorRequantizerTests
+{
+    public sealed record Case(Requantizer Scalar, long Bias, int[] Accumulators)
+    {
+        public override string ToString() =>
+            $"{Scalar.Mode} m={Scalar.Multiplier:R} bf={Scalar.FloatBias:R} M0,k={Scalar.FixedPointMultiplier} {Scalar.Rounding} [{Scalar.Min},{Scalar.Max}] bq={Bias} acc=[{string.Join(",", Accumulators)}]";
+    }
+
+    private static readonly Gen<Case> Cases =
+        from fixedPoint in Gen.Bool
+        from exponent in Gen.Int[-40, 4]
+        from mantissa in Gen.Double[1, 2]
+        from dyadic in Gen.Bool
+        from precision in Gen.Int[RequantSpec.MinPrecision, RequantSpec.MaxPrecision]
+        from rounding in Gen.Int[0, 2]
+        from bits in Gen.Int[2, 16]
+        from relu in Gen.Bool
+        from floatBias in Gen.Double[-1000, 1000]
+        from useBias in Gen.Int[0, 2]
+        from accScale in Gen.Int[0, 31]
+        from accumulators in Gen.Int[int.MinValue, int.MaxValue].Array[8]
+        from special in Gen.Int[0, 3]
+        let m = Math.ScaleB(dyadic ? 1 : mantissa, exponent)
+        let mode = (RoundingMode)rounding
+        let scalar = fixedPoint ? Requantizer.FixedPoint(m, precision, mode, bits, relu)
+            : Requantizer.Float(m, useBias == 1 ? floatBias : 0, mode, bits, relu)
+        let bias = useBias == 2 ? (long)(floatBias * 1000) : 0
+        // Accumulators scaled to a random magnitude, kept so that acc + bq fits in int32 (the caller's bound).
+        let acc = accumulators.Select(a => (int)Math.Clamp((a >> (31 - accScale)) - bias, int.MinValue + 2_000_000, int.MaxValue - 2_000_000)).ToArray()
+        select new Case(scalar, bias, special == 0 ? acc.Select(a => a & ~0xFF | 0x80).ToArray() : acc);
+
+    [Fact]
+    public void The_int32_form_equals_the_scalar_requantizer_lane_by_lane()
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        Cases.Sample(c =>
+        {
+            var vector = new VectorRequantizer(c.Scalar, c.Bias);
+            var result = vector.Apply(Vector256.Create(c.Accumulators));
+            for (int i = 0; i < 8; i++) Assert.Equal(c.Scalar.Apply(c.Accumulators[i] + c.Bias), result.GetElement(i));
+        }, iter: 20_000);
+    }
+
+    [Fact]
+    public void The_int64_form_equals_the_scalar_requantizer_lane_by_lane()
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        Cases.Sample(c =>
+        {
+            // Stretch the accumulators to int64 magnitudes below 2^51 (the bound the compiled model checks).
+            var wide = c.Accumulators.Select((a, i) => (long)a << (i * 3 % 20)).ToArray();
+            var vector = new VectorRequantizer(c.Scalar, c.Bias);
+            var result = vector.Apply(Vector256.Create(wide[0], wide[1], wide[2], wide[3]), Vector256.Create(wide[4], wide[5], wide[6], wide[7]));
+            for (int i = 0; i < 8; i++) Assert.Equal(c.Scalar.Apply(wide[i] + c.Bias), result.GetElement(i));
+        }, iter: 20_000);
+    }
+
+    [Theory]
+    [InlineData(RoundingMode.Floor)]
+    [InlineData(RoundingMode.HalfEven)]
+    [InlineData(RoundingMode.HalfAway)]
+    public void Ties_round_as_the_scalar_code_does(RoundingMode rounding)
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        // m = 1/2 and M0·2^−k = 2^30·2^−31: every odd accumulator is a tie.
+        int[] acc = [-7, -5, -3, -1, 1, 3, 5, 7];
+        foreach (var scalar in new[] { Requantizer.Float(0.5, 0, rounding, 8, false), Requantizer.FixedPoint(new FixedPointMultiplier(1 << 30, 31), rounding, 8, false) })
+        {
+            var result = new VectorRequantizer(scalar, 0).Apply(Vector256.Create(acc));
+            for (int i = 0; i < 8; i++) Assert.Equal(scalar.Apply(acc[i]), result.GetElement(i));
+        }
+    }
+}
