@@ -14,7 +14,7 @@ namespace QuantLab.Actors.Campaigns;
 /// </summary>
 public static class CampaignSpecParser
 {
-    private const string NamePattern = "letters, digits, '.', '_' and '-' (1 to 100 characters)";
+    private const string NamePattern = "letters, digits, '.', '_' and '-' (1 to 100 characters, not starting with '.')";
 
     public static CampaignSpec ParseFile(string path)
     {
@@ -150,7 +150,8 @@ public static class CampaignSpecParser
     private static string Name(Node e)
     {
         var s = Str(e, NamePattern);
-        if (s.Length is 0 or > 100 || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        // A leading '.' would make '.', '..' or hidden names: a campaign's name becomes a directory of reports.
+        if (s.Length is 0 or > 100 || s[0] == '.' || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
             throw new SpecError($"{e.Path}: '{s}' is not a valid name; allowed: {NamePattern}");
         return s;
     }

@@ -28,6 +28,7 @@ public static class LabDatabase
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             using var connection = Open(path);
+            RefuseForeign(connection, path);
             Execute(connection, "PRAGMA journal_mode=WAL;");
             Execute(connection, """
                 CREATE TABLE IF NOT EXISTS quantlab_schema (version INTEGER NOT NULL);
@@ -79,6 +80,19 @@ public static class LabDatabase
         {
             throw new InfrastructureException($"database {path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>Another application's SQLite file (tables, but no quantlab_schema) is refused before anything in it changes.</summary>
+    private static void RefuseForeign(SqliteConnection connection, string path)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;";
+        var tables = new List<string>();
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) tables.Add(reader.GetString(0));
+        if (tables.Count > 0 && !tables.Contains("quantlab_schema"))
+            throw new BadInputException($"{path} is not a QuantLab database: it holds other tables ({string.Join(", ", tables.Take(5))}{(tables.Count > 5 ? ", …" : "")}) " +
+                                        "and no quantlab_schema; nothing was changed; give another --db");
     }
 
     /// <summary>

@@ -83,6 +83,25 @@ public sealed class ArtifactStoreTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Another_applications_database_is_refused_and_left_unchanged()
+    {
+        var foreign = Path.Combine(Path.GetDirectoryName(_db)!, "app.db");
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={foreign};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('ada');";
+            cmd.ExecuteNonQuery();
+        }
+        var before = File.ReadAllBytes(foreign);
+        var e = Assert.Throws<BadInputException>(() => LabDatabase.Initialize(foreign));
+        Assert.Contains("not a QuantLab database", e.Message);
+        Assert.Contains("customers", e.Message);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Equal(before, File.ReadAllBytes(foreign));   // no tables added, not switched to WAL
+    }
+
     private object? Scalar(string sql)
     {
         using var c = LabDatabase.Open(_db);

@@ -51,6 +51,19 @@ public class ProgressTests
     }
 
     [Fact]
+    public void On_an_80_column_terminal_the_redrawn_line_fits_and_says_where_it_was_cut()
+    {
+        var output = new StringWriter();
+        var printer = new ProgressPrinter(output, terminal: true, TimeSpan.Zero, width: 80);
+        printer.Report(Status(2));
+        var line = output.ToString().TrimStart('\r').Replace("\u001b[K", "", StringComparison.Ordinal);
+        Assert.True(new ProgressLine().Describe(Status(2)).Length > 80, "the full line is longer than the terminal");
+        Assert.Equal(79, line.Length);
+        Assert.EndsWith("…", line);
+        Assert.Equal("short", ProgressPrinter.Fit("short", 80));
+    }
+
+    [Fact]
     public void Time_left_is_estimated_per_stage_from_that_stages_own_jobs()
     {
         var now = TimeSpan.Zero;
