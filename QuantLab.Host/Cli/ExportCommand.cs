@@ -24,7 +24,7 @@ namespace QuantLab.Host.Cli;
 /// </summary>
 public static class ExportCommand
 {
-    public const string Formats = "npy, onnx";
+    public const string Formats = "npy, onnx, hw";
 
     public static Command Create(Func<CliContext> context)
     {
@@ -35,23 +35,26 @@ public static class ExportCommand
         var output = new Option<string>("--out") { Description = "Directory to write (written whole or not at all)", Required = true };
         var format = new Option<string>("--format")
         {
-            Description = "npy: model.json + NumPy arrays + testset/ (DESIGN.md §4); onnx: model.onnx + testset/ (see README, 'ONNX export')",
+            Description = "npy: model.json + NumPy arrays + testset/ (DESIGN.md §4); onnx: model.onnx + testset/ (see README, 'ONNX export'); hw: the hardware testbench kit (see README, 'Hardware kit')",
             DefaultValueFactory = _ => "npy",
         };
+        var vectors = new Option<int>("--vectors") { Description = "hw only: golden vectors for this many test images", DefaultValueFactory = _ => HardwareKit.DefaultVectors };
         var db = LabOptions.Database();
         var data = DataCommand.DataDirOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON document: job, kind, out, and for an evaluation accuracy, predictionsSha256, matchesRecord" };
         var command = new Command("export", "Write a campaign job's model: an evaluate job's quantized integer model (export format), or a train job's model directory")
         {
-            campaign, job, fromModel, output, format, onnxStyle, db, data, json,
+            campaign, job, fromModel, output, format, onnxStyle, vectors, db, data, json,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
             var fmt = parse.GetValue(format) ?? "npy";
-            if (fmt is not ("npy" or "onnx"))
+            if (fmt is not ("npy" or "onnx" or "hw"))
                 throw new BadInputException($"--format '{fmt}' is not available; allowed: {Formats}");
             var style = OnnxExport.ParseStyle(parse.GetValue(onnxStyle));
+            int vectorCount = parse.GetValue(vectors);
+            if (vectorCount < 1) throw new BadInputException($"--vectors {vectorCount}: give at least 1");
             var outDir = parse.GetValue(output)!;
             DataCommand.EnsureWritableParent(outDir);
             if (parse.GetValue(fromModel) is { } source)
@@ -59,7 +62,7 @@ public static class ExportCommand
                 if (parse.GetValue(campaign) is not null || parse.GetValue(job) is not null)
                     throw new BadInputException("give either --model EXPORT or CAMPAIGN --job KEY, not both");
                 if (fmt == "npy")
-                    throw new BadInputException($"--model '{source}' is already in the npy format; choose --format onnx");
+                    throw new BadInputException($"--model '{source}' is already in the npy format; choose --format onnx or hw");
                 var (model, recorded, manifest) = IntExport.Read(source);
                 if (recorded is null)
                 {
@@ -67,7 +70,7 @@ public static class ExportCommand
                     var inputs = Engine.Ptq.QuantizeJob.QuantizeInputs(model, dataset.Test);
                     recorded = new ExportedTestSet(inputs, dataset.Test.Labels, Engine.Int.IntegerEngine.Run(model, inputs), model.Layers.Last().OutChannels);
                 }
-                return WriteOther(ctx, fmt, style, outDir, model, recorded, manifest["quantization"], Path.GetFullPath(source), parse.GetValue(json));
+                return WriteOther(ctx, fmt, style, vectorCount, outDir, model, recorded, manifest["quantization"], Path.GetFullPath(source), parse.GetValue(json));
             }
             if (parse.GetValue(campaign) is null || parse.GetValue(job) is null)
                 throw new BadInputException("give CAMPAIGN --job KEY (a campaign job) or --model EXPORT (an export directory)");
@@ -109,7 +112,7 @@ public static class ExportCommand
                     if (fmt != "npy")
                     {
                         var quantization = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), CliContext.Json);
-                        int code = WriteOther(ctx, fmt, style, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Path.GetFullPath(path)}#{name}/{result.Key}", parse.GetValue(json));
+                        int code = WriteOther(ctx, fmt, style, vectorCount, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Path.GetFullPath(path)}#{name}/{result.Key}", parse.GetValue(json));
                         return matches ? code : 1;
                     }
                     IntExport.Write(outDir, output2.IntModel!, output2.TestSet, new JsonObject
@@ -142,10 +145,19 @@ public static class ExportCommand
         return command;
     }
 
-    /// <summary>Writes an integer model in the onnx format; exit 1 when an exact export disagrees with the engine.</summary>
-    private static int WriteOther(CliContext ctx, string format, OnnxStyle style, string outDir, Engine.Int.IntModel model, ExportedTestSet testSet,
+    /// <summary>Writes an integer model in the onnx or hw format; exit 1 when an exact ONNX export disagrees with the engine.</summary>
+    private static int WriteOther(CliContext ctx, string format, OnnxStyle style, int vectors, string outDir, Engine.Int.IntModel model, ExportedTestSet testSet,
         JsonNode? quantization, string source, bool json)
     {
+        if (format == "hw")
+        {
+            HardwareKit.Write(outDir, model, testSet, vectors, quantization);
+            var kit = Path.GetFullPath(outDir);
+            int written = Math.Min(vectors, testSet.Count);
+            if (json) ctx.WriteJson(new { source, format, @out = kit, vectors = written, accuracy = testSet.Accuracy, predictionsSha256 = testSet.PredictionsSha256 });
+            else ctx.Out.WriteLine($"Hardware kit written to {kit} ({written} golden vectors); check it with: cc -std=c99 -O2 -ffp-contract=off -o reference {Path.Combine(kit, "reference.c")} -lm && ./reference {kit}");
+            return 0;
+        }
         var agreement = OnnxExport.Write(outDir, model, testSet, style, quantization);
         bool ok = style != OnnxStyle.Exact || agreement.Exact;
         var file = Path.Combine(Path.GetFullPath(outDir), OnnxExport.FileName);
