@@ -12,7 +12,8 @@ namespace QuantLab.Engine.Export;
 /// biases and requantization constants as <c>$readmemh</c> hex (full-width two's complement, one word per line) and
 /// as .npy; golden vectors for N test images (quantized input, per layer the accumulators, the requantized outputs,
 /// the pooled outputs, the logits and the predicted class); <c>manifest.json</c>; a generated C99
-/// <c>reference.c</c> that recomputes every golden vector from the kit.
+/// <c>reference.c</c> that recomputes every golden vector from the kit; and, for fixed-point models, <c>verilog/</c>
+/// (<see cref="VerilogKit"/>).
 /// </summary>
 public static class HardwareKit
 {
@@ -233,6 +234,7 @@ public static class HardwareKit
                 ["reference"] = "reference.c: cc -std=c99 -O2 -ffp-contract=off -o reference reference.c -lm && ./reference KITDIR",
             };
             if (quantization is not null) manifest["quantization"] = quantization.DeepClone();
+            manifest["verilog"] = VerilogKit.Write(tmp, model, vectors);
             File.WriteAllText(Path.Combine(tmp, "manifest.json"), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             File.WriteAllText(Path.Combine(tmp, "reference.c"), ReferenceC.Generate(model, vectors));
         });

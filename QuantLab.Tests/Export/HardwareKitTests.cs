@@ -101,3 +101,47 @@ public sealed class HardwareKitTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "bad")));
     }
 }
+
+/// <summary>The kit's Verilog testbenches under Icarus Verilog (fixed-point models).</summary>
+public sealed class VerilogKitTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ql-v-").FullName;
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Theory]
+    [InlineData(8, 8, "floor", "fixed-point:31", "none", "tensor")]         // the seed's 8-bit setting with fixed-point M
+    [InlineData(4, 4, "half-even", "fixed-point:16", "int32", "channel")]
+    [InlineData(12, 12, "half-away", "fixed-point:31", "int32", "channel")]
+    public void Every_conv_and_linear_testbench_passes_under_Icarus_Verilog(int weightBits, int actBits, string rounding, string requant, string bias, string granularity)
+    {
+        var (model, testSet) = ExportFixtures.Quantized(ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity), images: 2);
+        var kit = Path.Combine(_dir, "kit");
+        HardwareKit.Write(kit, model, testSet, vectors: 2);
+        var r = HardwareKitTests.Sh("sh", Path.Combine(kit, "verilog", "run.sh"));
+        Assert.True(r.Code == 0, r.Out);
+        foreach (var layer in model.Layers) Assert.Contains($"PASS {layer.Name} (", r.Out);
+        Assert.DoesNotContain("FAIL", r.Out);
+
+        // A wrong multiplier is caught at the layer it belongs to.
+        var first = model.Layers.First().Name;
+        var m0 = Path.Combine(kit, "params", $"{first}.M0.hex");
+        var lines = File.ReadAllLines(m0);
+        lines[0] = (Convert.ToUInt32(lines[0], 16) / 2).ToString("x8");
+        File.WriteAllLines(m0, lines);
+        var t = HardwareKitTests.Sh("sh", Path.Combine(kit, "verilog", "run.sh"));
+        Assert.Equal(1, t.Code);
+        Assert.Matches($@"FAIL {first} out image \d+ index \d+: expected -?\d+, actual -?\d+", t.Out);
+    }
+
+    [Fact]
+    public void A_float_requantized_kit_says_why_it_has_no_verilog()
+    {
+        var (model, testSet) = ExportFixtures.Quantized(ExportFixtures.Config(8, 8, "floor", "float", "none", "tensor"), images: 2);
+        var kit = Path.Combine(_dir, "float");
+        HardwareKit.Write(kit, model, testSet, vectors: 2);
+        Assert.False(Directory.Exists(Path.Combine(kit, "verilog")));
+        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(kit, "manifest.json"))).RootElement;
+        Assert.False(manifest.GetProperty("verilog").GetProperty("generated").GetBoolean());
+        Assert.Contains("float requantization", manifest.GetProperty("verilog").GetProperty("reason").GetString());
+    }
+}
