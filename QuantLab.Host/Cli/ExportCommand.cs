@@ -19,35 +19,62 @@ namespace QuantLab.Host.Cli;
 /// evaluate job is run again on the worker's path (<see cref="EngineJobExecutor.Evaluate"/>, the same records
 /// and upstream artifacts) and written in the export format of DESIGN.md §4; its predictions must equal the
 /// recorded ones. A train job's model directory is written as <c>quantlab train</c> writes it.
+/// <c>--format onnx|hw</c> writes an evaluation's integer model as ONNX (<see cref="OnnxExport"/>) or as a hardware kit;
+/// <c>--model EXPORT</c> takes the integer model from an existing export directory (<c>quantize --out</c>, also of a
+/// QAT model, or <c>export --format npy</c>) instead of a campaign job.
 /// </summary>
 public static class ExportCommand
 {
-    public const string Formats = "npy";
+    public const string Formats = "npy, onnx, hw";
 
     public static Command Create(Func<CliContext> context)
     {
-        var campaign = new Argument<string>("campaign") { Description = "The campaign's name" };
-        var job = new Option<string>("--job") { Description = "The job's key (as in the report; a unique prefix of 8 or more characters will do)", Required = true };
+        var campaign = new Argument<string>("campaign") { Description = "The campaign's name (or give --model)", Arity = ArgumentArity.ZeroOrOne };
+        var job = new Option<string>("--job") { Description = "The job's key (as in the report; a unique prefix of 8 or more characters will do)" };
+        var fromModel = new Option<string>("--model") { Description = "An export directory (quantize --out, of a PTQ or QAT model, or export --format npy) to write as onnx or hw, instead of CAMPAIGN --job" };
+        var onnxStyle = new Option<string>("--onnx-style") { Description = "onnx only: exact (standard ops, ONNX Runtime gives the engine's logits bit for bit) or qdq (QuantizeLinear/DequantizeLinear, half-even models of at most 8 bits; approximate, agreement recorded)", DefaultValueFactory = _ => "exact" };
         var output = new Option<string>("--out") { Description = "Directory to write (written whole or not at all)", Required = true };
         var format = new Option<string>("--format")
         {
-            Description = "npy: model.json + NumPy arrays + testset/ (DESIGN.md §4); the onnx and hw formats are not built yet",
+            Description = "npy: model.json + NumPy arrays + testset/ (DESIGN.md §4); onnx: model.onnx + testset/ (see README, 'ONNX export'); hw: the hardware testbench kit (see README, 'Hardware kit')",
             DefaultValueFactory = _ => "npy",
         };
+        var vectors = new Option<int>("--vectors") { Description = "hw only: golden vectors for this many test images", DefaultValueFactory = _ => HardwareKit.DefaultVectors };
         var db = LabOptions.Database();
         var data = DataCommand.DataDirOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON document: job, kind, out, and for an evaluation accuracy, predictionsSha256, matchesRecord" };
         var command = new Command("export", "Write a campaign job's model: an evaluate job's quantized integer model (export format), or a train job's model directory")
         {
-            campaign, job, output, format, db, data, json,
+            campaign, job, fromModel, output, format, onnxStyle, vectors, db, data, json,
         };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
-            if (parse.GetValue(format) is var fmt && fmt != "npy")
+            var fmt = parse.GetValue(format) ?? "npy";
+            if (fmt is not ("npy" or "onnx" or "hw"))
                 throw new BadInputException($"--format '{fmt}' is not available; allowed: {Formats}");
+            var style = OnnxExport.ParseStyle(parse.GetValue(onnxStyle));
+            int vectorCount = parse.GetValue(vectors);
+            if (vectorCount < 1) throw new BadInputException($"--vectors {vectorCount}: give at least 1");
             var outDir = parse.GetValue(output)!;
             DataCommand.EnsureWritableParent(outDir);
+            if (parse.GetValue(fromModel) is { } source)
+            {
+                if (parse.GetValue(campaign) is not null || parse.GetValue(job) is not null)
+                    throw new BadInputException("give either --model EXPORT or CAMPAIGN --job KEY, not both");
+                if (fmt == "npy")
+                    throw new BadInputException($"--model '{source}' is already in the npy format; choose --format onnx or hw");
+                var (model, recorded, manifest) = IntExport.Read(source);
+                if (recorded is null)
+                {
+                    var dataset = DataAccess.Load(ctx, parse.GetValue(data), manifest["inputTransform"]?.GetValue<string>() ?? "resize", ctx.Err.WriteLine);
+                    var inputs = Engine.Ptq.QuantizeJob.QuantizeInputs(model, dataset.Test);
+                    recorded = new ExportedTestSet(inputs, dataset.Test.Labels, Engine.Int.IntegerEngine.Run(model, inputs), model.Layers.Last().OutChannels);
+                }
+                return WriteOther(ctx, fmt, style, vectorCount, outDir, model, recorded, manifest["quantization"], Path.GetFullPath(source), parse.GetValue(json));
+            }
+            if (parse.GetValue(campaign) is null || parse.GetValue(job) is null)
+                throw new BadInputException("give CAMPAIGN --job KEY (a campaign job) or --model EXPORT (an export directory)");
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var name = parse.GetValue(campaign)!;
             var state = await LabReader.LoadAsync(path);
@@ -60,6 +87,8 @@ public static class ExportCommand
             object document;
             switch (result.Job)
             {
+                case Fp32TrainJob or QatTrainJob when fmt != "npy":
+                    throw new BadInputException($"job {result.Key} ({result.Label}) is a training: its model is float; export one of its evaluate jobs (a quantized model) as {fmt}");
                 case Fp32TrainJob or QatTrainJob:
                     AtomicFile.WriteDirectory(outDir, tmp =>
                     {
@@ -79,6 +108,14 @@ public static class ExportCommand
                     var output2 = executor.Evaluate(evaluate, Upstream, store).Result;
                     var recorded = result.Metrics.Text.GetValueOrDefault("predictionsSha256");
                     bool matches = recorded == output2.PredictionsSha256;
+                    if (!matches)
+                        ctx.Err.WriteLine($"error: the re-run's predictions ({output2.PredictionsSha256}) differ from the recorded ones ({recorded})");
+                    if (fmt != "npy")
+                    {
+                        var quantization = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), CliContext.Json);
+                        int code = WriteOther(ctx, fmt, style, vectorCount, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Path.GetFullPath(path)}#{name}/{result.Key}", parse.GetValue(json));
+                        return matches ? code : 1;
+                    }
                     IntExport.Write(outDir, output2.IntModel!, output2.TestSet, new JsonObject
                     {
                         ["inputTransform"] = evaluate.Data.InputTransform,
@@ -87,8 +124,7 @@ public static class ExportCommand
                         ["ranges"] = evaluate.Method == EvaluationMethod.Qat ? "qat" : "calibration",
                         ["job"] = JobCodec.Write(evaluate),
                     });
-                    if (!matches)
-                        ctx.Err.WriteLine($"error: the re-run's predictions ({output2.PredictionsSha256}) differ from the recorded ones ({recorded}); the export holds the re-run");
+                    if (!matches) ctx.Err.WriteLine("error: the export holds the re-run");
                     document = new
                     {
                         job = result.Key, kind = "evaluate", label = result.Label, @out = Path.GetFullPath(outDir),
@@ -108,6 +144,41 @@ public static class ExportCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Writes an integer model in the onnx or hw format; exit 1 when an exact ONNX export disagrees with the engine.</summary>
+    private static int WriteOther(CliContext ctx, string format, OnnxStyle style, int vectors, string outDir, Engine.Int.IntModel model, ExportedTestSet testSet,
+        JsonNode? quantization, string source, bool json)
+    {
+        if (format == "hw")
+        {
+            HardwareKit.Write(outDir, model, testSet, vectors, quantization);
+            var kit = Path.GetFullPath(outDir);
+            int written = Math.Min(vectors, testSet.Count);
+            if (json) ctx.WriteJson(new { source, format, @out = kit, vectors = written, accuracy = testSet.Accuracy, predictionsSha256 = testSet.PredictionsSha256 });
+            else ctx.Out.WriteLine($"Hardware kit written to {kit} ({written} golden vectors); check it with: cc -std=c99 -O2 -ffp-contract=off -o reference {Path.Combine(kit, "reference.c")} -lm && ./reference {kit}");
+            return 0;
+        }
+        var agreement = OnnxExport.Write(outDir, model, testSet, style, quantization);
+        bool ok = style != OnnxStyle.Exact || agreement.Exact;
+        var file = Path.Combine(Path.GetFullPath(outDir), OnnxExport.FileName);
+        if (json)
+            ctx.WriteJson(new
+            {
+                source, format, onnxStyle = style.ToOption(), @out = file, accuracy = testSet.Accuracy, count = testSet.Count,
+                predictionsSha256 = testSet.PredictionsSha256, bitExact = agreement.Exact,
+                predictionAgreement = agreement.PredictionAgreement, logitAgreement = agreement.LogitAgreement,
+                maxAbsLogitDifference = agreement.MaxAbsLogitDifference, firstDifference = agreement.FirstDifference,
+            });
+        else
+        {
+            ctx.Out.WriteLine($"ONNX ({style.ToOption()}, opset {OnnxExport.Opset}) written to {file}");
+            ctx.Out.WriteLine(agreement.Exact
+                ? $"ONNX Runtime reproduces the engine's logits bit for bit on {testSet.Count} test images (accuracy {testSet.Accuracy * 100:F2}%)."
+                : $"ONNX Runtime vs the engine on {testSet.Count} test images: predictions {agreement.PredictionAgreement * 100:F2}% equal, logits {agreement.LogitAgreement * 100:F2}% equal (max |difference| {agreement.MaxAbsLogitDifference}; first at {agreement.FirstDifference}).");
+        }
+        if (!ok) ctx.Err.WriteLine($"error: the exact ONNX graph disagrees with the engine (first at {agreement.FirstDifference}); please report it");
+        return ok ? 0 : 1;
     }
 
     private static JobResult Find(IReadOnlyList<JobResult> results, string key, string campaign)

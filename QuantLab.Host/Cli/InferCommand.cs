@@ -12,11 +12,11 @@ public static class InferCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var model = new Option<string>("--model") { Description = "Export directory (written by 'quantlab quantize --out' or 'quantlab export')", Required = true };
+        var model = new Option<string>("--model") { Description = "Export directory (written by 'quantlab quantize --out' or 'quantlab export'), or an ONNX export's model.onnx (run through ONNX Runtime)", Required = true };
         var threads = new Option<int>("--threads") { Description = "Threads of the integer engine (0: all cores)", DefaultValueFactory = _ => 0 };
         var data = DataCommand.DataDirOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON document: accuracy, count, predictionsSha256, matchesExport, logitMismatches" };
-        var command = new Command("infer", "Run an exported integer model on the MNIST test set; exit 1 if it disagrees with the export's recorded logits")
+        var command = new Command("infer", "Run an exported integer model (or its ONNX export, through ONNX Runtime) on the MNIST test set; exit 1 if it disagrees with the export's recorded logits")
         {
             model, threads, data, json,
         };
@@ -24,6 +24,7 @@ public static class InferCommand
         {
             var ctx = context();
             var dir = parse.GetValue(model)!;
+            if (OnnxInfer.IsOnnxPath(dir)) return OnnxInfer.Run(ctx, dir, parse.GetValue(threads), parse.GetValue(json));
             var (intModel, recorded, manifest) = IntExport.Read(dir);
             var transform = manifest["inputTransform"]?.GetValue<string>() ?? "resize";
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), transform, ctx.Err.WriteLine);

@@ -78,10 +78,18 @@ public sealed class LabCliTests : IDisposable
         Assert.Equal(evaluation.GetProperty("metrics").GetProperty("text").GetProperty("predictionsSha256").GetString(), exported.GetProperty("predictionsSha256").GetString());
         var infer = Report(LabTestSupport.Run(config, "infer", "--model", exportDir, "--json"));
         Assert.Equal(exported.GetProperty("predictionsSha256").GetString(), infer.GetProperty("predictionsSha256").GetString());
+        // The same job as ONNX (bit-exact through ONNX Runtime) and as a hardware kit; a training cannot be either.
+        var onnx = Report(LabTestSupport.Run(config, "export", "tiny-test", "--job", key[..12], "--format", "onnx", "--out", _dir.File("onnx"), "--db", db, "--json"));
+        Assert.True(onnx.GetProperty("bitExact").GetBoolean());
+        Assert.Equal(exported.GetProperty("predictionsSha256").GetString(), onnx.GetProperty("predictionsSha256").GetString());
+        Assert.Equal(0, LabTestSupport.Run(config, "infer", "--model", Path.Combine(_dir.File("onnx"), "model.onnx")).ExitCode);
+        Assert.Equal(0, LabTestSupport.Run(config, "export", "tiny-test", "--job", key[..12], "--format", "hw", "--vectors", "2", "--out", _dir.File("kit"), "--db", db).ExitCode);
+        Assert.True(File.Exists(Path.Combine(_dir.File("kit"), "reference.c")));
         // A train job's model directory, and clear refusals.
         var train = results.First(r => r.GetProperty("kind").GetString() == "train").GetProperty("job").GetString()!;
         Assert.Equal(0, LabTestSupport.Run(config, "export", "tiny-test", "--job", train, "--out", _dir.File("model"), "--db", db).ExitCode);
         Assert.True(File.Exists(Path.Combine(_dir.File("model"), "model.json")));
+        Assert.Equal(2, LabTestSupport.Run(config, "export", "tiny-test", "--job", train, "--format", "onnx", "--out", _dir.File("x"), "--db", db).ExitCode);
         var calibrate = results.First(r => r.GetProperty("kind").GetString() == "calibrate").GetProperty("job").GetString()!;
         var refused = LabTestSupport.Run(config, "export", "tiny-test", "--job", calibrate, "--out", _dir.File("x"), "--db", db);
         Assert.Equal(2, refused.ExitCode);

@@ -1,0 +1,61 @@
+using Google.Protobuf;
+using QuantLab.Engine.Export;
+
+namespace QuantLab.Tests.Export;
+
+public sealed class OnnxExportTests
+{
+    /// <summary>Every rounding mode × requantization × bias mode × granularity at 8/8 bits, plus narrower and wider widths.</summary>
+    public static TheoryData<int, int, string, string, string, string> ExactGrid()
+    {
+        var data = new TheoryData<int, int, string, string, string, string>();
+        // The seed's configuration, then every rounding × requantization × bias pair, granularity alternating.
+        data.Add(8, 8, "floor", "float", "none", "tensor");
+        int i = 0;
+        foreach (var rounding in new[] { "floor", "half-even", "half-away" })
+        foreach (var requant in new[] { "float", "fixed-point:31" })
+        foreach (var bias in new[] { "none", "int32", "float" })
+            if (!(requant != "float" && bias == "float"))
+                data.Add(8, 8, rounding, requant, bias, i++ % 2 == 0 ? "channel" : "tensor");
+        data.Add(4, 6, "floor", "float", "int32", "channel");
+        data.Add(4, 4, "half-even", "fixed-point:16", "int32", "tensor");
+        data.Add(2, 3, "half-away", "fixed-point:8", "none", "channel");
+        data.Add(8, 12, "half-away", "float", "float", "tensor");
+        data.Add(12, 12, "half-even", "fixed-point:31", "int32", "channel");
+        data.Add(16, 16, "floor", "float", "int32", "channel");
+        data.Add(16, 16, "half-even", "fixed-point:31", "none", "channel");
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ExactGrid))]
+    public void Onnx_Runtime_reproduces_the_engine_logits_bit_for_bit_on_the_whole_test_set(
+        int weightBits, int actBits, string rounding, string requant, string bias, string granularity)
+    {
+        var (model, testSet) = ExportFixtures.Quantized(ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity));
+        var bytes = OnnxExport.Build(model, OnnxStyle.Exact).ToByteArray();
+        var logits = OnnxRunner.Run(bytes, testSet.Inputs, testSet.Count, model.InputShape);
+        var agreement = OnnxAgreement.Measure(testSet.Logits, logits, 10);
+        Assert.True(agreement.Exact, $"{agreement.LogitCount - agreement.LogitsEqual} logits differ; first at {agreement.FirstDifference}");
+        Assert.Equal(10_000, testSet.Count);
+        Assert.True(testSet.Logits.Distinct().Count() > 2, "the logits vary");
+    }
+}
+
+/// <summary>The qdq style's agreement with the engine on the whole test set (the figures the README states).</summary>
+public sealed class QdqAgreementTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(8, 8, "float", "none", "tensor")]
+    [InlineData(8, 8, "float", "int32", "channel")]
+    [InlineData(8, 8, "fixed-point:31", "int32", "channel")]
+    [InlineData(4, 4, "float", "int32", "channel")]
+    public void The_qdq_graph_agrees_with_the_engine_on_nearly_every_prediction(int weightBits, int actBits, string requant, string bias, string granularity)
+    {
+        var (model, testSet) = ExportFixtures.Quantized(ExportFixtures.Config(weightBits, actBits, "half-even", requant, bias, granularity));
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.Build(model, OnnxStyle.Qdq));
+        var a = OnnxAgreement.Measure(testSet.Logits, OnnxRunner.Run(bytes, testSet.Inputs, testSet.Count, model.InputShape), 10);
+        output.WriteLine($"qdq {weightBits}/{actBits} half-even {requant} bias {bias} {granularity}: predictions {a.PredictionAgreement:P2}, logits {a.LogitAgreement:P2}, max |Δ| {a.MaxAbsLogitDifference}, engine accuracy {testSet.Accuracy:P2}");
+        Assert.InRange(a.PredictionAgreement, 0.97, 1.0);
+    }
+}
