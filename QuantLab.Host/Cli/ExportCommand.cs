@@ -112,7 +112,7 @@ public static class ExportCommand
                         ctx.Err.WriteLine($"error: the re-run's predictions ({output2.PredictionsSha256}) differ from the recorded ones ({recorded})");
                     if (fmt != "npy")
                     {
-                        var quantization = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), CliContext.Json);
+                        var quantization = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), JsonOutput.Options);
                         int code = WriteOther(ctx, fmt, style, vectorCount, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Path.GetFullPath(path)}#{name}/{result.Key}", parse.GetValue(json));
                         return matches ? code : 1;
                     }
