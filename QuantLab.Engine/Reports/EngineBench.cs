@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using QuantLab.Engine.Calibration;
+using QuantLab.Engine.Export;
 using QuantLab.Engine.Int;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Ptq;

@@ -12,7 +12,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json")
         {
             Description = "Print one JSON document: cores; path (the kernel path used by default: scalar|avx2|avx512); supportedPaths; "
-                + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32), "
+                + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32|onnxruntime-exact|onnxruntime-qdq), "
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
                 + "images, seconds (best of 3)}; evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
