@@ -12,7 +12,7 @@ namespace QuantLab.Engine.Reports;
 
 /// <summary>One measured engine: images per second on the test set, and its ratios to the baselines of the same run.</summary>
 /// <param name="Name">What ran, in words.</param>
-/// <param name="Path">scalar | avx2 | avx512 | torch-fp32.</param>
+/// <param name="Path">scalar | avx2 | avx512 | torch-fp32 | onnxruntime-exact | onnxruntime-qdq.</param>
 /// <param name="Config">The quantization configuration (e.g. <c>8/8</c>, <c>4/4</c>, <c>8/8 fixed-point:31</c>).</param>
 /// <param name="RatioToBaseline">images/s ÷ the scalar reference's (the first result).</param>
 /// <param name="RatioToTorch">images/s ÷ TorchSharp FP32 inference's, measured in the same run.</param>
@@ -35,6 +35,9 @@ public sealed record EngineBenchReport(string Baseline, KernelPath BestPath, IRe
 /// </summary>
 public static class EngineBench
 {
+    /// <summary>Images ONNX Runtime is timed on (a session is created per timed run, as <c>infer</c> does).</summary>
+    public const int OnnxImages = 2000;
+
     public static EngineBenchReport Run(LabeledImages train, LabeledImages test, int referenceImages = 500, Action<string>? log = null)
     {
         TorchRuntime.EnsureInitialized();
@@ -66,6 +69,19 @@ public static class EngineBench
 
         Add("integer reference (scalar, 1 thread) [baseline]", "scalar", 1, "8/8", baseline);
         Add($"TorchSharp FP32 inference ({cores} threads, batch 1000)", "torch-fp32", cores, "fp32", torch);
+
+        // ONNX Runtime beside the engine, on the first OnnxImages images (it is much slower): the exact export of the
+        // seed's model (standard integer ops, bit-exact), and the qdq export, which needs half-even rounding.
+        int onnxImages = Math.Min(OnnxImages, n);
+        var halfEven = seed with { Rounding = Quantization.RoundingMode.HalfEven };
+        var halfEvenModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, calibration, halfEven), halfEven);
+        foreach (var (style, config, intModel) in new[] { (OnnxStyle.Exact, "8/8", seedModel), (OnnxStyle.Qdq, "8/8 half-even", halfEvenModel) })
+        {
+            var bytes = Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.Build(intModel, style));
+            var quantized = QuantizeJob.QuantizeInputs(intModel, test);
+            Add($"ONNX Runtime {style.ToOption()} ({cores} threads, batch 500, {onnxImages} images)", "onnxruntime-" + style.ToOption(), cores, config,
+                Measure(onnxImages, () => OnnxRunner.Run(bytes, quantized, onnxImages, intModel.InputShape, threads: cores)));
+        }
         var threadCounts = cores > 1 ? new[] { 1, cores } : [1];
         foreach (var path in KernelPaths.Supported.Where(p => p != KernelPath.Scalar))
         {

@@ -55,9 +55,9 @@ public static class BenchCommand
                 });
                 return 0;
             }
-            ctx.Out.WriteLine($"{"path",-11}{"config",-20}{"threads",8}{"images/s",12}{"x FP32",9}{"x scalar",10}{"alloc/10k",12}");
+            ctx.Out.WriteLine($"{"path",-19}{"config",-20}{"threads",8}{"images/s",12}{"x FP32",9}{"x scalar",10}{"alloc/10k",12}");
             foreach (var r in report.Benchmarks)
-                ctx.Out.WriteLine($"{r.Path,-11}{r.Config,-20}{r.Threads,8}{r.ImagesPerSecond,12:N0}{r.RatioToTorch,9:F2}{r.RatioToBaseline,10:F1}{Bytes(r.AllocatedBytesPer10k),12}");
+                ctx.Out.WriteLine($"{r.Path,-19}{r.Config,-20}{r.Threads,8}{r.ImagesPerSecond,12:N0}{r.RatioToTorch,9:F2}{r.RatioToBaseline,10:F1}{Bytes(r.AllocatedBytesPer10k),12}");
             var e = report.Evaluate;
             ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x)");
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "

@@ -206,5 +206,8 @@ public sealed class CliTests : IDisposable
         Assert.Equal(json.GetProperty("baseline").GetString(), benchmarks[0].GetProperty("name").GetString());
         Assert.Equal(1.0, benchmarks[0].GetProperty("ratioToBaseline").GetDouble(), 6);
         Assert.All(benchmarks, b => Assert.True(b.GetProperty("imagesPerSecond").GetDouble() > 0));
+        // ONNX Runtime runs the exported model beside the engine, in the same run.
+        Assert.Contains(benchmarks, b => b.GetProperty("path").GetString() == "onnxruntime-exact");
+        Assert.Contains(benchmarks, b => b.GetProperty("path").GetString() == "onnxruntime-qdq");
     }
 }
