@@ -61,13 +61,18 @@ public static class EngineArtifacts
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    public static Fp32Model GetModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store) => GetDirectory(artifacts, store, Fp32Model.Load);
+    /// <summary>The model of these artifacts; the same object for every job in this process that asks for the same files (<see cref="RecentModels"/>).</summary>
+    public static Fp32Model GetModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store) =>
+        RecentModels.GetOrLoad(ModelFiles(artifacts), () => GetDirectory(artifacts, store, Fp32Model.Load));
+
+    private static Dictionary<string, string> ModelFiles(IReadOnlyDictionary<string, string> artifacts) =>
+        artifacts.Where(a => a.Key.StartsWith(ModelPrefix, StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
 
     public static QatModel GetQatModel(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store) => GetDirectory(artifacts, store, QatModel.Load);
 
     private static T GetDirectory<T>(IReadOnlyDictionary<string, string> artifacts, IArtifactStore store, Func<string, T> load)
     {
-        var files = artifacts.Where(a => a.Key.StartsWith(ModelPrefix, StringComparison.Ordinal)).ToList();
+        var files = ModelFiles(artifacts);
         if (files.Count == 0) throw new InfrastructureException("the upstream job produced no model artifacts");
         var dir = Scratch();
         try

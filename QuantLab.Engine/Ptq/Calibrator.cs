@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Quantization;
@@ -20,34 +22,44 @@ public static class Calibrator
     public const int DefaultImages = 1000;
     public const int DefaultSeed = 12345;
 
-    /// <summary>A fixed, seeded sample of <paramref name="count"/> training images (in index order).</summary>
+    private static readonly ConditionalWeakTable<LabeledImages, ConcurrentDictionary<(int Count, int Seed), LabeledImages>> Samples = new();
+
+    /// <summary>
+    /// A fixed, seeded sample of <paramref name="count"/> training images (in index order). The same arguments give the
+    /// same object, so what <see cref="ModelStatistics"/> knows of a model on a calibration set is found again.
+    /// </summary>
     public static LabeledImages Sample(LabeledImages train, int count, int seed = DefaultSeed)
     {
         if (count < 1) throw new BadInputException($"the calibration set is empty (--calibration {count}); it needs at least 1 image");
         count = Math.Min(count, train.Count);
-        var chosen = new DeterministicShuffle((ulong)seed).Permutation(train.Count).Take(count).Order().ToArray();
-        var pixels = new float[count * LabeledImages.PixelsPerImage];
-        var labels = new byte[count];
-        for (int i = 0; i < count; i++)
+        return Samples.GetValue(train, _ => new()).GetOrAdd((count, seed), k =>
         {
-            Array.Copy(train.Pixels, chosen[i] * LabeledImages.PixelsPerImage, pixels, i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage);
-            labels[i] = train.Labels[chosen[i]];
-        }
-        return new LabeledImages(pixels, labels);
+            var chosen = new DeterministicShuffle((ulong)k.Seed).Permutation(train.Count).Take(k.Count).Order().ToArray();
+            var pixels = new float[k.Count * LabeledImages.PixelsPerImage];
+            var labels = new byte[k.Count];
+            for (int i = 0; i < k.Count; i++)
+            {
+                Array.Copy(train.Pixels, chosen[i] * LabeledImages.PixelsPerImage, pixels, i * LabeledImages.PixelsPerImage, LabeledImages.PixelsPerImage);
+                labels[i] = train.Labels[chosen[i]];
+            }
+            return new LabeledImages(pixels, labels);
+        });
     }
 
     public static CalibrationResult Calibrate(Fp32Model model, LabeledImages calibration, QuantizationConfig config) =>
         Calibrate(model, calibration, RangePlan.For(config, calibration.Count));
 
-    /// <summary>The ranges <paramref name="plan"/> asks for; <paramref name="calibration"/> is read only where it asks for activation ranges.</summary>
+    /// <summary>
+    /// The ranges <paramref name="plan"/> asks for; <paramref name="calibration"/> is read only where it asks for activation
+    /// ranges. Through <see cref="ModelStatistics"/>: a range computed before for this model object is not computed again.
+    /// </summary>
     public static CalibrationResult Calibrate(Fp32Model model, LabeledImages? calibration, RangePlan plan)
     {
-        var weights = new Dictionary<string, ObservedRange[]>();
-        foreach (var layer in ActivationPoints.WeightLayers)
-            weights[layer] = WeightRanges(model.Layer(layer).Weight, plan.Weights, plan.Granularity);
+        var statistics = ModelStatistics.Of(model);
+        var weights = ActivationPoints.WeightLayers.ToDictionary(layer => layer, layer => statistics.WeightRanges(layer, plan.Weights, plan.Granularity));
         if (plan.Activations is not { } activations) return new CalibrationResult(weights, new Dictionary<string, ObservedRange>(), 0);
         if (calibration is null || calibration.Count == 0) throw new BadInputException("the calibration set is empty");
-        return new CalibrationResult(weights, ActivationRanges(model, calibration, _ => activations.CreateObserver()), calibration.Count);
+        return new CalibrationResult(weights, statistics.ActivationRanges(calibration, activations), calibration.Count);
     }
 
     public static ObservedRange[] WeightRanges(Export.NpyArray<float> weight, RangeMethod method, int bits, RoundingMode rounding, Granularity granularity) =>
@@ -72,16 +84,11 @@ public static class Calibrator
         return ranges;
     }
 
-    /// <summary>Feeds every activation point's values (after ReLU) on the calibration images to one observer per point.</summary>
-    public static Dictionary<string, ObservedRange> ActivationRanges(Fp32Model model, LabeledImages images, Func<string, IRangeObserver> observerFor, int batch = 500)
-    {
-        var observers = ActivationPoints.All.ToDictionary(p => p, observerFor);
-        ForEachActivation(model, images, (point, values) => observers[point].Observe(values), batch);
-        return observers.ToDictionary(kv => kv.Key, kv => kv.Value.Compute());
-    }
-
-    /// <summary>Runs the FP32 model over <paramref name="images"/> in batches and hands each point's values to <paramref name="visit"/>.</summary>
-    public static void ForEachActivation(Fp32Model model, LabeledImages images, Action<string, float[]> visit, int batch = 500)
+    /// <summary>
+    /// Runs the FP32 model over <paramref name="images"/> in batches and hands each point's values to <paramref name="visit"/>.
+    /// The computation itself: callers go through <see cref="ModelStatistics.ForEachActivation"/>, which runs it once per model and image set.
+    /// </summary>
+    internal static void ForEachActivation(Fp32Model model, LabeledImages images, Action<string, float[]> visit, int batch)
     {
         using var module = model.ToModule();
         module.eval();

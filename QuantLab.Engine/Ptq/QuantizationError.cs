@@ -41,7 +41,7 @@ public static class QuantizationError
     {
         var signal = new Dictionary<string, double>(StringComparer.Ordinal);
         var noise = new Dictionary<string, double>(StringComparer.Ordinal);
-        Calibrator.ForEachActivation(model, images, (point, values) =>
+        ModelStatistics.Of(model).ForEachActivation(images, (point, values) =>
         {
             if (!ranges.Activations.TryGetValue(point, out var range)) return;
             var p = new QuantParams(Quantizer.Step(range.Threshold, bits), bits, rounding);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using QuantLab.Engine.Calibration;
 using QuantLab.Engine.Export;
 using QuantLab.Engine.Int;
@@ -93,11 +94,16 @@ public static class QuantizeJob
         var weightSqnr = QuantizationError.WeightSqnrDb(weights, ranges, config);
         var activationSqnr = intModel is null
             ? new Dictionary<string, double>()
-            : QuantizationError.ActivationSqnrDb(weights, ranges, config.ActBits, config.Rounding, test.Take(Math.Min(ActivationSqnrImages, test.Count)));
+            : QuantizationError.ActivationSqnrDb(weights, ranges, config.ActBits, config.Rounding, SqnrSample(test));
         return new QuantizeResult(config, Evaluation.Accuracy(predictions, test.Labels), Evaluation.Accuracy(fp32Predictions, test.Labels),
             agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), ranges.CalibrationImages,
             watch.Elapsed.TotalSeconds, ranges, intModel, testSet, weightSqnr, activationSqnr);
     }
+
+    private static readonly ConditionalWeakTable<LabeledImages, LabeledImages> SqnrSamples = new();
+
+    /// <summary>The first <see cref="ActivationSqnrImages"/> images, as one object per test set (so the model's activations on them are computed once).</summary>
+    private static LabeledImages SqnrSample(LabeledImages test) => SqnrSamples.GetValue(test, t => t.Take(Math.Min(ActivationSqnrImages, t.Count)));
 
     /// <summary>The test images quantized with the model's input step, N × 1024; cached per input step
     /// (<see cref="QuantizedInputCache"/>), so the array is shared and must not be modified.</summary>

@@ -34,7 +34,7 @@ public static class RangeReport
                 Histogram(Path.Combine(tmp, $"weights-{layer}.png"), $"{layer} weights", values);
             }
             var activations = ActivationPoints.All.ToDictionary(p => p, _ => new List<float>());
-            Calibrator.ForEachActivation(model, calibration, (point, values) => activations[point].AddRange(values));
+            ModelStatistics.Of(model).ForEachActivation(calibration, (point, values) => activations[point].AddRange(values));
             foreach (var point in ActivationPoints.All)
             {
                 var values = activations[point].ToArray();
@@ -89,7 +89,7 @@ public static class RangeReport
         foreach (var layer in ActivationPoints.WeightLayers)
             plots.Add(($"{layer} weights", HistogramPng($"{layer} weights", model.Layer(layer).Weight.Data)));
         var activations = ActivationPoints.All.ToDictionary(p => p, _ => new List<float>());
-        Calibrator.ForEachActivation(model, calibration, (point, values) => activations[point].AddRange(values));
+        ModelStatistics.Of(model).ForEachActivation(calibration, (point, values) => activations[point].AddRange(values));
         foreach (var point in ActivationPoints.All)
             plots.Add(($"{point} activations", HistogramPng($"{point} activations ({calibration.Count} images)", activations[point].ToArray())));
         return plots;
