@@ -74,10 +74,23 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         "ql.campaign-submitted.v1", "ql.job-completed.v1", "ql.job-assignment.v1", "ql.submit-campaign.v1", "ql.campaign-results.v1",
     };
 
+    /// <summary>The message or event; a payload it cannot be is a <see cref="SerializationException"/> naming the manifest.</summary>
     public override object FromBinary(byte[] bytes, string manifest) =>
         Types.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, Json) ?? throw new SerializationException($"null payload for {manifest}")
+            ? Deserialize(bytes, type, manifest)
             : RetiredManifests.Contains(manifest)
                 ? throw new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
                 : throw new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
+
+    private static object Deserialize(byte[] bytes, Type type, string manifest)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, type, Json) ?? throw new SerializationException($"{manifest}: null payload");
+        }
+        catch (JsonException e)
+        {
+            throw new SerializationException($"{manifest}: malformed payload: {e.Message}", e);
+        }
+    }
 }

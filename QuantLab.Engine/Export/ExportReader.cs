@@ -18,7 +18,9 @@ internal sealed class ExportReader(string directory)
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(_manifest)) as JsonObject ?? throw Bad("$", "expected a JSON object");
+            // Duplicate keys refused while parsing: a JsonObject would throw an ArgumentException on first access instead.
+            root = JsonNode.Parse(File.ReadAllText(_manifest), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+                   ?? throw Bad("$", "expected a JSON object");
         }
         catch (JsonException e)
         {

@@ -82,9 +82,15 @@ public static partial class Npy
         if (actual != expected && !(actual.Length == 3 && expected.Length == 3 && actual[1..] == expected[1..] && Marshal.SizeOf<T>() == 1))
             throw new BadInputException($"{path}: element type is '{actual}', expected '{expected}'");
         if (fortran.Groups[1].Value != "False") throw new BadInputException($"{path}: Fortran order is not supported");
-        var shape = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(int.Parse).ToArray();
-        long count = shape.Aggregate(1L, (a, b) => a * b);
+        var dims = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var shape = new int[dims.Length];
+        long count = 1;
+        for (int i = 0; i < dims.Length; i++)
+        {
+            if (!int.TryParse(dims[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out shape[i]))
+                throw new BadInputException($"{path}: malformed .npy shape ({shapeMatch.Groups[1].Value}): '{dims[i]}' is not a dimension (a non-negative integer)");
+            count = Math.Min(count * shape[i], Array.MaxLength + 1L);   // saturates: compared with the file's size below
+        }
         int dataStart = headerStart + headerLength;
         long size = count * Marshal.SizeOf<T>();
         if (bytes.Length - dataStart != size)
