@@ -12,7 +12,7 @@ namespace QuantLab.Engine.Jobs;
 /// What a job measured, under the names campaigns record and reports read: numbers (<c>accuracy</c>,
 /// <c>fp32Accuracy</c>, <c>agreement</c>, <c>testImages</c>, <c>perClassAccuracy.0..9</c>,
 /// <c>weightSqnrDb.&lt;layer&gt;</c>, <c>activationSqnrDb.&lt;point&gt;</c>, <c>finalLoss</c>, <c>trainSeconds</c>,
-/// <c>calibrationImages</c>, <c>threshold.&lt;point&gt;</c>, …) and text (<c>predictionsSha256</c>, <c>engineVersion</c>).
+/// <c>calibrationImages</c>, <c>threshold.&lt;point&gt;</c>, …) and text (<c>predictionsSha256</c>, <c>engineVersion</c>; trainings also <c>cpu</c> and <c>torchKernels</c>).
 /// </summary>
 public sealed record JobMeasurements(IReadOnlyDictionary<string, double> Numbers, IReadOnlyDictionary<string, string> Text);
 
@@ -59,7 +59,7 @@ public static class JobExecution
             ["testImages"] = test.Count,
         };
         AddPerClass(numbers, QuantizeJob.PerClass(predictions, test.Labels));
-        return new Fp32TrainOutput(model, predictions, result, Measured(numbers, IntExport.PredictionsHash(predictions)));
+        return new Fp32TrainOutput(model, predictions, result, Trained(numbers, IntExport.PredictionsHash(predictions)));
     }
 
     /// <param name="from">With <c>quantlab train --qat --from</c>: the FP32 model to fine-tune, and where it was read from.</param>
@@ -80,7 +80,7 @@ public static class JobExecution
             ["float32PredictionMismatches"] = result.Float32.PredictionMismatches,
         };
         AddPerClass(numbers, evaluation.PerClassAccuracy);
-        return new QatTrainOutput(model, result, evaluation.PredictionsSha256, Measured(numbers, evaluation.PredictionsSha256));
+        return new QatTrainOutput(model, result, evaluation.PredictionsSha256, Trained(numbers, evaluation.PredictionsSha256));
     }
 
     /// <param name="train">The training set of the job's input transform; the calibration sample is drawn from it.</param>
@@ -132,6 +132,14 @@ public static class JobExecution
     private static void AddPerClass(Dictionary<string, double> numbers, double[] perClass)
     {
         for (int c = 0; c < perClass.Length; c++) numbers[$"perClassAccuracy.{c.ToString(CultureInfo.InvariantCulture)}"] = perClass[c];
+    }
+
+    /// <summary>A training's measurements, with the CPU and libtorch kernels it ran on: float kernels differ by CPU, and so do trained weights.</summary>
+    private static JobMeasurements Trained(Dictionary<string, double> numbers, string predictionsSha256)
+    {
+        var measured = Measured(numbers, predictionsSha256);
+        var text = new Dictionary<string, string>(measured.Text) { ["cpu"] = TorchRuntime.CpuDescription, ["torchKernels"] = TorchRuntime.Kernels };
+        return measured with { Text = text };
     }
 
     private static JobMeasurements Measured(Dictionary<string, double> numbers, string? predictionsSha256)
