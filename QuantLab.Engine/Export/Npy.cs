@@ -70,7 +70,8 @@ public static partial class Npy
         if (major == 1) { headerLength = bytes[8] | (bytes[9] << 8); headerStart = 10; }
         else if (major is 2 or 3) { headerLength = BitConverter.ToInt32(bytes, 8); headerStart = 12; }
         else throw new BadInputException($"{path}: unsupported .npy version {major}");
-        if (headerStart + headerLength > bytes.Length) throw new BadInputException($"{path}: truncated header");
+        // As a long: a version 2/3 length read as int32 can be negative, or overflow the sum.
+        if (headerLength < 0 || (long)headerStart + headerLength > bytes.Length) throw new BadInputException($"{path}: truncated header");
         var header = Encoding.ASCII.GetString(bytes, headerStart, headerLength);
         var descr = DescrPattern().Match(header);
         var fortran = FortranPattern().Match(header);
