@@ -7,7 +7,7 @@ namespace QuantLab.Actors.Workers;
 /// <param name="RegisterInterval">How often a worker registers again, so a new or restarted coordinator finds it.</param>
 /// <param name="ResendInterval">How often an unacknowledged result is sent again.</param>
 /// <param name="LeaseBatch">The most jobs a worker holds at once while its jobs are short (see <see cref="WorkerActor"/>).</param>
-public sealed record WorkerSettings(string EngineVersion, TimeSpan HeartbeatInterval, TimeSpan RegisterInterval, TimeSpan ResendInterval, int LeaseBatch = 4)
+public sealed record WorkerSettings(string EngineVersion, TimeSpan HeartbeatInterval, TimeSpan RegisterInterval, TimeSpan ResendInterval, int LeaseBatch = 16)
 {
     /// <summary>The settings of the configured orchestration options; a result is sent again at least as often as the heartbeat.</summary>
     public static WorkerSettings From(OrchestrationOptions options) => new(EngineInfo.Version,
