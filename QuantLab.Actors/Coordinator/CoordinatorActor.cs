@@ -44,6 +44,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private CoordinatorState _durable;
     private Batch _pending = new();
     private Batch? _writing;
+    /// <summary>Events in the journal after the newest snapshot.</summary>
+    private long _sinceSnapshot;
 
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
@@ -58,7 +60,12 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         _leaseCheck = leaseCheck;
         _state = _durable = CoordinatorState.Empty(policy);
 
-        Recover<ICoordinatorEvent>(e => _state = _state.Apply(e));
+        Recover<SnapshotOffer>(o => _state = CoordinatorState.FromSnapshot(policy, (CoordinatorSnapshot)o.Snapshot));
+        Recover<ICoordinatorEvent>(e =>
+        {
+            _state = _state.Apply(e);
+            _sinceSnapshot++;
+        });
         Recover<RecoveryCompleted>(_ => OnRecovered());
 
         Command<RegisterWorker>(OnRegister);
@@ -85,6 +92,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.IClusterDomainEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<Terminated>(OnTerminated);
+        // Only the newest snapshot is ever read: older ones go once a new one is saved.
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("snapshot failed (recovery replays more events until the next one): {0}", f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning("deleting old snapshots failed: {0}", f.Cause.Message));
     }
 
     protected override void PreStart()
@@ -109,7 +121,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         var now = DateTimeOffset.UtcNow;
         _state = _durable = _state.RenewAllLeases(now);
         Timers.StartPeriodicTimer("leases", new LeaseTick(), _leaseCheck);
-        _log.Info("coordinator recovered: {0} campaigns, {1} jobs, {2} queued", _state.Campaigns.Count, _state.Jobs.Count, _state.Ready.Count);
+        _log.Info("coordinator recovered: {0} campaigns, {1} jobs, {2} ready; {3} events replayed after the snapshot at {4}",
+            _state.Campaigns.Count, _state.Jobs.Count, _state.Ready.Count, _sinceSnapshot, LastSequenceNr - _sinceSnapshot);
         if (_state.Policy.WorkersDieWithCoordinator)
         {
             Record(_state.Lost(_ => true, "the lab stopped while the job ran", now));
@@ -233,6 +246,12 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         var batch = _writing!;
         _writing = null;
         _durable = batch.After!;
+        _sinceSnapshot += batch.Events.Count;
+        if (_sinceSnapshot >= Math.Max(_durable.Policy.SnapshotEvery, _durable.Jobs.Count))
+        {
+            SaveSnapshot(_durable.ToSnapshot(DateTimeOffset.UtcNow));   // of the journal up to this batch: LastSequenceNr
+            _sinceSnapshot = 0;
+        }
         foreach (var then in batch.Then) then();
         NotifyIdleWorkers();
         NotifyWatchers();

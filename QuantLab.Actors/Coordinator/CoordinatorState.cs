@@ -1,5 +1,6 @@
 using QuantLab.Engine.Jobs;
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
 
@@ -15,8 +16,8 @@ public sealed record JobEntry(
     JobDescriptor Job, long Seq, JobStatus Status, int Attempts,
     string? Worker, string? Node, JobResult? Result, string? Error, int Waiting, ImmutableList<string> Campaigns)
 {
-    public bool Terminal => Status is JobStatus.Succeeded or JobStatus.ConfigurationFailed or JobStatus.Failed;
-    public bool Ready => Status == JobStatus.Queued && Waiting == 0;
+    [JsonIgnore] public bool Terminal => Status is JobStatus.Succeeded or JobStatus.ConfigurationFailed or JobStatus.Failed;
+    [JsonIgnore] public bool Ready => Status == JobStatus.Queued && Waiting == 0;
 }
 
 /// <param name="Keys">The campaign's jobs in plan order (a resubmission with more jobs extends it).</param>
@@ -63,6 +64,26 @@ public sealed class CoordinatorState
 
     private CoordinatorState With(ImmutableDictionary<string, DateTimeOffset> leases) =>
         new(Policy, Jobs, Campaigns, Ready, Dependents, leases, NextSeq);
+
+    // ---- snapshots ----------------------------------------------------------------------------------
+
+    public CoordinatorSnapshot ToSnapshot(DateTimeOffset now) => new([.. Campaigns.Values], [.. Jobs.Values], NextSeq, now);
+
+    /// <summary>The state a snapshot holds, with the ready queue, dependents and leases (of its running jobs, from the snapshot's time) derived again.</summary>
+    public static CoordinatorState FromSnapshot(CoordinatorPolicy policy, CoordinatorSnapshot snapshot)
+    {
+        var jobs = snapshot.Jobs.ToImmutableDictionary(j => j.Job.Key, StringComparer.Ordinal);
+        var dependents = snapshot.Jobs
+            .SelectMany(j => j.Job.Upstream.Distinct(StringComparer.Ordinal).Select(u => (Upstream: u, j.Job.Key, j.Seq)))
+            .GroupBy(d => d.Upstream, StringComparer.Ordinal)
+            .ToImmutableDictionary(g => g.Key, g => g.OrderBy(d => d.Seq).Select(d => d.Key).ToImmutableList(), StringComparer.Ordinal);
+        return new CoordinatorState(policy, jobs,
+            snapshot.Campaigns.ToImmutableDictionary(c => c.Name, StringComparer.Ordinal),
+            snapshot.Jobs.Where(j => j.Ready).ToImmutableSortedDictionary(j => j.Seq, j => j.Job.Key),
+            dependents,
+            snapshot.Jobs.Where(j => j.Status == JobStatus.Running).ToImmutableDictionary(j => j.Job.Key, _ => snapshot.At + policy.Lease, StringComparer.Ordinal),
+            snapshot.NextSeq);
+    }
 
     // ---- counters -----------------------------------------------------------------------------------
 

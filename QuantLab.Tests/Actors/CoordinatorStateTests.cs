@@ -246,4 +246,24 @@ public class CoordinatorStateTests
             stages.Select(x => (x.Stage, x.Total)));
         Assert.All(stages, x => Assert.Equal(x.Total, x.Queued));
     }
+
+    [Fact]
+    public void A_snapshot_holds_the_state_its_events_built_and_the_state_goes_on_from_it_alike()
+    {
+        var plan = TestPlans.Small("snap", bits: "[2, 4, 8]");
+        var s = Start(Submitted(plan, out _), "w1", out var train);
+        s = Start(Succeed(s, train), "w1", out _);   // the calibration runs, the evaluations wait for it
+        var back = CoordinatorState.FromSnapshot(Policy, s.ToSnapshot(T0));
+        Assert.Equal(s.Status("snap"), back.Status("snap"));
+        Assert.Equal(s.Ready, back.Ready);
+        Assert.Equal(s.Leases.Keys.Order(), back.Leases.Keys.Order());
+        Assert.Equal(s.NextSeq, back.NextSeq);
+        foreach (var state in new[] { s, back })
+        {
+            var calibrate = s.Leases.Keys.Single();
+            var next = Succeed(state, new JobStarted(calibrate, "w1", "node-a", 1, T0));
+            Assert.Equal(3, next.Ready.Count);   // its dependents were released in both
+            Assert.Equal(new CampaignStatus("snap", "running", 5, 2, 0, 0, 3), next.Status("snap").Totals());
+        }
+    }
 }
