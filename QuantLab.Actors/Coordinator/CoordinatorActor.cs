@@ -168,8 +168,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         var sender = Sender;
         Record(started, () =>
         {
+            var now = DateTimeOffset.UtcNow;
             foreach (var s in started)
             {
+                // The lease runs from the hand-over, not from the decision: a slow journal write must not eat it up.
+                _state = _state.RenewLease(s.Key, s.Worker, s.Attempt, now);
                 var job = _durable.Jobs[s.Key].Job;
                 var upstream = job.Upstream.ToDictionary(u => u, u => _durable.Jobs[u].Result!.Artifacts, StringComparer.Ordinal);
                 sender.Tell(new JobAssignment(job, s.Attempt, upstream));
