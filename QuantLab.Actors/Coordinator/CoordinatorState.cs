@@ -1,5 +1,6 @@
 using QuantLab.Engine.Jobs;
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
 
@@ -9,79 +10,149 @@ public enum JobStatus { Queued, Running, Succeeded, ConfigurationFailed, Failed 
 
 /// <param name="Seq">Position in submission order: the queue's order, so dispatch is deterministic.</param>
 /// <param name="Attempts">Attempts started so far.</param>
+/// <param name="Waiting">Upstream jobs that have not succeeded yet: the job is ready when it is queued and this is 0.</param>
+/// <param name="Campaigns">The campaigns that hold the job (one, unless a later campaign reused it): their counters follow its status.</param>
 public sealed record JobEntry(
     JobDescriptor Job, long Seq, JobStatus Status, int Attempts,
-    string? Worker, string? Node, JobResult? Result, string? Error)
+    string? Worker, string? Node, JobResult? Result, string? Error, int Waiting, ImmutableList<string> Campaigns)
 {
-    public bool Terminal => Status is JobStatus.Succeeded or JobStatus.ConfigurationFailed or JobStatus.Failed;
+    [JsonIgnore] public bool Terminal => Status is JobStatus.Succeeded or JobStatus.ConfigurationFailed or JobStatus.Failed;
+    [JsonIgnore] public bool Ready => Status == JobStatus.Queued && Waiting == 0;
 }
 
 /// <param name="Keys">The campaign's jobs in plan order (a resubmission with more jobs extends it).</param>
 /// <param name="Reused">Jobs of the campaign that existed before it was submitted.</param>
+/// <param name="Counts">Its jobs per (kind, <see cref="CoordinatorState.Bucket"/>), kept as jobs change, so a status costs no scan.</param>
 public sealed record CampaignEntry(
     string Name, string EngineVersion, ImmutableList<string> Keys,
-    ImmutableList<DroppedCombination> Dropped, int Reused, DateTimeOffset SubmittedAt);
+    ImmutableList<DroppedCombination> Dropped, int Reused, DateTimeOffset SubmittedAt, ImmutableArray<int> Counts);
 
 /// <summary>
 /// The coordinator's state as an immutable value (the distributed-workers sample's WorkState): events
 /// change it only through <see cref="Apply"/>; decision methods read it and return the events to persist,
 /// never changing it. Leases are the one transient part: they are not events, and are renewed after recovery.
+/// Every event costs O(log jobs): the ready jobs are kept in their own queue (a job enters it when its last
+/// upstream job succeeds) and each campaign keeps its counts, so nothing scans all jobs after an event.
 /// </summary>
 public sealed class CoordinatorState
 {
     public CoordinatorPolicy Policy { get; }
     public ImmutableDictionary<string, JobEntry> Jobs { get; }
     public ImmutableDictionary<string, CampaignEntry> Campaigns { get; }
-    /// <summary>Keys waiting to run, by <see cref="JobEntry.Seq"/>.</summary>
-    public ImmutableSortedDictionary<long, string> Queue { get; }
+    /// <summary>Queued jobs whose upstream jobs all succeeded, by <see cref="JobEntry.Seq"/>: dispatch order.</summary>
+    public ImmutableSortedDictionary<long, string> Ready { get; }
+    /// <summary>Per job key, the jobs that read it (whose <see cref="JobEntry.Waiting"/> drops when it succeeds).</summary>
+    public ImmutableDictionary<string, ImmutableList<string>> Dependents { get; }
     /// <summary>Lease deadline per running job (transient).</summary>
     public ImmutableDictionary<string, DateTimeOffset> Leases { get; }
+    /// <summary>The <see cref="JobEntry.Seq"/> of the next new job.</summary>
+    public long NextSeq { get; }
 
     private CoordinatorState(
         CoordinatorPolicy policy, ImmutableDictionary<string, JobEntry> jobs, ImmutableDictionary<string, CampaignEntry> campaigns,
-        ImmutableSortedDictionary<long, string> queue, ImmutableDictionary<string, DateTimeOffset> leases)
+        ImmutableSortedDictionary<long, string> ready, ImmutableDictionary<string, ImmutableList<string>> dependents,
+        ImmutableDictionary<string, DateTimeOffset> leases, long nextSeq)
     {
-        Policy = policy; Jobs = jobs; Campaigns = campaigns; Queue = queue; Leases = leases;
+        Policy = policy; Jobs = jobs; Campaigns = campaigns; Ready = ready; Dependents = dependents; Leases = leases; NextSeq = nextSeq;
     }
 
     public static CoordinatorState Empty(CoordinatorPolicy? policy = null) =>
         new(policy ?? CoordinatorPolicy.Default, ImmutableDictionary<string, JobEntry>.Empty.WithComparers(StringComparer.Ordinal),
             ImmutableDictionary<string, CampaignEntry>.Empty.WithComparers(StringComparer.Ordinal),
-            ImmutableSortedDictionary<long, string>.Empty, ImmutableDictionary<string, DateTimeOffset>.Empty.WithComparers(StringComparer.Ordinal));
+            ImmutableSortedDictionary<long, string>.Empty, ImmutableDictionary<string, ImmutableList<string>>.Empty.WithComparers(StringComparer.Ordinal),
+            ImmutableDictionary<string, DateTimeOffset>.Empty.WithComparers(StringComparer.Ordinal), 0);
 
-    private CoordinatorState With(
-        ImmutableDictionary<string, JobEntry>? jobs = null, ImmutableDictionary<string, CampaignEntry>? campaigns = null,
-        ImmutableSortedDictionary<long, string>? queue = null, ImmutableDictionary<string, DateTimeOffset>? leases = null) =>
-        new(Policy, jobs ?? Jobs, campaigns ?? Campaigns, queue ?? Queue, leases ?? Leases);
+    private CoordinatorState With(ImmutableDictionary<string, DateTimeOffset> leases) =>
+        new(Policy, Jobs, Campaigns, Ready, Dependents, leases, NextSeq);
+
+    // ---- snapshots ----------------------------------------------------------------------------------
+
+    public CoordinatorSnapshot ToSnapshot(DateTimeOffset now) => new([.. Campaigns.Values], [.. Jobs.Values], NextSeq, now);
+
+    /// <summary>The state a snapshot holds, with the ready queue, dependents and leases (of its running jobs, from the snapshot's time) derived again.</summary>
+    public static CoordinatorState FromSnapshot(CoordinatorPolicy policy, CoordinatorSnapshot snapshot)
+    {
+        var jobs = snapshot.Jobs.ToImmutableDictionary(j => j.Job.Key, StringComparer.Ordinal);
+        var dependents = snapshot.Jobs
+            .SelectMany(j => j.Job.Upstream.Distinct(StringComparer.Ordinal).Select(u => (Upstream: u, j.Job.Key, j.Seq)))
+            .GroupBy(d => d.Upstream, StringComparer.Ordinal)
+            .ToImmutableDictionary(g => g.Key, g => g.OrderBy(d => d.Seq).Select(d => d.Key).ToImmutableList(), StringComparer.Ordinal);
+        return new CoordinatorState(policy, jobs,
+            snapshot.Campaigns.ToImmutableDictionary(c => c.Name, StringComparer.Ordinal),
+            snapshot.Jobs.Where(j => j.Ready).ToImmutableSortedDictionary(j => j.Seq, j => j.Job.Key),
+            dependents,
+            snapshot.Jobs.Where(j => j.Status == JobStatus.Running).ToImmutableDictionary(j => j.Job.Key, _ => snapshot.At + policy.Lease, StringComparer.Ordinal),
+            snapshot.NextSeq);
+    }
+
+    // ---- counters -----------------------------------------------------------------------------------
+
+    private static readonly int Kinds = Enum.GetValues<JobKind>().Length;
+    private const int Buckets = 6;
+
+    /// <summary>
+    /// A job's counter within its kind: 0 queued and never started, 1 queued again after an attempt (the campaign
+    /// has started), 2 running, 3 succeeded, 4 configuration failed, 5 failed for the environment.
+    /// </summary>
+    public static int Bucket(JobEntry j) => j.Status switch
+    {
+        JobStatus.Queued => j.Attempts > 0 ? 1 : 0,
+        JobStatus.Running => 2,
+        JobStatus.Succeeded => 3,
+        JobStatus.ConfigurationFailed => 4,
+        _ => 5,
+    };
+
+    private static int Slot(JobEntry j) => (int)j.Job.Kind * Buckets + Bucket(j);
+
+    private static ImmutableArray<int> NoCounts => ImmutableArray.Create(new int[Kinds * Buckets]);
 
     // ---- events -----------------------------------------------------------------------------------
 
     public CoordinatorState Apply(ICoordinatorEvent e) => e switch
     {
         CampaignSubmitted s => ApplySubmitted(s),
-        JobStarted s => Update(s.Key, j => j with { Status = JobStatus.Running, Attempts = s.Attempt, Worker = s.Worker, Node = s.Node },
-            queue: q => q.Remove(Jobs[s.Key].Seq), leases: l => l.SetItem(s.Key, s.At + Policy.Lease)),
-        JobAttemptFailed f => Update(f.Key, j => j with { Status = JobStatus.Queued, Worker = null, Node = null, Error = f.Error },
-            queue: q => q.SetItem(Jobs[f.Key].Seq, f.Key), leases: l => l.Remove(f.Key)),
-        JobCompleted c => Update(c.Result.Key,
-            j => j with
-            {
-                Status = c.Result.Status == OutcomeStatus.Succeeded ? JobStatus.Succeeded : JobStatus.ConfigurationFailed,
-                Result = c.Result, Error = c.Result.Error, Worker = c.Result.Worker, Node = c.Result.Node,
-            },
-            queue: q => q.Remove(Jobs[c.Result.Key].Seq), leases: l => l.Remove(c.Result.Key)),
-        JobFailed f => Update(f.Key, j => j with { Status = JobStatus.Failed, Error = f.Error, Worker = null, Node = null },
-            queue: q => q.Remove(Jobs[f.Key].Seq), leases: l => l.Remove(f.Key)),
+        JobStarted s => Update(s.Key, j => j with { Status = JobStatus.Running, Attempts = s.Attempt, Worker = s.Worker, Node = s.Node }, s.At + Policy.Lease),
+        JobAttemptFailed f => Update(f.Key, j => j with { Status = JobStatus.Queued, Worker = null, Node = null, Error = f.Error }),
+        JobCompleted c => Update(c.Result.Key, j => j with
+        {
+            Status = c.Result.Status == OutcomeStatus.Succeeded ? JobStatus.Succeeded : JobStatus.ConfigurationFailed,
+            Result = c.Result, Error = c.Result.Error, Worker = c.Result.Worker, Node = c.Result.Node,
+        }),
+        JobFailed f => Update(f.Key, j => j with { Status = JobStatus.Failed, Error = f.Error, Worker = null, Node = null }),
         _ => throw new ArgumentException($"unknown coordinator event {e.GetType().Name}"),
     };
 
-    private CoordinatorState Update(
-        string key, Func<JobEntry, JobEntry> change,
-        Func<ImmutableSortedDictionary<long, string>, ImmutableSortedDictionary<long, string>> queue,
-        Func<ImmutableDictionary<string, DateTimeOffset>, ImmutableDictionary<string, DateTimeOffset>> leases) =>
-        Jobs.TryGetValue(key, out var entry)
-            ? With(jobs: Jobs.SetItem(key, change(entry)), queue: queue(Queue), leases: leases(Leases))
-            : throw new InvalidOperationException($"event for unknown job {key}");
+    /// <summary>Changes one job and keeps everything derived from it in step: the ready queue, its lease, its campaigns' counts, and its dependents' waiting counts once it succeeds.</summary>
+    private CoordinatorState Update(string key, Func<JobEntry, JobEntry> change, DateTimeOffset? leaseUntil = null)
+    {
+        if (!Jobs.TryGetValue(key, out var old)) throw new InvalidOperationException($"event for unknown job {key}");
+        var entry = change(old);
+        var jobs = Jobs.SetItem(key, entry);
+        var ready = Ready;
+        if (old.Ready) ready = ready.Remove(old.Seq);
+        if (entry.Ready) ready = ready.SetItem(entry.Seq, key);
+        var leases = entry.Status == JobStatus.Running ? Leases.SetItem(key, leaseUntil ?? Leases[key]) : Leases.Remove(key);
+        var campaigns = Campaigns;
+        if (Slot(old) != Slot(entry))
+            foreach (var name in entry.Campaigns)
+            {
+                var c = campaigns[name];
+                var counts = c.Counts.ToBuilder();
+                counts[Slot(old)]--;
+                counts[Slot(entry)]++;
+                campaigns = campaigns.SetItem(name, c with { Counts = counts.MoveToImmutable() });
+            }
+        if (entry.Status == JobStatus.Succeeded && old.Status != JobStatus.Succeeded && Dependents.TryGetValue(key, out var dependents))
+            foreach (var d in dependents)
+                if (jobs.TryGetValue(d, out var down))
+                {
+                    var released = down with { Waiting = down.Waiting - 1 };
+                    jobs = jobs.SetItem(d, released);
+                    if (released.Ready) ready = ready.SetItem(released.Seq, d);
+                }
+        return new CoordinatorState(Policy, jobs, campaigns, ready, Dependents, leases, NextSeq);
+    }
 
     /// <summary>
     /// A submission adds its new jobs and gives another chance to its jobs that failed for the environment
@@ -93,41 +164,74 @@ public sealed class CoordinatorState
     private CoordinatorState ApplySubmitted(CampaignSubmitted s)
     {
         var jobs = Jobs.ToBuilder();
-        var queue = Queue.ToBuilder();
-        var seq = Jobs.Count == 0 ? 0 : Jobs.Values.Max(j => j.Seq) + 1;
+        var ready = Ready.ToBuilder();
+        var dependents = Dependents.ToBuilder();
+        var campaigns = Campaigns.ToBuilder();
+        var seq = NextSeq;
         var reused = 0;
+        var isNew = !campaigns.TryGetValue(s.Campaign, out var campaign);
+        campaign ??= new CampaignEntry(s.Campaign, s.EngineVersion, [], [], 0, s.At, NoCounts);
+        var keys = campaign.Keys.ToBuilder();
+        var counts = campaign.Counts.ToBuilder();
+
+        // A job changes status here for every campaign that holds it; this one's counts are kept in `counts`.
+        void Count(JobEntry? before, JobEntry after)
+        {
+            foreach (var name in after.Campaigns)
+            {
+                if (name == s.Campaign) { if (before is not null && before.Campaigns.Contains(name)) counts[Slot(before)]--; counts[Slot(after)]++; continue; }
+                var other = campaigns[name];
+                var c = other.Counts.ToBuilder();
+                c[Slot(before!)]--;
+                c[Slot(after)]++;
+                campaigns[name] = other with { Counts = c.MoveToImmutable() };
+            }
+        }
+
         foreach (var job in s.Jobs)
         {
             if (jobs.TryGetValue(job.Key, out var known))
             {
-                reused++;
+                if (isNew) reused++;
+                var entry = known.Campaigns.Contains(s.Campaign) ? known : known with { Campaigns = known.Campaigns.Add(s.Campaign) };
+                if (!known.Campaigns.Contains(s.Campaign)) keys.Add(job.Key);
                 if (known.Status == JobStatus.Failed)
                 {
-                    jobs[job.Key] = known with { Status = JobStatus.Queued, Attempts = 0, Worker = null, Node = null };
-                    queue[known.Seq] = job.Key;
+                    entry = entry with { Status = JobStatus.Queued, Attempts = 0, Worker = null, Node = null };
+                    if (entry.Ready) ready[entry.Seq] = job.Key;
                 }
+                if (entry != known) { Count(known, entry); jobs[job.Key] = entry; }
                 continue;
             }
-            var failedUpstream = job.Upstream.Select(u => jobs.TryGetValue(u, out var up) ? up : null)
+            var upstream = job.Upstream.Distinct(StringComparer.Ordinal).ToList();
+            foreach (var u in upstream)
+                dependents[u] = dependents.TryGetValue(u, out var list) ? list.Add(job.Key) : [job.Key];
+            var waiting = upstream.Count(u => !(jobs.TryGetValue(u, out var up) && up.Status == JobStatus.Succeeded));
+            var failedUpstream = upstream.Select(u => jobs.TryGetValue(u, out var up) ? up : null)
                 .FirstOrDefault(up => up?.Status == JobStatus.ConfigurationFailed);
+            JobEntry added;
             if (failedUpstream is not null)
             {
                 var error = UpstreamFailed(failedUpstream, failedUpstream.Error);
-                jobs[job.Key] = new JobEntry(job, seq++, JobStatus.ConfigurationFailed, 0, null, null, UpstreamResult(job, error), error);
-                continue;
+                added = new JobEntry(job, seq++, JobStatus.ConfigurationFailed, 0, null, null, UpstreamResult(job, error), error, waiting, [s.Campaign]);
             }
-            jobs[job.Key] = new JobEntry(job, seq, JobStatus.Queued, 0, null, null, null, null);
-            queue[seq++] = job.Key;
-        }
-        var keys = s.Jobs.Select(j => j.Key).ToList();
-        var campaign = Campaigns.TryGetValue(s.Campaign, out var old)
-            ? old with
+            else
             {
-                Keys = old.Keys.AddRange(keys.Where(k => !old.Keys.Contains(k))),
-                Dropped = old.Dropped.AddRange(s.Dropped.Where(d => !old.Dropped.Contains(d))),
+                added = new JobEntry(job, seq++, JobStatus.Queued, 0, null, null, null, null, waiting, [s.Campaign]);
+                if (added.Ready) ready[added.Seq] = job.Key;
             }
-            : new CampaignEntry(s.Campaign, s.EngineVersion, [.. keys], [.. s.Dropped], reused, s.At);
-        return With(jobs: jobs.ToImmutable(), campaigns: Campaigns.SetItem(s.Campaign, campaign), queue: queue.ToImmutable());
+            jobs[job.Key] = added;
+            keys.Add(job.Key);
+            Count(null, added);
+        }
+        campaigns[s.Campaign] = campaign with
+        {
+            Keys = keys.ToImmutable(),
+            Dropped = campaign.Dropped.AddRange(s.Dropped.Where(d => !campaign.Dropped.Contains(d))),
+            Reused = isNew ? reused : campaign.Reused,
+            Counts = counts.MoveToImmutable(),
+        };
+        return new CoordinatorState(Policy, jobs.ToImmutable(), campaigns.ToImmutable(), ready.ToImmutable(), dependents.ToImmutable(), Leases, seq);
     }
 
     private static string UpstreamFailed(JobEntry upstream, string? error) =>
@@ -148,7 +252,7 @@ public sealed class CoordinatorState
             return SubmitDecision.Refuse(plan.Campaign, $"campaign {plan.Campaign} exists with engine {existing.EngineVersion}");
         var reused = plan.Jobs.Count(j => Jobs.ContainsKey(j.Key));
         // Nothing new, and nothing that failed for the environment to try again: no event.
-        var known = existing is not null && plan.Jobs.All(j => existing.Keys.Contains(j.Key) && Jobs[j.Key].Status != JobStatus.Failed);
+        var known = existing is not null && plan.Jobs.All(j => Jobs.TryGetValue(j.Key, out var e) && e.Campaigns.Contains(plan.Campaign) && e.Status != JobStatus.Failed);
         var e = known ? null : new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs, plan.Dropped, now);
         return new SubmitDecision(e, null, new CampaignAccepted(plan.Campaign, plan.Jobs.Count, reused, plan.Dropped.Count));
     }
@@ -157,28 +261,21 @@ public sealed class CoordinatorState
     public string? RefuseWorker(string engineVersion) => engineVersion == Policy.EngineVersion ? null
         : $"worker engine {engineVersion} differs from the coordinator's engine {Policy.EngineVersion}";
 
-    /// <summary>The first queued job whose upstream jobs all succeeded, or null.</summary>
-    public JobEntry? NextReady()
-    {
-        foreach (var key in Queue.Values)
-        {
-            var entry = Jobs[key];
-            if (entry.Job.Upstream.All(u => Jobs.TryGetValue(u, out var up) && up.Status == JobStatus.Succeeded))
-                return entry;
-        }
-        return null;
-    }
-
-    public int ReadyCount() => Queue.Values.Count(k => Jobs[k].Job.Upstream.All(u => Jobs.TryGetValue(u, out var up) && up.Status == JobStatus.Succeeded));
+    /// <summary>Jobs the worker holds: leased to it and not yet recorded (running, or waiting in its local queue).</summary>
+    public int Held(string worker) => Leases.Keys.Count(k => Jobs[k].Worker == worker);
 
     /// <summary>
-    /// The event that gives the next ready job to a worker, or null if nothing is ready or the worker still runs
-    /// a job (two requests of one worker can cross: a second assignment would be ignored by the busy worker and
-    /// sit until its lease ran out).
+    /// The events that lease the next ready jobs to a worker that can hold <paramref name="capacity"/> jobs: as many
+    /// as it has room for beside the jobs it already holds (two requests of one worker can cross: the second must not
+    /// give it more than it can hold, or they would sit in its queue until their leases ran out). Empty if nothing is
+    /// ready or the worker is full.
     /// </summary>
-    public JobStarted? Assign(string worker, string node, DateTimeOffset now) =>
-        Leases.Keys.Any(k => Jobs[k].Status == JobStatus.Running && Jobs[k].Worker == worker) ? null
-        : NextReady() is { } next ? new JobStarted(next.Job.Key, worker, node, next.Attempts + 1, now) : null;
+    public IReadOnlyList<JobStarted> Assign(string worker, string node, int capacity, DateTimeOffset now)
+    {
+        var room = capacity - Held(worker);
+        if (room <= 0) return [];
+        return Ready.Take(room).Select(r => new JobStarted(r.Value, worker, node, Jobs[r.Value].Attempts + 1, now)).ToList();
+    }
 
     /// <summary>
     /// The events a finished attempt leads to. A result is recorded at most once per key: a report for a
@@ -197,42 +294,36 @@ public sealed class CoordinatorState
             o.Status, o.Metrics, o.Artifacts, o.Error, report.WorkerId, report.Node, entry.Job.EngineVersion, report.Attempt, report.DurationMs);
         var events = new List<ICoordinatorEvent> { new JobCompleted(result, now) };
         if (o.Status == OutcomeStatus.ConfigurationFailed)
-            foreach (var d in Dependents(entry.Job.Key))
+            foreach (var d in Downstream(entry.Job.Key))
                 events.Add(new JobCompleted(UpstreamResult(d.Job, UpstreamFailed(entry, o.Error)), now));
         return events;
     }
 
     /// <summary>Running jobs whose lease ran out lose their attempt.</summary>
-    public IReadOnlyList<ICoordinatorEvent> ExpireLeases(DateTimeOffset now)
-    {
-        var events = new List<ICoordinatorEvent>();
-        var state = this;
-        foreach (var (key, deadline) in Leases.OrderBy(l => Jobs[l.Key].Seq))
-        {
-            if (deadline > now || state.Jobs[key].Status != JobStatus.Running) continue;
-            foreach (var e in state.AttemptFailed(state.Jobs[key], $"lease expired (no heartbeat from {state.Jobs[key].Worker})", now))
-            {
-                events.Add(e);
-                state = state.Apply(e);
-            }
-        }
-        return events;
-    }
+    public IReadOnlyList<ICoordinatorEvent> ExpireLeases(DateTimeOffset now) =>
+        Lost(key => Leases[key] <= now, key => $"lease expired (no heartbeat from {Jobs[key].Worker})", now);
 
     /// <summary>
     /// Jobs running on a node that left the cluster (member removed, not merely unreachable) or on a worker
     /// that stopped lose their attempt and are queued again (or fail, once out of attempts).
     /// </summary>
-    public IReadOnlyList<ICoordinatorEvent> Lost(Func<JobEntry, bool> ranThere, string why, DateTimeOffset now)
+    public IReadOnlyList<ICoordinatorEvent> Lost(Func<JobEntry, bool> ranThere, string why, DateTimeOffset now) =>
+        Lost(key => ranThere(Jobs[key]), _ => why, now);
+
+    /// <summary>The running jobs (those with a lease) that <paramref name="lost"/> picks lose their attempt, in submission order.</summary>
+    private List<ICoordinatorEvent> Lost(Func<string, bool> lost, Func<string, string> why, DateTimeOffset now)
     {
         var events = new List<ICoordinatorEvent>();
         var state = this;
-        foreach (var entry in Jobs.Values.Where(j => j.Status == JobStatus.Running && ranThere(j)).OrderBy(j => j.Seq))
-            foreach (var e in state.AttemptFailed(state.Jobs[entry.Job.Key], why, now))
+        foreach (var key in Leases.Keys.Where(lost).OrderBy(k => Jobs[k].Seq).ToList())
+        {
+            if (state.Jobs[key].Status != JobStatus.Running) continue;   // failed with an upstream job lost just before
+            foreach (var e in state.AttemptFailed(state.Jobs[key], why(key), now))
             {
                 events.Add(e);
                 state = state.Apply(e);
             }
+        }
         return events;
     }
 
@@ -248,39 +339,30 @@ public sealed class CoordinatorState
 
     /// <summary>After recovery every running job gets a full lease: its worker may still be alive and report.</summary>
     public CoordinatorState RenewAllLeases(DateTimeOffset now) =>
-        With(leases: Leases.ToImmutableDictionary(l => l.Key, _ => now + Policy.Lease));
+        With(leases: Leases.ToImmutableDictionary(l => l.Key, _ => now + Policy.Lease, StringComparer.Ordinal));
 
     /// <summary>
     /// The campaign's counts: <c>done</c> = succeeded; <c>failed</c> = every job without a usable result, its
     /// configuration failed (a result, kept) or the environment failed it (retried by the next submission), the
-    /// latter also counted in <c>EnvironmentFailed</c>.
+    /// latter also counted in <c>EnvironmentFailed</c>. Read from the campaign's counters: no job is visited.
     /// </summary>
     public CampaignStatus Status(string campaign)
     {
         if (!Campaigns.TryGetValue(campaign, out var c)) return new CampaignStatus(campaign, "unknown", 0, 0, 0, 0, 0);
-        int done = 0, failed = 0, environment = 0, running = 0, queued = 0;
-        var started = false;
-        var stages = new SortedDictionary<JobKind, int[]>(); // total, done, failed, running, queued
-        foreach (var key in c.Keys)
+        var stages = new List<StageCounts>();
+        int done = 0, failed = 0, environment = 0, running = 0, queued = 0, requeued = 0;
+        foreach (var kind in Enum.GetValues<JobKind>())
         {
-            var j = Jobs[key];
-            if (!stages.TryGetValue(j.Job.Kind, out var counts)) stages[j.Job.Kind] = counts = new int[5];
-            counts[0]++;
-            switch (j.Status)
-            {
-                case JobStatus.Succeeded: done++; counts[1]++; break;
-                case JobStatus.ConfigurationFailed: failed++; counts[2]++; break;
-                case JobStatus.Failed: failed++; environment++; counts[2]++; break;
-                case JobStatus.Running: running++; counts[3]++; break;
-                default: queued++; counts[4]++; if (j.Attempts > 0) started = true; break;
-            }
+            var n = c.Counts.AsSpan((int)kind * Buckets, Buckets);
+            var total = n[0] + n[1] + n[2] + n[3] + n[4] + n[5];
+            if (total == 0) continue;
+            stages.Add(new StageCounts(kind.ToString().ToLowerInvariant(), total, n[3], n[4] + n[5], n[2], n[0] + n[1]));
+            done += n[3]; failed += n[4] + n[5]; environment += n[5]; running += n[2]; queued += n[0] + n[1]; requeued += n[1];
         }
-        var total = c.Keys.Count;
-        var state = done + failed == total ? (failed > 0 ? "failed" : "completed")
-            : running > 0 || started || done + failed > 0 ? "running" : "queued";
-        return new CampaignStatus(campaign, state, total, done, failed, running, queued,
-            stages.Select(kv => new StageCounts(kv.Key.ToString().ToLowerInvariant(), kv.Value[0], kv.Value[1], kv.Value[2], kv.Value[3], kv.Value[4])).ToList(),
-            environment);
+        var all = c.Keys.Count;
+        var state = done + failed == all ? (failed > 0 ? "failed" : "completed")
+            : running > 0 || requeued > 0 || done + failed > 0 ? "running" : "queued";
+        return new CampaignStatus(campaign, state, all, done, failed, running, queued, stages, environment);
     }
 
     public CampaignResults Results(string campaign)
@@ -292,13 +374,6 @@ public sealed class CoordinatorState
             entries.Where(e => e.Status == JobStatus.Failed).Select(e => new FailedJob(e.Job.Key, e.Job.Kind, e.Job.Label, e.Error ?? "", e.Attempts)).ToList());
     }
 
-    /// <summary>Campaigns that contain any of the given keys (whose watchers want to hear about a change).</summary>
-    public IEnumerable<string> CampaignsOf(IEnumerable<string> keys)
-    {
-        var set = keys.ToHashSet(StringComparer.Ordinal);
-        return Campaigns.Values.Where(c => c.Keys.Any(set.Contains)).Select(c => c.Name);
-    }
-
     private static bool IsCurrent(JobEntry e, string worker, int attempt) =>
         e.Status == JobStatus.Running && e.Worker == worker && e.Attempts == attempt;
 
@@ -307,20 +382,26 @@ public sealed class CoordinatorState
         var events = new List<ICoordinatorEvent> { new JobAttemptFailed(entry.Job.Key, entry.Worker ?? "", entry.Attempts, error, now) };
         if (entry.Attempts < Policy.MaxAttempts) return events;
         events.Add(new JobFailed(entry.Job.Key, $"failed {entry.Attempts} times; last error: {error}", entry.Attempts, now));
-        foreach (var d in Dependents(entry.Job.Key))
+        foreach (var d in Downstream(entry.Job.Key))
             events.Add(new JobFailed(d.Job.Key, $"upstream {entry.Job.Kind.ToString().ToLowerInvariant()} {entry.Job.Key} failed", 0, now));
         return events;
     }
 
     /// <summary>Every not-yet-recorded job downstream of <paramref name="key"/>, transitively, in submission order.</summary>
-    private List<JobEntry> Dependents(string key)
+    private List<JobEntry> Downstream(string key)
     {
         var found = new HashSet<string>(StringComparer.Ordinal) { key };
         var result = new List<JobEntry>();
-        foreach (var entry in Jobs.Values.OrderBy(j => j.Seq))   // upstream jobs precede their dependents in Seq order
-            if (!entry.Terminal && entry.Job.Upstream.Any(found.Contains) && found.Add(entry.Job.Key))
-                result.Add(entry);
-        return result;
+        var next = new Stack<string>([key]);
+        while (next.TryPop(out var k))
+            if (Dependents.TryGetValue(k, out var ds))
+                foreach (var d in ds)
+                    if (Jobs.TryGetValue(d, out var entry) && !entry.Terminal && found.Add(d))
+                    {
+                        result.Add(entry);
+                        next.Push(d);
+                    }
+        return [.. result.OrderBy(e => e.Seq)];
     }
 }
 

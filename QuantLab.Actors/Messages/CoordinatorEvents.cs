@@ -22,3 +22,13 @@ public sealed record JobCompleted(JobResult Result, DateTimeOffset At) : ICoordi
 
 /// <summary>The job failed for good: out of attempts, or an upstream job failed.</summary>
 public sealed record JobFailed(string Key, string Error, int Attempts, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>
+/// The coordinator's state at one point of its journal (a snapshot, not an event): its campaigns and jobs as they
+/// were then. Everything else (ready queue, dependents, leases) is derived from these when it is loaded.
+/// </summary>
+public sealed record CoordinatorSnapshot(
+    IReadOnlyList<Coordinator.CampaignEntry> Campaigns,
+    IReadOnlyList<Coordinator.JobEntry> Jobs,
+    long NextSeq,
+    DateTimeOffset At) : IQuantLabMessage;

@@ -9,7 +9,9 @@ namespace QuantLab.Actors.Messages;
 public sealed record RegisterWorker(string WorkerId, string Node, string EngineVersion) : IQuantLabMessage;
 public sealed record WorkerAccepted(string WorkerId) : IQuantLabMessage;
 public sealed record WorkerRefused(string WorkerId, string Reason) : IQuantLabMessage;
-public sealed record RequestJob(string WorkerId) : IQuantLabMessage;
+/// <param name="Capacity">How many jobs the worker can hold in all (running and waiting in its local queue), counting
+/// those it already holds: the coordinator leases it up to the difference. Absent (older workers): 1.</param>
+public sealed record RequestJob(string WorkerId, int Capacity = 1) : IQuantLabMessage;
 /// <param name="UpstreamArtifacts">Per upstream job key, the artifacts it produced (name → SHA-256).</param>
 public sealed record JobAssignment(JobDescriptor Job, int Attempt, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> UpstreamArtifacts) : IQuantLabMessage;
 public sealed record NoJobAvailable(string WorkerId) : IQuantLabMessage;

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Persistence;
 using Akka.Persistence.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
@@ -11,15 +12,23 @@ namespace QuantLab.Actors.Results;
 /// <summary>
 /// Status and reports from the journal's events alone (Akka.Persistence.Query over the SQL read journal):
 /// needs the database, not a running coordinator or cluster. Folds the coordinator's events with the same
-/// <see cref="CoordinatorState.Apply"/> the coordinator uses, so the two cannot disagree.
+/// <see cref="CoordinatorState.Apply"/> the coordinator uses, so the two cannot disagree. Like the coordinator's
+/// recovery, it starts from the newest snapshot and replays only the events after it.
 /// </summary>
 public static class LabReadSide
 {
     public static async Task<CoordinatorState> LoadAsync(ActorSystem system, string persistenceId = CoordinatorActor.DefaultPersistenceId)
     {
+        var snapshots = Persistence.Instance.Apply(system).SnapshotStoreFor(QuantLabConfig.SnapshotPlugin);
+        var loaded = await snapshots.Ask<ISnapshotResponse>(new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromMinutes(1));
+        var (state, from) = loaded switch
+        {
+            LoadSnapshotResult { Snapshot: { } s } => (CoordinatorState.FromSnapshot(CoordinatorPolicy.Default, (CoordinatorSnapshot)s.Snapshot), s.Metadata.SequenceNr + 1),
+            LoadSnapshotFailed f => throw f.Cause,
+            _ => (CoordinatorState.Empty(), 0L),
+        };
         var journal = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(QuantLabConfig.ReadJournalPlugin);
-        var state = CoordinatorState.Empty();
-        await journal.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
+        await journal.CurrentEventsByPersistenceId(persistenceId, from, long.MaxValue)
             .RunForeach(envelope => state = state.Apply((ICoordinatorEvent)envelope.Event), system.Materializer());
         return state;
     }

@@ -28,6 +28,8 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(JobAttemptFailed)] = "ql.job-attempt-failed.v1",
         [typeof(JobCompleted)] = "ql.job-completed.v2",
         [typeof(JobFailed)] = "ql.job-failed.v1",
+        // snapshots
+        [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v1",
         // worker protocol
         [typeof(RegisterWorker)] = "ql.register-worker.v1",
         [typeof(WorkerAccepted)] = "ql.worker-accepted.v1",

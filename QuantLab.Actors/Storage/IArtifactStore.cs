@@ -13,6 +13,13 @@ public interface IArtifactStore
     byte[] Get(string hash);
 
     bool Contains(string hash);
+
+    /// <summary>Stores several blobs; they are durable when the task completes (a store may write them in one transaction, with others').</summary>
+    Task PutAllAsync(IReadOnlyCollection<byte[]> blobs)
+    {
+        foreach (var blob in blobs) Put(blob);
+        return Task.CompletedTask;
+    }
 }
 
 public sealed class ArtifactNotFoundException(string hash)

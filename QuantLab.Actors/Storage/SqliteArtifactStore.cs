@@ -7,22 +7,93 @@ namespace QuantLab.Actors.Storage;
 /// <summary>
 /// Artifacts in the lab database's <c>artifacts</c> table, with a per-node file cache in front of it
 /// (one file per hash). Both are verified on every read: a corrupt cache file is dropped and read again
-/// from the database; a corrupt database row is an error. Thread-safe: one connection per call.
+/// from the database; a corrupt database row is an error. Thread-safe.
 /// </summary>
+/// <remarks>
+/// Writes are group-committed: puts that arrive while a transaction is being written wait and go into the next
+/// one, on the writer's one connection, so a transaction's cost (its sync to disk) is shared by every job that
+/// finished meanwhile instead of paid per artifact.
+/// </remarks>
 public sealed class SqliteArtifactStore(string databasePath, string? cacheDirectory = null) : IArtifactStore
 {
+    private readonly Lock _gate = new();
+    private List<(IReadOnlyCollection<byte[]> Blobs, TaskCompletionSource Stored)> _queued = [];
+    private bool _writing;
+
     public string Put(ReadOnlySpan<byte> data)
     {
-        var hash = Hash(data);
-        using var connection = LabDatabase.Open(databasePath);
+        var bytes = data.ToArray();
+        PutAllAsync([bytes]).GetAwaiter().GetResult();
+        return Hash(bytes);
+    }
+
+    public Task PutAllAsync(IReadOnlyCollection<byte[]> blobs)
+    {
+        if (blobs.Count == 0) return Task.CompletedTask;
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _queued.Add((blobs, stored));
+            if (_writing) return stored.Task;   // the running writer takes it in its next transaction
+            _writing = true;
+        }
+        Task.Run(WriteQueued);
+        return stored.Task;
+    }
+
+    /// <summary>Writes what is queued, one transaction per round, until nothing is left.</summary>
+    private void WriteQueued()
+    {
+        SqliteConnection? connection = null;
+        try
+        {
+            while (true)
+            {
+                List<(IReadOnlyCollection<byte[]> Blobs, TaskCompletionSource Stored)> batch;
+                lock (_gate)
+                {
+                    if (_queued.Count == 0) { _writing = false; return; }
+                    batch = _queued;
+                    _queued = [];
+                }
+                try
+                {
+                    connection ??= LabDatabase.Open(databasePath);
+                    Insert(connection, batch.SelectMany(b => b.Blobs));
+                    foreach (var b in batch) b.Stored.SetResult();
+                }
+                catch (Exception e)
+                {
+                    foreach (var b in batch) b.Stored.SetException(e);
+                    connection?.Dispose();   // the next round starts on a fresh connection
+                    connection = null;
+                }
+            }
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
+    private static void Insert(SqliteConnection connection, IEnumerable<byte[]> blobs)
+    {
+        using var transaction = connection.BeginTransaction();
         using var insert = connection.CreateCommand();
         insert.CommandText = "INSERT OR IGNORE INTO artifacts (hash, size, data, created) VALUES ($hash, $size, $data, $created);";
-        insert.Parameters.AddWithValue("$hash", hash);
-        insert.Parameters.AddWithValue("$size", data.Length);
-        insert.Parameters.Add("$data", SqliteType.Blob).Value = data.ToArray();
-        insert.Parameters.AddWithValue("$created", DateTimeOffset.UtcNow.ToString("O"));
-        insert.ExecuteNonQuery();
-        return hash;
+        var hash = insert.Parameters.Add("$hash", SqliteType.Text);
+        var size = insert.Parameters.Add("$size", SqliteType.Integer);
+        var data = insert.Parameters.Add("$data", SqliteType.Blob);
+        var created = insert.Parameters.Add("$created", SqliteType.Text);
+        foreach (var blob in blobs)
+        {
+            hash.Value = Hash(blob);
+            size.Value = blob.Length;
+            data.Value = blob;
+            created.Value = DateTimeOffset.UtcNow.ToString("O");
+            insert.ExecuteNonQuery();
+        }
+        transaction.Commit();
     }
 
     public byte[] Get(string hash)

@@ -8,7 +8,8 @@ namespace QuantLab.Actors.Workers;
 
 /// <summary>
 /// A worker's own thread: it takes jobs from a queue, runs them through the executor and tells the
-/// worker actor the outcome. Jobs never run on the dispatcher's threads, so heartbeats, cluster gossip
+/// worker actor the outcome once the job's artifacts are durable (<see cref="PendingArtifacts"/>); it goes
+/// on with the next job meanwhile. Jobs never run on the dispatcher's threads, so heartbeats, cluster gossip
 /// and the coordinator keep flowing while a training uses the CPU.
 /// </summary>
 public sealed class JobRunner : IDisposable
@@ -35,10 +36,11 @@ public sealed class JobRunner : IDisposable
             foreach (var (job, attempt, upstream) in _queue.GetConsumingEnumerable(_stop.Token))
             {
                 var watch = Stopwatch.StartNew();
+                var pending = new PendingArtifacts(artifacts);
                 JobOutcome outcome;
                 try
                 {
-                    outcome = executor.Execute(job, upstream, artifacts, _stop.Token);
+                    outcome = executor.Execute(job, upstream, pending, _stop.Token);
                 }
                 catch (OperationCanceledException) when (_stop.IsCancellationRequested)
                 {
@@ -48,7 +50,10 @@ public sealed class JobRunner : IDisposable
                 {
                     outcome = JobOutcome.InfrastructureFailure($"{e.GetType().Name}: {e.Message}");
                 }
-                worker.Tell(new Ran(job.Key, attempt, outcome, watch.ElapsedMilliseconds));
+                var (key, ms) = (job.Key, watch.ElapsedMilliseconds);
+                artifacts.PutAllAsync(pending.Blobs).ContinueWith(stored => worker.Tell(new Ran(key, attempt,
+                    stored.IsCompletedSuccessfully ? outcome
+                        : JobOutcome.InfrastructureFailure($"storing the artifacts: {stored.Exception?.GetBaseException().Message}"), ms)), TaskScheduler.Default);
             }
         }
         catch (OperationCanceledException)

@@ -6,10 +6,12 @@ using QuantLab.Actors.Storage;
 namespace QuantLab.Actors.Workers;
 
 /// <summary>
-/// Pulls jobs from the coordinator (it asks when idle; the coordinator only says that work exists),
-/// runs them on its <see cref="JobRunner"/> thread, renews the lease while a job runs, and sends the
-/// result until the coordinator acknowledges it (the coordinator persists before acknowledging).
-/// A worker whose engine version the coordinator refuses stops.
+/// Pulls jobs from the coordinator (it asks when it has room; the coordinator only says that work exists),
+/// runs them one after the other on its <see cref="JobRunner"/> thread, renews the leases of the jobs it holds,
+/// and sends each result until the coordinator acknowledges it (the coordinator persists before acknowledging).
+/// While its jobs are short it holds up to <see cref="WorkerSettings.LeaseBatch"/> of them, so the next job is
+/// already here when one ends (no round trip between two jobs); long jobs it takes one at a time, so none waits in
+/// one worker's queue while another worker is idle. A worker whose engine version the coordinator refuses stops.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
@@ -17,14 +19,19 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private sealed record HeartbeatTick;
     private sealed record ResendTick;
 
+    /// <summary>Below this a job is short: a round trip per job (a journal write before each lease) would be a noticeable share of its time.</summary>
+    public static readonly TimeSpan ShortJob = TimeSpan.FromMilliseconds(100);
+
     private readonly IActorRef _coordinator;
     private readonly WorkerSettings _settings;
     private readonly string _workerId;
     private readonly string _node;
     private readonly JobRunner _runner;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private JobAssignment? _current;
-    private JobFinished? _unacknowledged;
+    /// <summary>Jobs leased to this worker that have not run to the end yet (running or queued on the runner).</summary>
+    private readonly Dictionary<string, JobAssignment> _held = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Key, int Attempt), JobFinished> _unacknowledged = [];
+    private bool _shortJobs;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -53,46 +60,40 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Registering()
     {
-        Receive<WorkerAccepted>(_ => { Become(Idle); RequestJob(); });
+        Receive<WorkerAccepted>(_ => { Become(Accepted); RequestJobs(); });
         Common();
     }
 
-    private void Idle()
+    private void Accepted()
     {
-        Receive<JobsAvailable>(_ => RequestJob());
+        Receive<WorkerAccepted>(_ => RequestJobs());   // registered again (perhaps with a new coordinator): ask it
+        Receive<JobsAvailable>(_ => RequestJobs());
         Receive<NoJobAvailable>(_ => { });
-        Receive<JobAssignment>(Start);
-        Receive<WorkerAccepted>(_ => RequestJob());   // a new coordinator: ask it
-        Common();
-    }
-
-    private void Working()
-    {
+        Receive<JobAssignment>(Take);
         Receive<HeartbeatTick>(_ =>
         {
-            if (_current is { } c) _coordinator.Tell(new JobHeartbeat(_workerId, c.Job.Key, c.Attempt));
+            foreach (var a in _held.Values) _coordinator.Tell(new JobHeartbeat(_workerId, a.Job.Key, a.Attempt));
         });
         Receive<JobRunner.Ran>(ran =>
         {
-            Timers.Cancel("heartbeat");
-            _unacknowledged = new JobFinished(_workerId, _node, ran.Key, ran.Attempt, ran.Outcome, ran.DurationMs);
-            _coordinator.Tell(_unacknowledged);
-            Timers.StartPeriodicTimer("resend", new ResendTick(), _settings.ResendInterval);
+            _held.Remove(ran.Key);
+            if (_held.Count == 0) Timers.Cancel("heartbeat");
+            _shortJobs = TimeSpan.FromMilliseconds(ran.DurationMs) < ShortJob;
+            var finished = new JobFinished(_workerId, _node, ran.Key, ran.Attempt, ran.Outcome, ran.DurationMs);
+            _unacknowledged[(ran.Key, ran.Attempt)] = finished;
+            _coordinator.Tell(finished);
+            if (!Timers.IsTimerActive("resend")) Timers.StartPeriodicTimer("resend", new ResendTick(), _settings.ResendInterval);
+            // Ask for more once half the room is free: one request then brings several jobs, and the runner still has work meanwhile.
+            if (_held.Count <= Capacity / 2) RequestJobs();
         });
-        Receive<ResendTick>(_ => { if (_unacknowledged is { } u) _coordinator.Tell(u); });
+        Receive<ResendTick>(_ =>
+        {
+            foreach (var u in _unacknowledged.Values) _coordinator.Tell(u);
+        });
         Receive<JobFinishedAck>(ack =>
         {
-            if (_unacknowledged is not { } u || u.Key != ack.Key || u.Attempt != ack.Attempt) return;
-            Timers.Cancel("resend");
-            _unacknowledged = null;
-            _current = null;
-            Become(Idle);
-            RequestJob();
+            if (_unacknowledged.Remove((ack.Key, ack.Attempt)) && _unacknowledged.Count == 0) Timers.Cancel("resend");
         });
-        Receive<JobsAvailable>(_ => { });
-        Receive<NoJobAvailable>(_ => { });
-        Receive<WorkerAccepted>(_ => { });
-        Receive<JobAssignment>(a => _log.Warning("worker {0} is busy with {1}; ignoring assignment of {2}", _workerId, _current?.Job.Key, a.Job.Key));
         Common();
     }
 
@@ -107,13 +108,22 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         });
     }
 
-    private void RequestJob() => _coordinator.Tell(new RequestJob(_workerId));
+    /// <summary>How many jobs this worker holds at most: several while its jobs are short, else one.</summary>
+    private int Capacity => _shortJobs ? _settings.LeaseBatch : 1;
 
-    private void Start(JobAssignment assignment)
+    private void RequestJobs()
     {
-        _current = assignment;
-        Become(Working);
-        Timers.StartPeriodicTimer("heartbeat", new HeartbeatTick(), _settings.HeartbeatInterval);
+        if (_held.Count < Capacity) _coordinator.Tell(new RequestJob(_workerId, Capacity));
+    }
+
+    private void Take(JobAssignment assignment)
+    {
+        if (!_held.TryAdd(assignment.Job.Key, assignment))
+        {
+            _log.Warning("worker {0} already holds {1}; ignoring a second assignment of it", _workerId, assignment.Job.Key);
+            return;
+        }
+        if (!Timers.IsTimerActive("heartbeat")) Timers.StartPeriodicTimer("heartbeat", new HeartbeatTick(), _settings.HeartbeatInterval);
         _runner.Run(assignment);
     }
 }

@@ -52,6 +52,8 @@ public sealed class QuantLabOptionsValidator : IValidateOptions<QuantLabOptions>
         if (run.HeartbeatSeconds > 0 && run.LeaseSeconds > 0 && run.HeartbeatSeconds >= run.LeaseSeconds)
             yield return $"{orchestration}HeartbeatSeconds must be less than {orchestration}LeaseSeconds (got {Text(run.HeartbeatSeconds)} and {Text(run.LeaseSeconds)}): a running job would lose its lease between heartbeats";
         if (AtLeast(orchestration + "TorchThreads", run.TorchThreads, 1) is { } torch) yield return torch;
+        if (AtLeast(orchestration + "LeaseBatch", run.LeaseBatch, 1) is { } batch) yield return batch;
+        if (AtLeast(orchestration + "SnapshotEvery", run.SnapshotEvery, 1) is { } snapshots) yield return snapshots;
         if (run.MaxPlannedJobs < 1) yield return $"{orchestration}MaxPlannedJobs must be >= 1 (got {run.MaxPlannedJobs})";
         if (run.ProgressSeconds < 0 || !double.IsFinite(run.ProgressSeconds))
             yield return $"{orchestration}ProgressSeconds must be >= 0 (got {Text(run.ProgressSeconds)})";

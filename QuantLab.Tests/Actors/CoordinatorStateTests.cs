@@ -19,10 +19,13 @@ public class CoordinatorStateTests
 
     private static CoordinatorState Start(CoordinatorState s, string worker, out JobStarted started, string node = "node-a")
     {
-        started = s.Assign(worker, node, T0)!;
+        started = Next(s, worker, node)!;
         Assert.NotNull(started);
         return s.Apply(started);
     }
+
+    /// <summary>The one job a worker that holds at most one is given, or null.</summary>
+    private static JobStarted? Next(CoordinatorState s, string worker, string node) => s.Assign(worker, node, 1, T0).SingleOrDefault();
 
     private static CoordinatorState Succeed(CoordinatorState s, JobStarted st, double accuracy = 0.9) =>
         s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(accuracy), 5), T0));
@@ -33,20 +36,18 @@ public class CoordinatorStateTests
         var plan = TestPlans.Small();
         var s = Submitted(plan, out var accepted);
         Assert.Equal(new CampaignAccepted("small", 4, 0, 0), accepted);
-        Assert.Equal(4, s.Queue.Count);
         Assert.Equal(new CampaignStatus("small", "queued", 4, 0, 0, 0, 4), (s.Status("small")).Totals());
-        Assert.Equal(JobKind.Train, s.NextReady()!.Job.Kind);
-        Assert.Equal(1, s.ReadyCount());
+        Assert.Equal(JobKind.Train, s.Jobs[s.Ready.Values.Single()].Job.Kind);
     }
 
     [Fact]
     public void A_worker_that_still_runs_a_job_is_given_no_second_one()
     {
         var s = Start(Submitted(TestPlans.Trainings("three", 3), out _), "w1", out var first);
-        Assert.Null(s.Assign("w1", "node-a", T0));   // its second request crossed the first assignment
-        Assert.NotNull(s.Assign("w2", "node-a", T0));
+        Assert.Null(Next(s, "w1", "node-a"));   // its second request crossed the first assignment
+        Assert.NotNull(Next(s, "w2", "node-a"));
         s = Succeed(s, first);
-        Assert.NotNull(s.Assign("w1", "node-a", T0));
+        Assert.NotNull(Next(s, "w1", "node-a"));
     }
 
     [Fact]
@@ -56,7 +57,7 @@ public class CoordinatorStateTests
         Assert.Equal(1, started.Attempt);
         Assert.Equal(JobStatus.Running, s.Jobs[started.Key].Status);
         Assert.Equal(T0 + Policy.Lease, s.Leases[started.Key]);
-        Assert.Null(s.Assign("w2", "node-a", T0));   // the rest waits on the training
+        Assert.Null(Next(s, "w2", "node-a"));   // the rest waits on the training
         Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), (s.Status("small")).Totals());
     }
 
@@ -72,7 +73,7 @@ public class CoordinatorStateTests
         Assert.Equal(JobStatus.Succeeded, s.Jobs[st.Key].Status);
         Assert.Empty(s.Leases);
         Assert.Empty(s.Finish(report, T0));   // a repeated report records nothing
-        Assert.Equal(JobKind.Calibrate, s.NextReady()!.Job.Kind);
+        Assert.Equal(JobKind.Calibrate, s.Jobs[s.Ready.Values.Single()].Job.Kind);
     }
 
     [Fact]
@@ -84,7 +85,7 @@ public class CoordinatorStateTests
         Assert.Equal("disk full", failed.Error);
         s = s.ApplyAll(events);
         Assert.Equal(JobStatus.Queued, s.Jobs[st.Key].Status);
-        Assert.Equal(2, s.Assign("w2", "node-b", T0)!.Attempt);
+        Assert.Equal(2, Next(s, "w2", "node-b")!.Attempt);
         // A failure report of an attempt that is no longer running changes nothing.
         Assert.Empty(s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.InfrastructureFailure("late"), 5), T0));
     }
@@ -114,7 +115,7 @@ public class CoordinatorStateTests
         Assert.Equal(4, events.Count);
         s = s.ApplyAll(events);
         Assert.All(s.Jobs.Values, j => Assert.Equal(JobStatus.ConfigurationFailed, j.Status));
-        Assert.Null(s.Assign("w1", "node-a", T0));
+        Assert.Null(Next(s, "w1", "node-a"));
         // A failed configuration is a result, but not a success: the campaign ends failed, counting it.
         Assert.Equal(new CampaignStatus("small", "failed", 4, 0, 4, 0, 0), (s.Status("small")).Totals());
         Assert.Equal("loss is NaN", s.Jobs[st.Key].Result!.Error);
@@ -196,7 +197,7 @@ public class CoordinatorStateTests
         Assert.Equal([b.Key, c.Key], removed.Cast<JobAttemptFailed>().Select(e => e.Key));
         s = s.ApplyAll(removed);
         Assert.Equal(JobStatus.Running, s.Jobs[a.Key].Status);
-        Assert.Equal(2, s.Queue.Count);
+        Assert.Equal(2, s.Ready.Count);
         var lost = Assert.IsType<JobAttemptFailed>(Assert.Single(s.WorkerLost("w1", T0)));
         Assert.Equal(a.Key, lost.Key);
     }
@@ -205,7 +206,7 @@ public class CoordinatorStateTests
     public void A_second_campaign_reuses_the_jobs_and_results_it_shares_with_the_first()
     {
         var s = Submitted(TestPlans.Small("first", bits: "[4, 8]"), out _);
-        while (s.Assign("w", "n", T0) is { } st) s = Succeed(s.Apply(st), st);
+        while (Next(s, "w", "n") is { } st) s = Succeed(s.Apply(st), st);
         Assert.Equal("completed", s.Status("first").State);
 
         var decision = s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0);
@@ -213,7 +214,7 @@ public class CoordinatorStateTests
         s = s.Apply(decision.Event!);
         Assert.Equal(5, s.Jobs.Count);
         Assert.Equal(new CampaignStatus("second", "running", 4, 3, 0, 0, 1), (s.Status("second")).Totals());
-        Assert.Equal(["first", "second"], s.CampaignsOf([s.NextReady()!.Job.Upstream[0]]).Order());
+        Assert.Equal(["first", "second"], s.Jobs[s.Jobs[s.Ready.Values.Single()].Job.Upstream[0]].Campaigns.Order());
         // Submitting the same plan again adds nothing.
         Assert.Null(s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0).Event);
     }
@@ -244,5 +245,25 @@ public class CoordinatorStateTests
         Assert.Equal(plan.Jobs.GroupBy(j => j.Kind).OrderBy(g => g.Key).Select(g => (g.Key.ToString().ToLowerInvariant(), g.Count())),
             stages.Select(x => (x.Stage, x.Total)));
         Assert.All(stages, x => Assert.Equal(x.Total, x.Queued));
+    }
+
+    [Fact]
+    public void A_snapshot_holds_the_state_its_events_built_and_the_state_goes_on_from_it_alike()
+    {
+        var plan = TestPlans.Small("snap", bits: "[2, 4, 8]");
+        var s = Start(Submitted(plan, out _), "w1", out var train);
+        s = Start(Succeed(s, train), "w1", out _);   // the calibration runs, the evaluations wait for it
+        var back = CoordinatorState.FromSnapshot(Policy, s.ToSnapshot(T0));
+        Assert.Equal(s.Status("snap"), back.Status("snap"));
+        Assert.Equal(s.Ready, back.Ready);
+        Assert.Equal(s.Leases.Keys.Order(), back.Leases.Keys.Order());
+        Assert.Equal(s.NextSeq, back.NextSeq);
+        foreach (var state in new[] { s, back })
+        {
+            var calibrate = s.Leases.Keys.Single();
+            var next = Succeed(state, new JobStarted(calibrate, "w1", "node-a", 1, T0));
+            Assert.Equal(3, next.Ready.Count);   // its dependents were released in both
+            Assert.Equal(new CampaignStatus("snap", "running", 5, 2, 0, 0, 3), next.Status("snap").Totals());
+        }
     }
 }

@@ -1,6 +1,7 @@
 using QuantLab.Engine.Jobs;
 using System.Text.Json;
 using Akka.TestKit.Xunit2;
+using QuantLab.Actors.Coordinator;
 using QuantLab.Actors.Hosting;
 using QuantLab.Actors.Messages;
 using QuantLab.Actors.Planning;
@@ -23,8 +24,9 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         var outcome = new JobOutcome(OutcomeStatus.Succeeded, metrics, new Dictionary<string, string> { ["weights"] = new string('a', 64) }, null);
         var result = new JobResult(job.Key, job.Job, job.Label, OutcomeStatus.ConfigurationFailed,
             metrics, outcome.Artifacts, "diverged", "w1", "akka.tcp://quantlab@127.0.0.1:5001", "1.0.0", 2, 1234);
-        yield return new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs,
+        var submitted = new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs,
             [new DroppedCombination("m bias=float", "bias mode float on a model without bias")], At);
+        yield return submitted;
         yield return new JobStarted(job.Key, "w1", "node", 1, At);
         yield return new JobAttemptFailed(job.Key, "w1", 1, "boom", At);
         yield return new JobCompleted(result, At);
@@ -32,7 +34,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new RegisterWorker("w1", "node", "1.0.0");
         yield return new WorkerAccepted("w1");
         yield return new WorkerRefused("w1", "engine differs");
-        yield return new RequestJob("w1");
+        yield return new RequestJob("w1", 4);
         yield return new JobAssignment(job, 2, new Dictionary<string, IReadOnlyDictionary<string, string>> { [job.Upstream[0]] = outcome.Artifacts });
         yield return new NoJobAvailable("w1");
         yield return new JobsAvailable(3);
@@ -47,6 +49,13 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new GetCampaignResults("c");
         yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2, [new StageCounts("train", 2, 2, 0, 0, 0), new StageCounts("evaluate", 8, 3, 1, 2, 2)]);
         yield return new CampaignResults("c", [result], [new FailedJob(job.Key, JobKind.Evaluate, "lbl", "err", 3)]);
+        var train = plan.Jobs[0];
+        yield return CoordinatorState.Empty().ApplyAll([
+            submitted,
+            new JobStarted(train.Key, "w1", "node", 1, At),
+            new JobCompleted(result with { Key = train.Key, Job = train.Job, Status = OutcomeStatus.Succeeded, Error = null }, At),
+            new JobStarted(plan.Jobs[1].Key, "w1", "node", 1, At),
+        ]).ToSnapshot(At);
     }
 
     [Fact]
