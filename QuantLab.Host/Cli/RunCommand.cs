@@ -29,7 +29,7 @@ public static class RunCommand
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
             if (count < 1) throw new BadInputException("run needs at least one worker (--workers 1 or more)");
-            using var exclusive = RunLock.Acquire(path);
+            using var exclusive = LabLock.AcquireExclusive(path);
             using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, count, Cluster: null), log: ctx.Err.WriteLine);
             await LabHost.StartAsync(host, cancel);
             try
@@ -66,32 +66,4 @@ public static class RunCommand
         });
         return command;
     }
-}
-
-/// <summary>One <c>run</c> per database at a time: two single-process coordinators on one journal would interleave.</summary>
-public sealed class RunLock : IDisposable
-{
-    private readonly FileStream _file;
-
-    private RunLock(FileStream file) => _file = file;
-
-    public static RunLock Acquire(string databasePath)
-    {
-        var path = Path.GetFullPath(databasePath) + ".run-lock";
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
-        }
-        catch (IOException e)
-        {
-            throw new InfrastructureException($"database {databasePath} is in use by another 'quantlab run' ({e.Message})", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new InfrastructureException($"database {databasePath}: cannot write beside it ({e.Message})", e);
-        }
-    }
-
-    public void Dispose() => _file.Dispose();
 }

@@ -1,0 +1,29 @@
+namespace QuantLab.Engine;
+
+/// <summary>
+/// The message and exit code of a file-system fault, by its cause: a full disk and read-only storage are
+/// named as such (with the path), so the user fixes the right thing; .NET on Linux puts the raw errno in an
+/// IOException's HResult, and maps EACCES/EPERM to UnauthorizedAccessException.
+/// </summary>
+public static class StorageFault
+{
+    private const int ReadOnlyFileSystem = 30, NoSpace = 28, QuotaExceeded = 122; // Linux EROFS, ENOSPC, EDQUOT
+
+    public static bool IsDiskFull(Exception e) => e is IOException { HResult: NoSpace or QuotaExceeded };
+
+    public static bool IsReadOnly(Exception e) => e is UnauthorizedAccessException or IOException { HResult: ReadOnlyFileSystem };
+
+    /// <summary>The error for a fault at <paramref name="path"/> (exit 3: the environment, not the input).</summary>
+    public static InfrastructureException Of(string path, Exception e) => e switch
+    {
+        _ when IsDiskFull(e) => DiskFull(path, e),
+        _ when IsReadOnly(e) => ReadOnly(path, e),
+        _ => new InfrastructureException($"{path}: {e.Message}", e),
+    };
+
+    public static InfrastructureException DiskFull(string path, Exception? e = null) =>
+        new($"disk full: no space left for {path}; free some space and run again (nothing finished is lost)", e);
+
+    public static InfrastructureException ReadOnly(string path, Exception? e = null) =>
+        new($"{path} is read-only (read-only file system or no write permission); give a writable --db", e);
+}
