@@ -21,6 +21,25 @@ public static class StorageFault
         _ => new InfrastructureException($"{path}: {e.Message}", e),
     };
 
+    /// <summary>Whether a file can be created in <paramref name="directory"/>: asked only after a failure, to name
+    /// its cause (the probe file is deleted on close).</summary>
+    public static bool CanWriteIn(string directory)
+    {
+        try
+        {
+            using var probe = new FileStream(Path.Combine(directory, $".quantlab-probe-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return true;
+        }
+        catch (Exception e) when (IsReadOnly(e))
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;   // another fault (a full disk, say): not a read-only location
+        }
+    }
+
     public static InfrastructureException DiskFull(string path, Exception? e = null) =>
         new($"disk full: no space left for {path}; free some space and run again (nothing finished is lost)", e);
 

@@ -49,7 +49,7 @@ public static class LabDatabase
         }
         catch (SqliteException e)
         {
-            throw new InfrastructureException($"database {path}: {e.Message}", e);
+            throw Fault(path, e);
         }
     }
 
@@ -78,9 +78,22 @@ public static class LabDatabase
         }
         catch (SqliteException e)
         {
-            throw new InfrastructureException($"database {path}: {e.Message}", e);
+            throw Fault(path, e);
         }
     }
+
+    /// <summary>
+    /// A SQLite error at the database, named by its cause where SQLite tells it: SQLITE_READONLY (8), SQLITE_FULL
+    /// (13), and SQLITE_CANTOPEN (14) in a directory that cannot be written (a WAL database needs its -shm index
+    /// beside it, even to be read).
+    /// </summary>
+    public static InfrastructureException Fault(string path, SqliteException e) => e.SqliteErrorCode switch
+    {
+        8 => StorageFault.ReadOnly($"database {path}", e),
+        13 => StorageFault.DiskFull(path, e),
+        14 when !StorageFault.CanWriteIn(Path.GetDirectoryName(Path.GetFullPath(path))!) => StorageFault.ReadOnly($"database {path} (its directory)", e),
+        _ => new InfrastructureException($"database {path}: {e.Message}", e),
+    };
 
     /// <summary>Another application's SQLite file (tables, but no quantlab_schema) is refused before anything in it changes.</summary>
     private static void RefuseForeign(SqliteConnection connection, string path)

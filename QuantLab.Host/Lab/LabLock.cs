@@ -50,7 +50,7 @@ public sealed class LabLock : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw StorageFault.Of(path, e);
+                throw StorageFault.Of($"database {databasePath}", e);
             }
         }
     }
