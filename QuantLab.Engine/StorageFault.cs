@@ -40,6 +40,20 @@ public static class StorageFault
         }
     }
 
+    /// <summary>Whether the file system holding <paramref name="directory"/> has (next to) no space left for
+    /// this user: SQLite reports some failed writes as mere I/O errors (growing its shared-memory index, say).</summary>
+    public static bool NoSpaceAt(string directory)
+    {
+        try
+        {
+            return new DriveInfo(directory).AvailableFreeSpace < 1 << 20;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     public static InfrastructureException DiskFull(string path, Exception? e = null) =>
         new($"disk full: no space left for {path}; free some space and run again (nothing finished is lost)", e);
 

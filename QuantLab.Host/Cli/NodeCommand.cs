@@ -28,7 +28,7 @@ public static class NodeCommand
             var count = roleList.Contains("worker") ? LabOptions.WorkerCount(ctx, parse.GetValue(workers)) : 0;
             var node = new ClusterNode(p, seedList, roleList);
             using var shared = LabLock.AcquireShared(path);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(path, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine);
+            using var host = LabHost.Build(ctx.Options, new LabProcess(path, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine, verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try
             {

@@ -30,13 +30,14 @@ public static class RunCommand
             var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
             if (count < 1) throw new BadInputException("run needs at least one worker (--workers 1 or more)");
             using var exclusive = LabLock.AcquireExclusive(path);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, count, Cluster: null), log: ctx.Err.WriteLine);
+            using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, count, Cluster: null), log: ctx.Err.WriteLine, verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try
             {
                 var system = host.Services.GetRequiredService<ActorSystem>();
                 var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
-                var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
+                using var watch = new CoordinatorWatch(system, coordinator, path);
+                var accepted = await watch.Guard(c => CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), c), cancel);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
                 // Grouped by reason; the report's JSON lists every dropped combination.
                 foreach (var (reason, n, example) in plan.DroppedByReason())
@@ -45,7 +46,7 @@ public static class RunCommand
                 CampaignStatus final;
                 try
                 {
-                    final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, progress.Report, cancel);
+                    final = await watch.Guard(c => CampaignClient.FollowAsync(system, coordinator, plan.Campaign, progress.Report, c), cancel);
                 }
                 finally
                 {

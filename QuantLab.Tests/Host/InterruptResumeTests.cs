@@ -9,12 +9,6 @@ public sealed class InterruptResumeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("ql-interrupt-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static readonly Dictionary<string, string> SlowSyntheticJobs = new(LabTestSupport.FastTimings)
-    {
-        // Each job takes 1 s: time to interrupt mid-campaign even when a loaded machine delays the signal by seconds.
-        ["QuantLab:Orchestration:Executor"] = "synthetic:1000",
-    };
-
     [Theory]
     [InlineData("INT", 130, "interrupted")]    // Ctrl+C
     [InlineData("TERM", 143, "terminated")]    // kill, timeout(1), a scheduler or service manager stopping the run
@@ -22,7 +16,7 @@ public sealed class InterruptResumeTests : IDisposable
     {
         var (spec, db) = EightJobCampaign();
 
-        using (var run = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        using (var run = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
         {
             // Interrupt once at least two jobs have finished.
             using var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -40,7 +34,7 @@ public sealed class InterruptResumeTests : IDisposable
         Assert.NotEqual("completed", afterInterrupt.GetProperty("state").GetString());
         var finishedBefore = Results(db);
 
-        using (var again = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        using (var again = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
         {
             Assert.True(await again.WaitAsync(TimeSpan.FromMinutes(2)) == 0, again.ToString());
             Assert.Contains("report: ", again.Err);
@@ -56,7 +50,7 @@ public sealed class InterruptResumeTests : IDisposable
     public async Task After_kill_9_status_shows_the_campaign_interrupted_not_running()
     {
         var (spec, db) = EightJobCampaign();
-        using (var run = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        using (var run = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
         {
             using var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             while (!run.Err.Contains("1 running") && !run.HasExited)
