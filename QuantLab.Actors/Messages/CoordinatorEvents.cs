@@ -22,3 +22,7 @@ public sealed record JobCompleted(JobResult Result, DateTimeOffset At) : ICoordi
 
 /// <summary>The job failed for good: out of attempts, or an upstream job failed.</summary>
 public sealed record JobFailed(string Key, string Error, int Attempts, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary><c>quantlab retry</c>: these failed jobs (configuration or environment), and the jobs that failed
+/// because of them, are queued again with fresh attempts and no result.</summary>
+public sealed record JobsRetried(string Campaign, IReadOnlyList<string> Keys, DateTimeOffset At) : ICoordinatorEvent;
