@@ -27,6 +27,7 @@ public static class QuantLabCli
         InferCommand.Create(context),
         BenchCommand.Create(context),
         RunCommand.Create(context),
+        RetryCommand.Create(context),
         NodeCommand.Create(context),
         SubmitCommand.Create(context),
         StatusCommand.Create(context),
