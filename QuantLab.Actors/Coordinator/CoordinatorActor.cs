@@ -73,6 +73,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         Command<JobHeartbeat>(h => _state = _state.RenewLease(h.Key, h.WorkerId, h.Attempt, DateTimeOffset.UtcNow));
         Command<JobFinished>(OnFinished);
         Command<SubmitCampaign>(OnSubmit);
+        Command<RetryJobs>(OnRetry);
         Command<GetCampaignStatus>(g => Sender.Tell(_durable.Status(g.Campaign)));
         Command<GetCampaignResults>(g => Sender.Tell(_durable.Results(g.Campaign)));
         Command<WatchCampaign>(w =>
@@ -198,6 +199,14 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         _log.Info("campaign {0}: {1} jobs, {2} reused, {3} combinations dropped",
             submit.Plan.Campaign, decision.Accepted!.Total, decision.Accepted.Reused, decision.Accepted.Dropped);
         Record([decision.Event], () => sender.Tell(decision.Accepted!));
+    }
+
+    private void OnRetry(RetryJobs retry)
+    {
+        var sender = Sender;
+        var decision = _state.Retry(retry.Campaign, retry.Key, DateTimeOffset.UtcNow);
+        if (decision.Refused is { } refused) { sender.Tell(refused); return; }
+        Record([decision.Event!], () => sender.Tell(decision.Accepted!));
     }
 
     private void OnTerminated(Terminated t)

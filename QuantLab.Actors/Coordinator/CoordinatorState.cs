@@ -120,6 +120,8 @@ public sealed class CoordinatorState
             Result = c.Result, Error = c.Result.Error, Worker = c.Result.Worker, Node = c.Result.Node,
         }),
         JobFailed f => Update(f.Key, j => j with { Status = JobStatus.Failed, Error = f.Error, Worker = null, Node = null }),
+        JobsRetried r => r.Keys.Aggregate(this, (state, key) => state.Update(key,
+            j => j with { Status = JobStatus.Queued, Attempts = 0, Worker = null, Node = null, Result = null, Error = null })),
         _ => throw new ArgumentException($"unknown coordinator event {e.GetType().Name}"),
     };
 
@@ -255,6 +257,37 @@ public sealed class CoordinatorState
         var known = existing is not null && plan.Jobs.All(j => Jobs.TryGetValue(j.Key, out var e) && e.Campaigns.Contains(plan.Campaign) && e.Status != JobStatus.Failed);
         var e = known ? null : new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs, plan.Dropped, now);
         return new SubmitDecision(e, null, new CampaignAccepted(plan.Campaign, plan.Jobs.Count, reused, plan.Dropped.Count));
+    }
+
+    /// <summary>
+    /// <c>quantlab retry</c>: the campaign's failed jobs — or the one whose key is or starts with
+    /// <paramref name="key"/> — whatever failed them (a configuration failure is a result kept for its key, so it
+    /// is re-run only when asked), with every job downstream that failed because of them. Refused when the
+    /// campaign or the job is unknown, or nothing chosen has failed.
+    /// </summary>
+    public RetryDecision Retry(string campaign, string? key, DateTimeOffset now)
+    {
+        if (!Campaigns.TryGetValue(campaign, out var c))
+            return RetryDecision.Refuse(campaign, $"no campaign '{campaign}'");
+        static bool HasFailed(JobEntry j) => j.Status is JobStatus.Failed or JobStatus.ConfigurationFailed;
+        List<string> chosen;
+        if (key is null)
+            chosen = c.Keys.Where(k => HasFailed(Jobs[k])).ToList();
+        else
+        {
+            var matches = c.Keys.Where(k => k.StartsWith(key, StringComparison.Ordinal)).ToList();
+            if (matches.Count != 1)
+                return RetryDecision.Refuse(campaign, matches.Count == 0 ? $"campaign {campaign} has no job {key}" : $"{key} is the start of {matches.Count} job keys of {campaign}; give more of it");
+            if (!HasFailed(Jobs[matches[0]]))
+                return RetryDecision.Refuse(campaign, $"job {matches[0]} has not failed (it is {Jobs[matches[0]].Status.ToString().ToLowerInvariant()})");
+            chosen = matches;
+        }
+        if (chosen.Count == 0) return RetryDecision.Refuse(campaign, $"campaign {campaign} has no failed jobs");
+        var found = chosen.ToHashSet(StringComparer.Ordinal);
+        foreach (var entry in Jobs.Values.OrderBy(j => j.Seq))   // upstream jobs precede their dependents in Seq order
+            if (HasFailed(entry) && entry.Job.Upstream.Any(found.Contains)) found.Add(entry.Job.Key);
+        var keys = found.OrderBy(k => Jobs[k].Seq).ToList();
+        return new RetryDecision(new JobsRetried(campaign, keys, now), null, new RetryAccepted(campaign, keys.Count));
     }
 
     /// <summary>Whether a worker of this engine version may work here; null if so, else the reason.</summary>
@@ -403,6 +436,12 @@ public sealed class CoordinatorState
                     }
         return [.. result.OrderBy(e => e.Seq)];
     }
+}
+
+/// <summary>The outcome of a retry: the event to persist and the reply, or a refusal.</summary>
+public sealed record RetryDecision(JobsRetried? Event, CampaignRefused? Refused, RetryAccepted? Accepted)
+{
+    public static RetryDecision Refuse(string campaign, string reason) => new(null, new CampaignRefused(campaign, reason), null);
 }
 
 /// <summary>The outcome of a submission: the event to persist (null when nothing is new) and the reply.</summary>

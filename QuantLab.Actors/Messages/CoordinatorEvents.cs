@@ -32,3 +32,7 @@ public sealed record CoordinatorSnapshot(
     IReadOnlyList<Coordinator.JobEntry> Jobs,
     long NextSeq,
     DateTimeOffset At) : IQuantLabMessage;
+
+/// <summary><c>quantlab retry</c>: these failed jobs (configuration or environment), and the jobs that failed
+/// because of them, are queued again with fresh attempts and no result.</summary>
+public sealed record JobsRetried(string Campaign, IReadOnlyList<string> Keys, DateTimeOffset At) : ICoordinatorEvent;

@@ -30,6 +30,11 @@ public sealed record SubmitCampaign(CampaignPlan Plan) : IQuantLabMessage;
 public sealed record CampaignAccepted(string Campaign, int Total, int Reused, int Dropped) : IQuantLabMessage;
 public sealed record CampaignRefused(string Campaign, string Reason) : IQuantLabMessage;
 public sealed record GetCampaignStatus(string Campaign) : IQuantLabMessage;
+/// <summary>Re-runs the campaign's failed jobs (or the one whose key is or starts with <paramref name="Key"/>);
+/// answered by <see cref="RetryAccepted"/> or <see cref="CampaignRefused"/>.</summary>
+public sealed record RetryJobs(string Campaign, string? Key) : IQuantLabMessage;
+/// <param name="Jobs">Jobs queued again: the chosen failed jobs and those that failed because of them.</param>
+public sealed record RetryAccepted(string Campaign, int Jobs) : IQuantLabMessage;
 /// <summary>Subscribes the sender to the campaign's <see cref="CampaignStatus"/> after every change.</summary>
 public sealed record WatchCampaign(string Campaign) : IQuantLabMessage;
 public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;

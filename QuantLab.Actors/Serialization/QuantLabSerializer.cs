@@ -28,6 +28,7 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(JobAttemptFailed)] = "ql.job-attempt-failed.v1",
         [typeof(JobCompleted)] = "ql.job-completed.v2",
         [typeof(JobFailed)] = "ql.job-failed.v1",
+        [typeof(JobsRetried)] = "ql.jobs-retried.v1",
         // snapshots
         [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v1",
         // worker protocol
@@ -46,6 +47,8 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(CampaignAccepted)] = "ql.campaign-accepted.v1",
         [typeof(CampaignRefused)] = "ql.campaign-refused.v1",
         [typeof(GetCampaignStatus)] = "ql.get-campaign-status.v1",
+        [typeof(RetryJobs)] = "ql.retry-jobs.v1",
+        [typeof(RetryAccepted)] = "ql.retry-accepted.v1",
         [typeof(WatchCampaign)] = "ql.watch-campaign.v1",
         [typeof(GetCampaignResults)] = "ql.get-campaign-results.v1",
         [typeof(CampaignStatus)] = "ql.campaign-status.v1",

@@ -49,7 +49,7 @@ public static class LabDatabase
         }
         catch (SqliteException e)
         {
-            throw new InfrastructureException($"database {path}: {e.Message}", e);
+            throw Fault(path, e);
         }
     }
 
@@ -78,9 +78,39 @@ public static class LabDatabase
         }
         catch (SqliteException e)
         {
-            throw new InfrastructureException($"database {path}: {e.Message}", e);
+            throw Fault(path, e);
         }
     }
+
+    /// <summary>
+    /// A SQLite error at the database, named by its cause where SQLite tells it: SQLITE_READONLY (8), SQLITE_FULL
+    /// (13), and SQLITE_CANTOPEN (14) in a directory that cannot be written (a WAL database needs its -shm index
+    /// beside it, even to be read).
+    /// </summary>
+    public static InfrastructureException Fault(string path, SqliteException e) => e.SqliteErrorCode switch
+    {
+        8 => StorageFault.ReadOnly($"database {path}", e),
+        13 => StorageFault.DiskFull(path, e),
+        10 when StorageFault.NoSpaceAt(DirectoryOf(path)) => StorageFault.DiskFull(path, e),   // SQLITE_IOERR on a full disk
+        14 when !StorageFault.CanWriteIn(DirectoryOf(path)) => StorageFault.ReadOnly($"database {path} (its directory)", e),
+        _ => new InfrastructureException($"database {path}: {e.Message}", e),
+    };
+
+    /// <summary>
+    /// Why writing to the database failed, from any exception (the journal wraps SQLite's in its own): a SQLite
+    /// or file-system fault by its cause, a full disk even when the error does not say so, else the error itself.
+    /// </summary>
+    public static InfrastructureException Fault(string path, Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SqliteException sqlite) return Fault(path, sqlite);
+            if (StorageFault.IsDiskFull(inner) || StorageFault.IsReadOnly(inner)) return StorageFault.Of(path, inner);
+        }
+        return StorageFault.NoSpaceAt(DirectoryOf(path)) ? StorageFault.DiskFull(path, e) : new InfrastructureException($"database {path}: {e.GetBaseException().Message}", e);
+    }
+
+    private static string DirectoryOf(string path) => Path.GetDirectoryName(Path.GetFullPath(path))!;
 
     /// <summary>Another application's SQLite file (tables, but no quantlab_schema) is refused before anything in it changes.</summary>
     private static void RefuseForeign(SqliteConnection connection, string path)

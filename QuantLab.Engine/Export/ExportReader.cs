@@ -90,7 +90,7 @@ internal sealed class ExportReader(string directory)
     {
         int weightBits = Bits(o, path, "weightBits"), outputBits = Bits(o, path, "outputBits");
         var weightShape = isConv ? new[] { outC, inC, k, k } : new[] { outC, inC };
-        var weightFile = Path.Combine(directory, String(o, path, "weights"));
+        var weightFile = ArrayFile(o, path, "weights", "weightsSha256");
         short[] weights = weightBits <= 8
             ? Array<sbyte>(weightFile, weightShape).Select(v => (short)v).ToArray()
             : Array<short>(weightFile, weightShape);
@@ -108,7 +108,7 @@ internal sealed class ExportReader(string directory)
         if (o["bias"] is JsonObject b)
         {
             var mode = String(b, $"{path}.bias", "mode");
-            var file = Path.Combine(directory, String(b, $"{path}.bias", "file"));
+            var file = ArrayFile(b, $"{path}.bias", "file", "sha256");
             switch (mode)
             {
                 case "int32": bias = BiasMode.Int32; bq = Array<int>(file, [outC]); break;
@@ -160,6 +160,28 @@ internal sealed class ExportReader(string directory)
             : Array<short>(inputsPath, inputShape);
         var logits = Array<int>(Path.Combine(dir, "logits.npy"), [n, classes]);
         return new ExportedTestSet(inputs, labels.Data, logits, classes);
+    }
+
+    /// <summary>
+    /// The array file that <paramref name="key"/> names, checked before it is read: a plain path inside the
+    /// export directory (not absolute, no way out through '..'), whose SHA-256 is the one model.json records
+    /// under <paramref name="hashKey"/>, so a tampered array is refused even without testset/ to compare with.
+    /// </summary>
+    private string ArrayFile(JsonObject o, string path, string key, string hashKey)
+    {
+        var name = String(o, path, key);
+        var root = Path.GetFullPath(directory);
+        var file = Path.GetFullPath(Path.Combine(root, name));
+        if (Path.IsPathRooted(name) || !file.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw Bad($"{path}.{key}", $"'{name}' is outside the export directory; array files must be inside it");
+        if (o[hashKey] is null)
+            throw Bad($"{path}.{hashKey}", $"is missing: model.json records every array's SHA-256 (an export written before it did: export it again)");
+        var expected = String(o, path, hashKey);
+        if (!File.Exists(file)) throw new BadInputException($"{file}: not found (named by {_manifest} at {path}.{key})");
+        var actual = IntExport.FileSha256(file);
+        if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+            throw new BadInputException($"{file}: SHA-256 {actual} differs from {expected} recorded in {_manifest} at {path}.{hashKey}; the export was changed after it was written");
+        return file;
     }
 
     private static T[] Array<T>(string file, int[] shape) where T : unmanaged

@@ -109,6 +109,7 @@ public static class IntExport
             o["outFeatures"] = layer.OutChannels;
         }
         o["weights"] = weightFile;
+        o["weightsSha256"] = FileSha256(Path.Combine(dir, weightFile));
         o["weightBits"] = layer.WeightBits;
         o["weightScale"] = Array(layer.WeightScale);
         o["inputScale"] = layer.InputScale;
@@ -120,11 +121,11 @@ public static class IntExport
         {
             case BiasMode.Int32:
                 Npy.Write<int>(Path.Combine(dir, biasFile), layer.BiasInt32!, layer.OutChannels);
-                o["bias"] = new JsonObject { ["mode"] = "int32", ["file"] = biasFile };
+                o["bias"] = new JsonObject { ["mode"] = "int32", ["file"] = biasFile, ["sha256"] = FileSha256(Path.Combine(dir, biasFile)) };
                 break;
             case BiasMode.Float:
                 Npy.Write<double>(Path.Combine(dir, biasFile), layer.BiasFloat!, layer.OutChannels);
-                o["bias"] = new JsonObject { ["mode"] = "float", ["file"] = biasFile };
+                o["bias"] = new JsonObject { ["mode"] = "float", ["file"] = biasFile, ["sha256"] = FileSha256(Path.Combine(dir, biasFile)) };
                 break;
             default:
                 o["bias"] = null;
@@ -141,6 +142,9 @@ public static class IntExport
             : new JsonObject { ["mode"] = "float", ["multiplier"] = Array(layer.Multiplier) };
         return o;
     }
+
+    /// <summary>An array file's SHA-256 (lower-case hex), recorded in model.json and checked on every read.</summary>
+    public static string FileSha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 
     private static JsonArray Array(double[] values) => new(values.Select(v => (JsonNode)v).ToArray());
 

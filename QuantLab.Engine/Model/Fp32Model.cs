@@ -36,11 +36,9 @@ public sealed class Fp32Model
     /// <summary>A new module holding exactly these weights.</summary>
     public LeNet5 ToModule()
     {
-        // Constructing a module draws its initial weights from torch's process-wide generator: under the gate a
-        // seeded training holds between manual_seed and its own construction, so that an evaluation's module
-        // built meanwhile on another worker cannot shift that training's initial weights.
-        LeNet5 module;
-        lock (Training.Trainer.InitGate) module = new LeNet5(HasBias);
+        // Construction draws throwaway initial weights from torch's process-wide generator; no training depends
+        // on that generator (LeNet5.Seeded), and every weight is overwritten below.
+        var module = new LeNet5(HasBias);
         using (no_grad())
         {
             foreach (var (name, p) in module.named_parameters())

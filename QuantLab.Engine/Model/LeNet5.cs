@@ -26,6 +26,37 @@ public sealed class LeNet5 : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// A LeNet-5 whose initial weights come from <paramref name="seed"/> alone: a generator of its own, never
+    /// torch's process-wide one, so concurrent trainings (a node's workers) cannot shift each other's weights,
+    /// whatever the scheduling. The distributions and the order of the draws are torch's defaults for Conv2d and
+    /// Linear (weight: kaiming_uniform_ with a = √5, i.e. U(±1/√fan_in); bias: U(±1/√fan_in), layer by layer),
+    /// so a seed gives the weights torch.manual_seed(seed) followed by construction gave.
+    /// </summary>
+    public static LeNet5 Seeded(bool bias, int seed)
+    {
+        var module = new LeNet5(bias);
+        using var generator = new torch.Generator((ulong)seed);
+        using (no_grad())
+        {
+            foreach (var layer in new nn.Module[] { module.conv1, module.conv3, module.conv5, module.fc6, module.output })
+            {
+                var parameters = layer.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                var weight = parameters["weight"];
+                long fanIn = weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+                // torch.nn.init.kaiming_uniform_(weight, a=sqrt(5)): gain = sqrt(2/(1+a²)), bound = sqrt(3)·gain/sqrt(fan_in).
+                double a = Math.Sqrt(5), gain = Math.Sqrt(2.0 / (1 + a * a)), std = gain / Math.Sqrt(fanIn), bound = Math.Sqrt(3.0) * std;
+                weight.uniform_(-bound, bound, generator);
+                if (parameters.TryGetValue("bias", out var b))
+                {
+                    double biasBound = 1 / Math.Sqrt(fanIn);
+                    b.uniform_(-biasBound, biasBound, generator);
+                }
+            }
+        }
+        return module;
+    }
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();

@@ -41,10 +41,9 @@ public static class EngineBench
     public static EngineBenchReport Run(LabeledImages train, LabeledImages test, int referenceImages = 500, Action<string>? log = null)
     {
         TorchRuntime.EnsureInitialized();
-        manual_seed(1);
         Fp32Model model, biasModel;
-        using (var module = new LeNet5(bias: false)) model = Fp32Model.FromModule(module, new ModelManifest());
-        using (var module = new LeNet5(bias: true)) biasModel = Fp32Model.FromModule(module, new ModelManifest());
+        using (var module = LeNet5.Seeded(bias: false, seed: 1)) model = Fp32Model.FromModule(module, new ModelManifest());
+        using (var module = LeNet5.Seeded(bias: true, seed: 1)) biasModel = Fp32Model.FromModule(module, new ModelManifest());
         var calibration = Calibrator.Sample(train, 500);
         int n = test.Count, cores = Environment.ProcessorCount;
         var seed = QuantizationConfig.Default;

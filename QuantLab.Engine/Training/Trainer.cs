@@ -9,9 +9,6 @@ namespace QuantLab.Engine.Training;
 /// mini-batches, the test accuracy after every epoch.</summary>
 public static class Trainer
 {
-    /// <summary>Held while a module is constructed from torch's process-wide generator (see <see cref="SeededModel"/>).</summary>
-    internal static readonly Lock InitGate = new();
-
     public sealed record Result(LeNet5 Model, IReadOnlyList<EpochResult> Epochs, double Seconds)
     {
         public double TestAccuracy => Epochs[^1].TestAccuracy;
@@ -32,18 +29,10 @@ public static class Trainer
         return new Result(model, epochs, watch.Elapsed.TotalSeconds);
     }
 
-    /// <summary>
-    /// A LeNet-5 whose initial weights come from <paramref name="seed"/>, or <paramref name="from"/>'s
-    /// weights. The seed is process-wide, so concurrent trainings (a node's workers) take turns here.
-    /// </summary>
-    internal static LeNet5 SeededModel(bool bias, int seed, Fp32Model? from = null)
-    {
-        lock (InitGate)
-        {
-            torch.manual_seed(seed);
-            return from is null ? new LeNet5(bias) : from.ToModule();
-        }
-    }
+    /// <summary>A LeNet-5 whose initial weights come from <paramref name="seed"/> alone (<see cref="LeNet5.Seeded"/>),
+    /// or <paramref name="from"/>'s weights.</summary>
+    internal static LeNet5 SeededModel(bool bias, int seed, Fp32Model? from = null) =>
+        from is null ? LeNet5.Seeded(bias, seed) : from.ToModule();
 
     /// <summary>
     /// The seed's training loop, shared by FP32 training and QAT: SGD over <paramref name="model"/>'s

@@ -36,7 +36,7 @@ public static class ExportCommand
         var output = new Option<string>("--out") { Description = "Directory to write (written whole or not at all)", Required = true };
         var format = new Option<string>("--format")
         {
-            Description = "npy: model.json + NumPy arrays + testset/ (DESIGN.md §4); onnx: model.onnx + testset/ (see README, 'ONNX export'); hw: the hardware testbench kit (see README, 'Hardware kit')",
+            Description = "npy: model.json + NumPy arrays + testset/ (docs/design.md §4); onnx: model.onnx + testset/ (see README, 'ONNX export'); hw: the hardware testbench kit (see README, 'Hardware kit')",
             DefaultValueFactory = _ => "npy",
         };
         var vectors = new Option<int>("--vectors") { Description = "hw only: golden vectors for this many test images", DefaultValueFactory = _ => HardwareKit.DefaultVectors };

@@ -10,6 +10,9 @@ public static class LabOptions
 {
     public static Option<string?> Database() => new("--db") { Description = $"The campaign database (SQLite file); default QuantLab:Storage:Database ({new QuantLab.Host.Configuration.StorageOptions().Database})" };
 
+    /// <summary><c>--json</c> of the verbs that run a lab to a campaign's end (run, retry).</summary>
+    public static Option<bool> FinalStatusJson() => new("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
+
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };
 
     public static string DatabasePath(CliContext ctx, string? flag) => flag ?? ctx.Options.Storage.Database;

@@ -27,7 +27,8 @@ public static class NodeCommand
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var count = roleList.Contains("worker") ? LabOptions.WorkerCount(ctx, parse.GetValue(workers)) : 0;
             var node = new ClusterNode(p, seedList, roleList);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(path, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine);
+            using var shared = LabLock.AcquireShared(path);
+            using var host = LabHost.Build(ctx.Options, new LabProcess(path, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine, verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try
             {

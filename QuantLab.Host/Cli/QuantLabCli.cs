@@ -14,8 +14,12 @@ public static class QuantLabCli
 {
     public const int Ok = 0, Failed = 1, BadInput = 2, Infrastructure = 3, Interrupted = 130, Terminated = 143;
 
+    /// <summary>Every verb's <c>--verbose</c>: stack traces of logged and reported errors (for debugging QuantLab itself).</summary>
+    public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show errors with their stack traces", Recursive = true };
+
     public static RootCommand Build(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
     {
+        Verbose,
         DataCommand.Create(context),
         ModelCommand.Create(context),
         TrainCommand.Create(context),
@@ -23,6 +27,7 @@ public static class QuantLabCli
         InferCommand.Create(context),
         BenchCommand.Create(context),
         RunCommand.Create(context),
+        RetryCommand.Create(context),
         NodeCommand.Create(context),
         SubmitCommand.Create(context),
         StatusCommand.Create(context),
@@ -67,6 +72,7 @@ public static class QuantLabCli
         catch (QuantLabException e)
         {
             error.WriteLine($"error: {e.Message}");
+            if (args.Contains(Verbose.Name) && e.InnerException is { } cause) error.WriteLine(cause);
             return e.ExitCode;
         }
         catch (TrainingDivergedException e)

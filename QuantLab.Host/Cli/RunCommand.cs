@@ -20,7 +20,7 @@ public static class RunCommand
         var spec = new Argument<string>("spec") { Description = "The campaign spec (experiments/*.json)" };
         var db = LabOptions.Database();
         var workers = LabOptions.Workers();
-        var json = new Option<bool>("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
+        var json = LabOptions.FinalStatusJson();
         var command = new Command("run", "Run a campaign in this process (coordinator + workers); running it again resumes") { spec, db, workers, json };
         command.SetAction(async (parse, cancel) =>
         {
@@ -29,69 +29,56 @@ public static class RunCommand
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
             if (count < 1) throw new BadInputException("run needs at least one worker (--workers 1 or more)");
-            using var exclusive = RunLock.Acquire(path);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, count, Cluster: null), log: ctx.Err.WriteLine);
-            await LabHost.StartAsync(host, cancel);
-            try
+            return await RunLabAsync(ctx, path, count, plan.Campaign, parse.GetValue(json), parse.GetValue(QuantLabCli.Verbose), async (coordinator, watch, c) =>
             {
-                var system = host.Services.GetRequiredService<ActorSystem>();
-                var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
-                var accepted = await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), cancel);
+                var accepted = await watch.Guard(t => CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), t), c);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
                 // Grouped by reason; the report's JSON lists every dropped combination.
                 foreach (var (reason, n, example) in plan.DroppedByReason())
                     ctx.Err.WriteLine($"  dropped {n}: {reason} (e.g. {example})");
-                var progress = ProgressPrinter.For(ctx.Err, TimeSpan.FromSeconds(ctx.Options.Orchestration.ProgressSeconds));
-                CampaignStatus final;
-                try
-                {
-                    final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, progress.Report, cancel);
-                }
-                finally
-                {
-                    progress.Finish();
-                }
-                StatusCommand.Print(ctx, final, parse.GetValue(json));
-                // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
-                var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", plan.Campaign);
-                var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, path, await LabReader.LoadAsync(path), plan.Campaign, reports);
-                ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
-                // 3 when the environment failed jobs (fix it and run again: they are retried), 1 when configurations failed.
-                return final.EnvironmentFailed > 0 ? 3 : final.Failed > 0 ? 1 : 0;
-            }
-            finally
-            {
-                await host.StopAsync(CancellationToken.None);
-            }
+            }, cancel);
         });
         return command;
     }
-}
 
-/// <summary>One <c>run</c> per database at a time: two single-process coordinators on one journal would interleave.</summary>
-public sealed class RunLock : IDisposable
-{
-    private readonly FileStream _file;
-
-    private RunLock(FileStream file) => _file = file;
-
-    public static RunLock Acquire(string databasePath)
+    /// <summary>
+    /// A single-process lab on <paramref name="path"/> (held alone) that lets <paramref name="start"/> give its
+    /// coordinator work for <paramref name="campaign"/>, follows the campaign to its end, prints its status, writes
+    /// its report beside the database, and returns the exit code: 3 when the environment failed jobs (fix it and
+    /// run again: they are retried), 1 when configurations failed, else 0. Shared by <c>run</c> and <c>retry</c>.
+    /// </summary>
+    internal static async Task<int> RunLabAsync(CliContext ctx, string path, int workers, string campaign, bool json, bool verbose,
+        Func<IActorRef, CoordinatorWatch, CancellationToken, Task> start, CancellationToken cancel)
     {
-        var path = Path.GetFullPath(databasePath) + ".run-lock";
+        using var exclusive = LabLock.AcquireExclusive(path);
+        using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, workers, Cluster: null), log: ctx.Err.WriteLine, verbose: verbose);
+        await LabHost.StartAsync(host, cancel);
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
+            using var watch = new CoordinatorWatch(system, coordinator, path);
+            await start(coordinator, watch, cancel);
+            var progress = ProgressPrinter.For(ctx.Err, TimeSpan.FromSeconds(ctx.Options.Orchestration.ProgressSeconds));
+            CampaignStatus final;
+            try
+            {
+                final = await watch.Guard(c => CampaignClient.FollowAsync(system, coordinator, campaign, progress.Report, c), cancel);
+            }
+            finally
+            {
+                progress.Finish();
+            }
+            StatusCommand.Print(ctx, final, json);
+            // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
+            var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", campaign);
+            var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, path, await LabReader.LoadAsync(path), campaign, reports);
+            ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
+            return final.EnvironmentFailed > 0 ? 3 : final.Failed > 0 ? 1 : 0;
         }
-        catch (IOException e)
+        finally
         {
-            throw new InfrastructureException($"database {databasePath} is in use by another 'quantlab run' ({e.Message})", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new InfrastructureException($"database {databasePath}: cannot write beside it ({e.Message})", e);
+            await host.StopAsync(CancellationToken.None);
         }
     }
-
-    public void Dispose() => _file.Dispose();
 }

@@ -12,21 +12,24 @@ public static class StatusCommand
     {
         var campaign = new Argument<string?>("campaign") { Description = "The campaign's name (default: every campaign in the database)", Arity = ArgumentArity.ZeroOrOne };
         var db = LabOptions.Database();
-        var json = new Option<bool>("--json") { Description = "One JSON document: campaign, state (queued|running|completed|failed), jobs {total, done, failed, running, queued}; without a campaign, {campaigns: [...]}" };
-        var command = new Command("status", "Show a campaign's progress from the database") { campaign, db, json };
+        var json = new Option<bool>("--json") { Description = "One JSON document: campaign, state (queued|running|interrupted|completed|failed), jobs {total, done, failed, running, queued}; without a campaign, {campaigns: [...]}" };
+        var command = new Command("status", "Show a campaign's progress from the database (the campaign is optional: without it, every campaign's)") { campaign, db, json };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var state = await LabReader.LoadAsync(path);
+            // Read once, before the statuses: whether a live process works on this database.
+            bool orphaned = LabLock.IsHeld(path) == false;
+            CampaignStatus StatusOf(string c) => orphaned ? Interrupted(state.Status(c)) : state.Status(c);
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(campaign) is { } name)
             {
                 LabReader.RequireCampaign(state, name, path);
-                Print(ctx, state.Status(name), asJson);
+                Print(ctx, StatusOf(name), asJson);
                 return 0;
             }
-            var all = state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(state.Status).ToList();
+            var all = state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(StatusOf).ToList();
             if (asJson) ctx.WriteJson(new { campaigns = all.Select(StatusDocument.Of) });
             else if (all.Count == 0) ctx.Out.WriteLine("no campaigns");
             else foreach (var s in all) ctx.Out.WriteLine(CampaignClient.Describe(s));
@@ -34,6 +37,19 @@ public static class StatusCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// A campaign whose jobs the events show running while no process holds the database: the process died
+    /// (kill -9, a crash, a power cut) before it could record anything. Its running jobs are queued again by
+    /// the next <c>run</c>, so they count as queued.
+    /// </summary>
+    public static CampaignStatus Interrupted(CampaignStatus s) => s.State != "running" ? s : s with
+    {
+        State = "interrupted",
+        Running = 0,
+        Queued = s.Queued + s.Running,
+        Stages = s.Stages?.Select(x => x with { Running = 0, Queued = x.Queued + x.Running }).ToList(),
+    };
 
     public static void Print(CliContext ctx, CampaignStatus s, bool json)
     {

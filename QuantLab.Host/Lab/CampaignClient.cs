@@ -9,12 +9,19 @@ namespace QuantLab.Host.Lab;
 /// <summary>Talks to the coordinator (a local actor or the singleton's proxy) for <c>run</c> and <c>submit</c>.</summary>
 public static class CampaignClient
 {
-    public static async Task<CampaignAccepted> SubmitAsync(IActorRef coordinator, CampaignPlan plan, TimeSpan timeout, CancellationToken cancel)
+    public static Task<CampaignAccepted> SubmitAsync(IActorRef coordinator, CampaignPlan plan, TimeSpan timeout, CancellationToken cancel) =>
+        AskAsync<CampaignAccepted>(coordinator, new SubmitCampaign(plan), timeout, cancel);
+
+    public static Task<RetryAccepted> RetryAsync(IActorRef coordinator, string campaign, string? key, TimeSpan timeout, CancellationToken cancel) =>
+        AskAsync<RetryAccepted>(coordinator, new RetryJobs(campaign, key), timeout, cancel);
+
+    /// <summary>The coordinator's answer <typeparamref name="T"/>; its refusal is bad input, its silence the infrastructure's fault.</summary>
+    private static async Task<T> AskAsync<T>(IActorRef coordinator, object message, TimeSpan timeout, CancellationToken cancel)
     {
         object reply;
         try
         {
-            reply = await coordinator.Ask<object>(new SubmitCampaign(plan), timeout, cancel);
+            reply = await coordinator.Ask<object>(message, timeout, cancel);
         }
         catch (AskTimeoutException e)
         {
@@ -22,7 +29,7 @@ public static class CampaignClient
         }
         return reply switch
         {
-            CampaignAccepted a => a,
+            T accepted => accepted,
             CampaignRefused r => throw new BadInputException($"campaign {r.Campaign} refused: {r.Reason}"),
             _ => throw new InfrastructureException($"unexpected reply from the coordinator: {reply.GetType().Name}"),
         };

@@ -59,7 +59,8 @@ public static class LabHost
     /// host starts (<c>ValidateOnStart</c>), for callers that did not bind them through <see cref="AppConfiguration.Bind"/>.
     /// </summary>
     /// <param name="log">Where an engine executor reports MNIST acquisition (stderr); default: nowhere.</param>
-    public static IHost Build(QuantLabOptions options, LabProcess lab, Func<IJobExecutor>? executors = null, Action<string>? log = null)
+    /// <param name="verbose">Log exceptions with their stack traces (<c>--verbose</c>).</param>
+    public static IHost Build(QuantLabOptions options, LabProcess lab, Func<IJobExecutor>? executors = null, Action<string>? log = null, bool verbose = false)
     {
         if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(options.Cluster.Hostname, node.Port);
         if (lab.Database is not null) LabDatabase.Initialize(lab.Database);
@@ -68,8 +69,12 @@ public static class LabHost
             .ConfigureLogging(logging =>
             {
                 logging.ClearProviders();
-                logging.AddSimpleConsole(c => c.SingleLine = true);
-                logging.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
+                logging.AddConsole(c =>
+                {
+                    c.LogToStandardErrorThreshold = LogLevel.Trace;
+                    c.FormatterName = LogLine.Name;
+                });
+                logging.AddConsoleFormatter<LogLine, LogLineOptions>(o => o.Verbose = verbose);
                 logging.SetMinimumLevel(LogLevel.Warning);
             })
             // Signals belong to the CLI (QuantLabCli), which cancels the verb; the default ConsoleLifetime would

@@ -144,6 +144,39 @@ public class CoordinatorStateTests
     }
 
     [Fact]
+    public void Retry_queues_the_chosen_failed_jobs_of_either_kind_with_the_jobs_that_failed_because_of_them()
+    {
+        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var st);
+        Assert.Equal("campaign small has no failed jobs", s.Retry("small", null, T0).Refused!.Reason);
+        Assert.Contains("has not failed (it is running)", s.Retry("small", st.Key, T0).Refused!.Reason);
+        Assert.Contains("no campaign 'nope'", s.Retry("nope", null, T0).Refused!.Reason);
+        s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", st.Key, 1, JobOutcome.ConfigurationFailure("loss is NaN"), 5), T0));
+        var downstream = s.Jobs.Keys.First(k => k != st.Key);
+        Assert.Contains("has no job zzz", s.Retry("small", "zzz", T0).Refused!.Reason);
+
+        // The training's configuration failed and took its three dependents with it: retrying it re-runs all four.
+        var decision = s.Retry("small", st.Key[..12], T0);
+        Assert.Equal(new RetryAccepted("small", 4), decision.Accepted);
+        Assert.Equal(st.Key, decision.Event!.Keys[0]);
+        s = s.Apply(decision.Event);
+        Assert.All(s.Jobs.Values, j => Assert.Equal((JobStatus.Queued, 0, (JobResult?)null), (j.Status, j.Attempts, j.Result)));
+        Assert.Equal("queued", s.Status("small").State);
+
+        // Environment failures too, all of a campaign's at once (no --job).
+        for (var attempt = 1; attempt <= Policy.MaxAttempts; attempt++)
+        {
+            s = Start(s, "w1", out var again);
+            s = s.ApplyAll(s.Finish(new JobFinished("w1", "node-a", again.Key, attempt, JobOutcome.InfrastructureFailure("data directory unreadable"), 5), T0));
+        }
+        Assert.Equal(JobStatus.Failed, s.Jobs[downstream].Status);
+        s = s.Apply(s.Retry("small", null, T0).Event!);
+        s = Start(s, "w1", out var retried);
+        Assert.Equal((st.Key, 1), (retried.Key, retried.Attempt));
+        s = Succeed(s, retried);
+        Assert.Equal(JobStatus.Succeeded, s.Jobs[st.Key].Status);
+    }
+
+    [Fact]
     public void A_campaign_that_shares_a_training_whose_configuration_failed_does_not_wait_for_it()
     {
         var plan = TestPlans.Small();

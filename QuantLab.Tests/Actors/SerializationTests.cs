@@ -31,6 +31,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new JobAttemptFailed(job.Key, "w1", 1, "boom", At);
         yield return new JobCompleted(result, At);
         yield return new JobFailed(job.Key, "failed 3 times", 3, At);
+        yield return new JobsRetried("c", [job.Key, "k2"], DateTimeOffset.UnixEpoch);
         yield return new RegisterWorker("w1", "node", "1.0.0");
         yield return new WorkerAccepted("w1");
         yield return new WorkerRefused("w1", "engine differs");
@@ -45,6 +46,8 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new CampaignAccepted("c", 10, 3, 1);
         yield return new CampaignRefused("c", "engine");
         yield return new GetCampaignStatus("c");
+        yield return new RetryJobs("c", "ab12");   // (a null key, every failed job, round-trips the same way)
+        yield return new RetryAccepted("c", 3);
         yield return new WatchCampaign("c");
         yield return new GetCampaignResults("c");
         yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2, [new StageCounts("train", 2, 2, 0, 0, 0), new StageCounts("evaluate", 8, 3, 1, 2, 2)]);

@@ -4,6 +4,7 @@ using QuantLab.Engine.Export;
 using QuantLab.Engine.Int;
 using QuantLab.Engine.Ptq;
 using QuantLab.Engine.Quantization;
+using QuantLab.Tests.Host;
 
 namespace QuantLab.Tests.Engine;
 
@@ -89,6 +90,50 @@ public sealed class ExportTests : IDisposable
         Assert.Contains("fc6.weight.npy", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
 
         Assert.Contains("not found", Assert.Throws<BadInputException>(() => IntExport.Read(Path.Combine(_dir, "nothing"))).Message);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]   // testset/ removed: nothing to compare the logits with, only the recorded hashes
+    public void A_tampered_array_or_an_array_path_outside_the_export_is_refused_by_infer(bool withTestSet)
+    {
+        var (model, testSet) = Quantized(QuantizationConfig.Default with { Bias = BiasMode.Int32 });
+        var dir = Path.Combine(_dir, "e");
+        IntExport.Write(dir, model, testSet);
+        if (!withTestSet) Directory.Delete(Path.Combine(dir, "testset"), true);
+        var manifest = Path.Combine(dir, "model.json");
+        var original = File.ReadAllText(manifest);
+        var weights = Path.Combine(dir, "conv3.weight.npy");
+        var bytes = File.ReadAllBytes(weights);
+
+        void Refused(string expected, string name)
+        {
+            Assert.Contains(expected, Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+            var r = CliRunner.Run("infer", "--model", dir);
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains(expected, r.Err);
+            Assert.Contains(name, r.Err);
+        }
+
+        var tampered = (byte[])bytes.Clone();
+        tampered[^1] ^= 1;   // one weight changed by one: a valid array, a different model
+        File.WriteAllBytes(weights, tampered);
+        Refused("differs from", "conv3.weight.npy");
+        File.WriteAllBytes(weights, bytes);
+
+        var outside = Path.Combine(_dir, "outside.npy");
+        File.WriteAllBytes(outside, bytes);
+        File.WriteAllText(manifest, original.Replace("\"conv3.weight.npy\"", "\"../outside.npy\""));
+        Refused("outside the export directory", "../outside.npy");
+        File.WriteAllText(manifest, original.Replace("\"conv3.weight.npy\"", $"\"{outside}\""));
+        Refused("outside the export directory", outside);
+        File.WriteAllText(manifest, original.Replace("\"conv1.bias.npy\"", "\"testset/../../e/conv1.bias.npy\""));
+        Assert.NotNull(IntExport.Read(dir).Model);   // a '..' that stays inside is only a spelling
+
+        var bias = JsonNode.Parse(original)!;
+        bias["layers"]![0]!["bias"]!.AsObject().Remove("sha256");
+        File.WriteAllText(manifest, bias.ToJsonString());
+        Refused("$.layers[0].bias.sha256 is missing", "model.json");
     }
 
     [Fact]

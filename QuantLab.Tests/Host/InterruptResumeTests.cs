@@ -9,25 +9,14 @@ public sealed class InterruptResumeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("ql-interrupt-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static readonly Dictionary<string, string> SlowSyntheticJobs = new(LabTestSupport.FastTimings)
-    {
-        // Each job takes 1 s: time to interrupt mid-campaign even when a loaded machine delays the signal by seconds.
-        ["QuantLab:Orchestration:Executor"] = "synthetic:1000",
-    };
-
     [Theory]
     [InlineData("INT", 130, "interrupted")]    // Ctrl+C
     [InlineData("TERM", 143, "terminated")]    // kill, timeout(1), a scheduler or service manager stopping the run
     public async Task An_interrupted_run_loses_nothing_finished_and_a_second_run_completes_it(string signal, int exitCode, string message)
     {
-        var spec = Path.Combine(_dir, "sweep.json");
-        File.WriteAllText(spec, """
-            { "name": "interrupt-test",
-              "train": [{ "id": "m", "seed": [1, 2, 3, 4, 5, 6, 7, 8] }] }
-            """);
-        var db = Path.Combine(_dir, "lab.db");
+        var (spec, db) = EightJobCampaign();
 
-        using (var run = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        using (var run = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
         {
             // Interrupt once at least two jobs have finished.
             using var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -45,7 +34,7 @@ public sealed class InterruptResumeTests : IDisposable
         Assert.NotEqual("completed", afterInterrupt.GetProperty("state").GetString());
         var finishedBefore = Results(db);
 
-        using (var again = new QuantlabProcess(SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        using (var again = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
         {
             Assert.True(await again.WaitAsync(TimeSpan.FromMinutes(2)) == 0, again.ToString());
             Assert.Contains("report: ", again.Err);
@@ -55,6 +44,40 @@ public sealed class InterruptResumeTests : IDisposable
         Assert.Equal(8, finishedAfter.Count);                              // one result per job: none ran twice
         foreach (var (key, result) in finishedBefore)
             Assert.Equal(result, finishedAfter[key]);                     // what had finished before Ctrl+C is kept as it was
+    }
+
+    [Fact]
+    public async Task After_kill_9_status_shows_the_campaign_interrupted_not_running()
+    {
+        var (spec, db) = EightJobCampaign();
+        using (var run = new QuantlabProcess(LabTestSupport.SlowSyntheticJobs, "run", spec, "--db", db, "--workers", "1"))
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            while (!run.Err.Contains("1 running") && !run.HasExited)
+                await Task.Delay(100, wait.Token);
+            Assert.False(run.HasExited, run.ToString());
+            Assert.Equal("running", Status(db).GetProperty("state").GetString());   // a live process holds the database
+            run.Kill();
+        }
+
+        var status = Status(db);
+        Assert.Equal("interrupted", status.GetProperty("state").GetString());
+        Assert.Equal(0, status.GetProperty("jobs").GetProperty("running").GetInt32());
+        var text = LabTestSupport.Run(LabTestSupport.Configuration(), "status", "--db", db);
+        Assert.True(text.ExitCode == 0, text.ToString());
+        Assert.Contains("interrupt-test: interrupted", text.Out);
+        Assert.Contains(", 0 running", text.Out);
+    }
+
+    /// <summary>Eight synthetic trainings (the slow executor makes each take 1 s), and the database path.</summary>
+    private (string Spec, string Db) EightJobCampaign()
+    {
+        var spec = Path.Combine(_dir, "sweep.json");
+        File.WriteAllText(spec, """
+            { "name": "interrupt-test",
+              "train": [{ "id": "m", "seed": [1, 2, 3, 4, 5, 6, 7, 8] }] }
+            """);
+        return (spec, Path.Combine(_dir, "lab.db"));
     }
 
     /// <summary>Job key → its recorded result (the report's JSON of it), from the database alone.</summary>

@@ -24,6 +24,13 @@ public static class LabTestSupport
         ["QuantLab:Orchestration:ProgressSeconds"] = "0",
     };
 
+    /// <summary>Each job takes 1 s: time to interrupt a campaign (or fill its disk) midway, even when a loaded
+    /// machine delays a signal by seconds.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SlowSyntheticJobs = new Dictionary<string, string>(FastTimings)
+    {
+        ["QuantLab:Orchestration:Executor"] = "synthetic:1000",
+    };
+
     public static IConfiguration Configuration(IReadOnlyDictionary<string, string>? extra = null)
     {
         var values = new Dictionary<string, string?>();

@@ -102,7 +102,7 @@ public sealed partial class LayeringTests
     private static string StripComments(string code) =>
         Regex.Replace(code, @"//[^\n]*|/\*.*?\*/|@?""(?:[^""\\\n]|\\.)*""", " ", RegexOptions.Singleline);
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "QuantLab.sln"))) return dir.FullName;
