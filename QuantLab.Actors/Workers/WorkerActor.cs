@@ -22,6 +22,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <summary>Below this a job is short: a round trip per job (a journal write before each lease) would be a noticeable share of its time.</summary>
     public static readonly TimeSpan ShortJob = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Short jobs in a row before the worker holds several: a held job counts as running in every status, so one
+    /// short job among long ones (a calibration found in the cache between evaluations) must not fill the queue
+    /// with long jobs that would show as running while they wait.
+    /// </summary>
+    public const int ShortStreak = 8;
+
     private readonly IActorRef _coordinator;
     private readonly WorkerSettings _settings;
     private readonly string _workerId;
@@ -31,7 +38,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <summary>Jobs leased to this worker that have not run to the end yet (running or queued on the runner).</summary>
     private readonly Dictionary<string, JobAssignment> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Key, int Attempt), JobFinished> _unacknowledged = [];
-    private bool _shortJobs;
+    private int _shortJobs;   // finished in a row, each shorter than ShortJob
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -78,7 +85,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             _held.Remove(ran.Key);
             if (_held.Count == 0) Timers.Cancel("heartbeat");
-            _shortJobs = TimeSpan.FromMilliseconds(ran.DurationMs) < ShortJob;
+            _shortJobs = TimeSpan.FromMilliseconds(ran.DurationMs) < ShortJob ? _shortJobs + 1 : 0;
             var finished = new JobFinished(_workerId, _node, ran.Key, ran.Attempt, ran.Outcome, ran.DurationMs);
             _unacknowledged[(ran.Key, ran.Attempt)] = finished;
             _coordinator.Tell(finished);
@@ -109,7 +116,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>How many jobs this worker holds at most: several while its jobs are short, else one.</summary>
-    private int Capacity => _shortJobs ? _settings.LeaseBatch : 1;
+    private int Capacity => _shortJobs >= ShortStreak ? _settings.LeaseBatch : 1;
 
     private void RequestJobs()
     {
