@@ -256,7 +256,23 @@ public sealed class CoordinatorState
         // Nothing new, and nothing that failed for the environment to try again: no event.
         var known = existing is not null && plan.Jobs.All(j => Jobs.TryGetValue(j.Key, out var e) && e.Campaigns.Contains(plan.Campaign) && e.Status != JobStatus.Failed);
         var e = known ? null : new CampaignSubmitted(plan.Campaign, plan.EngineVersion, plan.DatasetFingerprint, plan.Jobs, plan.Dropped, now);
-        return new SubmitDecision(e, null, new CampaignAccepted(plan.Campaign, plan.Jobs.Count, reused, plan.Dropped.Count));
+        return new SubmitDecision(e, null, new CampaignAccepted(plan.Campaign, plan.Jobs.Count, reused, plan.Dropped.Count, Estimate(plan)));
+    }
+
+    /// <summary>
+    /// Per stage, the plan's jobs that are not finished here yet and the median duration of the stage's jobs that
+    /// succeeded in this lab (any campaign): the measured rate, before anything of the plan runs.
+    /// </summary>
+    public IReadOnlyList<StageEstimate> Estimate(CampaignPlan plan)
+    {
+        var toRun = plan.Jobs.Where(j => !(Jobs.TryGetValue(j.Key, out var e) && e.Terminal && e.Status != JobStatus.Failed))
+            .GroupBy(j => j.Kind).ToDictionary(g => g.Key, g => g.Count());
+        if (toRun.Count == 0) return [];
+        var durations = Jobs.Values.Where(j => j.Status == JobStatus.Succeeded && toRun.ContainsKey(j.Job.Kind))
+            .GroupBy(j => j.Job.Kind).ToDictionary(g => g.Key, g => g.Select(j => j.Result!.DurationMs / 1000.0).Order().ToList());
+        return Enum.GetValues<JobKind>().Where(toRun.ContainsKey)
+            .Select(k => new StageEstimate(k.ToString().ToLowerInvariant(), toRun[k], durations.TryGetValue(k, out var d) ? d[d.Count / 2] : null))
+            .ToList();
     }
 
     /// <summary>

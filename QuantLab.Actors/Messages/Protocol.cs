@@ -27,7 +27,23 @@ public sealed record JobFinishedAck(string Key, int Attempt) : IQuantLabMessage;
 
 public sealed record SubmitCampaign(CampaignPlan Plan) : IQuantLabMessage;
 /// <param name="Reused">Jobs of this plan the lab already knew (from this or another campaign): not run again.</param>
-public sealed record CampaignAccepted(string Campaign, int Total, int Reused, int Dropped) : IQuantLabMessage;
+/// <param name="Estimate">Per stage with jobs still to run, their count and the median seconds of that stage's
+/// jobs finished in this lab so far (null where none has finished): what the campaign costs, known before it starts.</param>
+public sealed record CampaignAccepted(string Campaign, int Total, int Reused, int Dropped, IReadOnlyList<StageEstimate>? Estimate = null) : IQuantLabMessage
+{
+    /// <summary>The counts alone: the estimate is advice, measured from whatever this lab has timed so far.</summary>
+    public bool Equals(CampaignAccepted? other) =>
+        other is not null && (Campaign, Total, Reused, Dropped) == (other.Campaign, other.Total, other.Reused, other.Dropped);
+
+    public override int GetHashCode() => HashCode.Combine(Campaign, Total, Reused, Dropped);
+}
+
+/// <summary>Jobs of one stage still to run and the median duration of the stage's finished jobs (null: none yet).</summary>
+public sealed record StageEstimate(string Stage, int Jobs, double? MedianSeconds)
+{
+    /// <summary>Seconds of work for one worker, where measured.</summary>
+    public double? Seconds => MedianSeconds * Jobs;
+}
 public sealed record CampaignRefused(string Campaign, string Reason) : IQuantLabMessage;
 public sealed record GetCampaignStatus(string Campaign) : IQuantLabMessage;
 /// <summary>Re-runs the campaign's failed jobs (or the one whose key is or starts with <paramref name="Key"/>);

@@ -33,6 +33,7 @@ public static class RunCommand
             {
                 var accepted = await watch.Guard(t => CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), t), c);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
+                if (WorkEstimate.Describe(accepted.Estimate, count) is { } estimate) ctx.Err.WriteLine(estimate);
                 // Grouped by reason; the report's JSON lists every dropped combination.
                 foreach (var (reason, n, example) in plan.DroppedByReason())
                     ctx.Err.WriteLine($"  dropped {n}: {reason} (e.g. {example})");

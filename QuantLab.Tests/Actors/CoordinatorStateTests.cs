@@ -299,4 +299,31 @@ public class CoordinatorStateTests
             Assert.Equal(new CampaignStatus("snap", "running", 5, 2, 0, 0, 3), next.Status("snap").Totals());
         }
     }
+
+    [Fact]
+    public void A_submission_is_told_its_jobs_per_stage_and_the_stages_measured_median_durations_before_anything_runs()
+    {
+        var s = Submitted(TestPlans.Trainings("earlier", 3, firstSeed: 10), out var first);
+        Assert.Equal([new StageEstimate("train", 3, null)], first.Estimate);   // nothing timed yet
+        foreach (var ms in new long[] { 1000, 9000, 2000 })
+        {
+            s = Start(s, "w1", out var st);
+            s = s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(0.9), ms), T0));
+        }
+
+        var estimate = s.Submit(TestPlans.Small(), T0).Accepted!.Estimate!;
+        Assert.Equal([new StageEstimate("train", 1, 2.0), new StageEstimate("calibrate", 1, null), new StageEstimate("evaluate", 2, null)], estimate);
+        Assert.Equal("estimate: about 1 s with 2 workers (train 1 × 2 s: medians of the jobs finished in this database), plus calibrate (1 job) and evaluate (2 jobs) not timed here yet",
+            QuantLab.Host.Progress.WorkEstimate.Describe(estimate, 2));
+        // Finished jobs of the plan itself are not work left.
+        Assert.Empty(s.Estimate(TestPlans.Trainings("again", 3, firstSeed: 10)));
+    }
+
+    [Fact]
+    public void A_campaign_of_days_says_so()
+    {
+        var estimate = new[] { new StageEstimate("evaluate", 1_000_000, 1.5) };
+        Assert.Equal("estimate: about 8.7 days with 2 workers (evaluate 1,000,000 × 1.5 s: medians of the jobs finished in this database)",
+            QuantLab.Host.Progress.WorkEstimate.Describe(estimate, 2));
+    }
 }
