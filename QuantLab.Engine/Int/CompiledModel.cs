@@ -91,6 +91,10 @@ public sealed class CompiledModel
         {
             CompiledOp compiled;
             long xMax = Math.Max(Math.Abs((long)inputMin), Math.Abs((long)inputMax));
+            if (model.Ops[i] is IntLayer { OutputClamp.Max: > short.MaxValue } wide)
+                // The SIMD kernels store activations as int16 pairs: an unsigned 16-bit output (up to 65,535)
+                // does not fit, so such a model runs on the scalar reference (int32 activations).
+                throw new NotSupportedException($"{wide.Name}: outputs up to {wide.OutputClamp.Max} do not fit the int16 activations of the compiled kernels.");
             switch (model.Ops[i])
             {
                 case IntLayer { IsConv: true } conv when !flattened:
