@@ -114,6 +114,8 @@ public static class IntExport
         o["inputScale"] = layer.InputScale;
         o["outputScale"] = layer.OutputScale;
         o["outputBits"] = layer.OutputBits;
+        // Written only for an unsigned output (absent = signed), so exports of signed models stay byte-identical.
+        if (!layer.OutputSigned) o["outputSigned"] = false;
         o["relu"] = layer.Relu;
         var biasFile = $"{layer.Name}.bias.npy";
         switch (layer.Bias)
