@@ -114,8 +114,7 @@ public static class IntExport
         o["inputScale"] = layer.InputScale;
         o["outputScale"] = layer.OutputScale;
         o["outputBits"] = layer.OutputBits;
-        // Written only for an unsigned output (absent = signed), so exports of signed models stay byte-identical.
-        if (!layer.OutputSigned) o["outputSigned"] = false;
+        o.WithOutputSigned(layer);
         o["relu"] = layer.Relu;
         var biasFile = $"{layer.Name}.bias.npy";
         switch (layer.Bias)
@@ -141,6 +140,14 @@ public static class IntExport
                 ["shift"] = new JsonArray(layer.FixedShift!.Select(v => (JsonNode)v).ToArray()),
             }
             : new JsonObject { ["mode"] = "float", ["multiplier"] = Array(layer.Multiplier) };
+        return o;
+    }
+
+    /// <summary>Adds <c>outputSigned: false</c> for a layer whose output is on the unsigned grid. Nothing for a signed
+    /// output (absent = signed), so every file describing a signed model stays byte-identical to its earlier form.</summary>
+    internal static JsonObject WithOutputSigned(this JsonObject o, IntLayer layer)
+    {
+        if (!layer.OutputSigned) o["outputSigned"] = false;
         return o;
     }
 
