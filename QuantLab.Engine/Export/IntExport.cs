@@ -143,11 +143,14 @@ public static class IntExport
         return o;
     }
 
-    /// <summary>Adds <c>outputSigned: false</c> for a layer whose output is on the unsigned grid. Nothing for a signed
-    /// output (absent = signed), so every file describing a signed model stays byte-identical to its earlier form.</summary>
-    internal static JsonObject WithOutputSigned(this JsonObject o, IntLayer layer)
+    /// <summary>Adds <c>outputSigned: false</c> for a layer whose output is on the unsigned grid, and where the hardware kit
+    /// stores it wider, its <c>wordBits</c> (<see cref="HardwareKit.WordBits"/>). Nothing for a signed output (absent =
+    /// signed), so every file describing a signed model stays byte-identical to its earlier form.</summary>
+    internal static JsonObject WithOutputSigned(this JsonObject o, IntLayer layer, bool words = false)
     {
-        if (!layer.OutputSigned) o["outputSigned"] = false;
+        if (layer.OutputSigned) return o;
+        o["outputSigned"] = false;
+        if (words) o["wordBits"] = HardwareKit.WordBits(layer);
         return o;
     }
 
