@@ -167,6 +167,13 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
         var back = QatModel.Load(dir);
         Assert.Equal(ActSignedness.UnsignedAfterRelu, back.Config.ActSignedness);
         Assert.Equal(QatTrainer.IntegerLogits(r.Model, SharedMnist.Test), QatTrainer.IntegerLogits(back, SharedMnist.Test));
+
+        // Weights below 2 bits are refused on reading too, naming the file's JSON path and the allowed widths.
+        var manifest = Path.Combine(dir, "model.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"weightBits\": 4", "\"weightBits\": 1"));
+        var e = Assert.Throws<BadInputException>(() => QatModel.Load(dir));
+        Assert.Contains("$.quantization", e.Message);
+        Assert.Contains("2 to 16", e.Message);
     }
 
     [Theory]
