@@ -101,6 +101,9 @@ internal sealed class ExportReader(string directory)
         if (weightScale.Length != 1 && weightScale.Length != outC) throw Bad($"{path}.weightScale", $"needs 1 or {outC} entries, has {weightScale.Length}");
         double inputScale = PositiveDouble(o, path, "inputScale"), outputScale = PositiveDouble(o, path, "outputScale");
         bool relu = o["relu"] is JsonValue r && r.TryGetValue<bool>(out var rv) ? rv : throw Bad($"{path}.relu", "must be true or false");
+        // Absent in exports written before unsigned grids existed: those are signed.
+        bool outputSigned = o["outputSigned"] is null || (o["outputSigned"] is JsonValue u && u.TryGetValue<bool>(out var uv) ? uv : throw Bad($"{path}.outputSigned", "must be true or false"));
+        if (!outputSigned && !relu) throw Bad($"{path}.outputSigned", "is false, but only a ReLU output (relu true) may be unsigned");
 
         var bias = BiasMode.None;
         int[]? bq = null;
@@ -144,7 +147,7 @@ internal sealed class ExportReader(string directory)
         else throw Bad($"{requantPath}.mode", $"'{requantMode}' is not one of float, fixed-point");
 
         return new IntLayer(name, isConv, inC, outC, k, weights, weightBits, weightScale, inputScale, outputScale, outputBits, relu,
-            bias, bq, bf, spec, multiplier, m0, shift);
+            bias, bq, bf, spec, multiplier, m0, shift) { OutputSigned = outputSigned };
     }
 
     private ExportedTestSet? ReadTestSet(IntModel model, int classes)

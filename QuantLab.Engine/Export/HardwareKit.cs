@@ -35,6 +35,13 @@ public static class HardwareKit
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The width of a layer output's words in the kit (hex files, reference.c, Verilog): n for a signed grid, n + 1 for an
+    /// unsigned one. 0..2^n − 1 is exactly the ReLU-clamped range of the (n+1)-bit signed grid, so the kit's signed,
+    /// ReLU-clamping hardware and C compute an unsigned n-bit layer bit for bit at one extra bit of width.
+    /// </summary>
+    public static int WordBits(IntLayer layer) => layer.OutputBits + (layer.OutputSigned ? 0 : 1);
+
     private static IEnumerable<long> DoubleBits(IEnumerable<double> values) => values.Select(BitConverter.DoubleToInt64Bits);
 
     /// <summary>What one image leaves behind in every op: accumulators (conv/linear) and outputs.</summary>
@@ -143,6 +150,7 @@ public static class HardwareKit
                         o["outputShape"] = new JsonArray(l.OutChannels, oh, ow);
                         o["outputBits"] = l.OutputBits;
                         o["outputSigned"] = true;
+                        o.WithOutputSigned(l, words: true);
                         var (min, max) = l.OutputClamp;
                         o["clamp"] = new JsonArray(min, max);
                         o["relu"] = l.Relu;
@@ -188,8 +196,8 @@ public static class HardwareKit
                             files["multiplier"] = new JsonObject { ["hex"] = $"params/{l.Name}.m.hex", ["npy"] = $"params/{l.Name}.m.npy", ["bits"] = 64, ["encoding"] = "IEEE-754 binary64 bit pattern", ["count"] = l.OutChannels, ["meaning"] = "m[c]: y = R(acc·m + bf) in double, no fused multiply-add" };
                         }
                         o["files"] = files;
-                        o["vectors"] = Vectors(v, l.Name, i, traces, l.OutputBits, acc: true);
-                        (c, h, w, bits) = (l.OutChannels, oh, ow, l.OutputBits);
+                        o["vectors"] = Vectors(v, l.Name, i, traces, WordBits(l), acc: true);
+                        (c, h, w, bits) = (l.OutChannels, oh, ow, WordBits(l));
                         break;
                     }
                     case IntMaxPool pool:
@@ -199,6 +207,7 @@ public static class HardwareKit
                         (h, w) = (h / pool.Kernel, w / pool.Kernel);
                         o["outputShape"] = new JsonArray(c, h, w);
                         o["outputBits"] = bits;
+                        if (model.Ops.Take(i).OfType<IntLayer>().LastOrDefault() is { OutputSigned: false } before) o.WithOutputSigned(before, words: true);
                         o["vectors"] = Vectors(v, pool.Name, i, traces, bits, acc: false);
                         break;
                     default:
@@ -221,7 +230,7 @@ public static class HardwareKit
                 ["contract"] = "DESIGN.md §3 (quantlab.int/1 numerics)",
                 ["engineVersion"] = EngineInfo.Version,
                 ["rounding"] = model.Rounding.ToOption(),
-                ["hex"] = "one word per line, lower-case hex, full width two's complement at the stated bits (ceil(bits/4) digits); tensors in row-major order; vectors image-major, each image's tensor in [C][H][W] order",
+                ["hex"] = "one word per line, lower-case hex, full width two's complement at the stated bits (ceil(bits/4) digits); tensors in row-major order; vectors image-major, each image's tensor in [C][H][W] order; a layer output on the unsigned grid (outputSigned false, 0..2^outputBits - 1) is stored at wordBits = outputBits + 1",
                 ["vectors"] = vectors,
                 ["input"] = new JsonObject
                 {

@@ -115,6 +115,7 @@ public static class IntExport
         o["inputScale"] = layer.InputScale;
         o["outputScale"] = layer.OutputScale;
         o["outputBits"] = layer.OutputBits;
+        o.WithOutputSigned(layer);
         o["relu"] = layer.Relu;
         var biasFile = $"{layer.Name}.bias.npy";
         switch (layer.Bias)
@@ -145,6 +146,17 @@ public static class IntExport
 
     /// <summary>An array file's SHA-256 (lower-case hex), recorded in model.json and checked on every read.</summary>
     public static string FileSha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+
+    /// <summary>Adds <c>outputSigned: false</c> for a layer whose output is on the unsigned grid, and where the hardware kit
+    /// stores it wider, its <c>wordBits</c> (<see cref="HardwareKit.WordBits"/>). Nothing for a signed output (absent =
+    /// signed), so every file describing a signed model stays byte-identical to its earlier form.</summary>
+    internal static JsonObject WithOutputSigned(this JsonObject o, IntLayer layer, bool words = false)
+    {
+        if (layer.OutputSigned) return o;
+        o["outputSigned"] = false;
+        if (words) o["wordBits"] = HardwareKit.WordBits(layer);
+        return o;
+    }
 
     private static JsonArray Array(double[] values) => new(values.Select(v => (JsonNode)v).ToArray());
 

@@ -114,7 +114,7 @@ public static class OnnxExport
                     ["inputScale"] = l.InputScale, ["outputScale"] = l.OutputScale, ["outputBits"] = l.OutputBits, ["relu"] = l.Relu,
                     ["bias"] = l.Bias.ToString().ToLowerInvariant(),
                     ["requant"] = l.Requant.IsFixedPoint ? $"fixed-point:{l.Requant.Precision}" : "float",
-                },
+                }.WithOutputSigned(l),
                 IntMaxPool p => new JsonObject { ["name"] = p.Name, ["op"] = "maxpool2d", ["kernel"] = p.Kernel },
                 _ => new JsonObject { ["name"] = op.Name, ["op"] = "flatten" },
             });
@@ -128,29 +128,30 @@ public static class OnnxExport
     {
         string x = InputName;                                          // int32 throughout between ops
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
-        int inBits = model.InputBits;
+        // The grid of the tensor x holds: its bits and whether it is signed (an unsigned ReLU output reaches 2^n − 1).
+        var grid = new Grid(model.InputBits, true);
         foreach (var op in model.Ops)
         {
             switch (op)
             {
                 case IntLayer layer:
                 {
-                    string acc = layer.IsConv ? ExactConv(g, layer, x, inBits, h, w) : ExactLinear(g, layer, x, inBits);
+                    string acc = layer.IsConv ? ExactConv(g, layer, x, grid, h, w) : ExactLinear(g, layer, x, grid);
                     long[] channelShape = layer.IsConv ? [1, layer.OutChannels, 1, 1] : [1, layer.OutChannels];
                     if (layer.Bias == BiasMode.Int32)
                         acc = g.Node("Add", "acc_bias", acc, g.Int64($"{layer.Name}_bq", layer.BiasInt32!.Select(v => (long)v).ToArray(), channelShape));
                     x = layer.Requant.IsFixedPoint
-                        ? FixedPointRequant(g, layer, model.Rounding, acc, inBits, channelShape)
+                        ? FixedPointRequant(g, layer, model.Rounding, acc, grid, channelShape)
                         : FloatRequant(g, layer, model.Rounding, acc, channelShape);
-                    inBits = layer.OutputBits;
+                    grid = new Grid(layer.OutputBits, layer.OutputSigned);
                     if (layer.IsConv) (c, h, w) = (layer.OutChannels, h - layer.Kernel + 1, w - layer.Kernel + 1);
                     else (c, h, w) = (layer.OutChannels, 1, 1);
                     break;
                 }
                 case IntMaxPool pool:
                 {
-                    // ONNX Runtime's MaxPool has int8 and double kernels, not int32: both hold the values exactly.
-                    var narrow = inBits <= 8 ? DataType.Int8 : DataType.Double;
+                    // ONNX Runtime's MaxPool has int8, uint8 and double kernels, not int32: each holds its grid's values exactly.
+                    var narrow = grid.Byte ?? DataType.Double;
                     var pooled = g.Node("MaxPool", "pool", [g.Cast(x, narrow)],
                         OnnxGraphBuilder.Ints("kernel_shape", pool.Kernel, pool.Kernel), OnnxGraphBuilder.Ints("strides", pool.Kernel, pool.Kernel));
                     x = g.Cast(pooled, DataType.Int32);
@@ -175,16 +176,32 @@ public static class OnnxExport
         return name;
     }
 
-    private static bool Narrow(IntLayer layer, int inBits) => layer.WeightBits <= 8 && inBits <= 8;
+    /// <summary>An activation grid: n bits, signed [−2^(n−1), 2^(n−1) − 1] or unsigned [0, 2^n − 1].</summary>
+    private readonly record struct Grid(int Bits, bool Signed)
+    {
+        /// <summary>The largest |x| on the grid.</summary>
+        public long MaxAbs => Signed ? 1L << (Bits - 1) : (1L << Bits) - 1;
+
+        /// <summary>The 8-bit ONNX type that holds the grid exactly (int8, or uint8 for unsigned), or null above 8 bits.</summary>
+        public DataType? Byte => Bits > 8 ? null : Signed ? DataType.Int8 : DataType.Uint8;
+    }
+
+    /// <summary>
+    /// Whether ConvInteger / MatMulInteger (int8 weights, int8 or uint8 activations) compute the layer exactly. ONNX
+    /// Runtime's uint8 × int8 kernels sum adjacent products in saturating int16 (vpmaddubsw): exact while
+    /// 2·max x·128 ≤ 32,767, i.e. unsigned activations up to 7 bits (2·127·128 = 32,512); measured: 8-bit unsigned
+    /// activations (up to 255) gave wrong logits. Those take the int64 path.
+    /// </summary>
+    private static bool Narrow(IntLayer layer, Grid input) => layer.WeightBits <= 8 && input.Byte is not null && (input.Signed || input.Bits <= 7);
 
     /// <summary>The int64 accumulators [N, Cout, oh, ow] of a convolution (stride 1, no padding).</summary>
-    private static string ExactConv(OnnxGraphBuilder g, IntLayer layer, string x, int inBits, int h, int w)
+    private static string ExactConv(OnnxGraphBuilder g, IntLayer layer, string x, Grid input, int h, int w)
     {
         int k = layer.Kernel, cin = layer.InChannels, cout = layer.OutChannels, oh = h - k + 1, ow = w - k + 1;
-        if (Narrow(layer, inBits))
+        if (Narrow(layer, input))
         {
             var wq = g.Int8($"{layer.Name}_w", layer.Weights, cout, cin, k, k);
-            var acc32 = g.Node("ConvInteger", "acc32", [g.Cast(x, DataType.Int8), wq], OnnxGraphBuilder.Ints("kernel_shape", k, k));
+            var acc32 = g.Node("ConvInteger", "acc32", [g.Cast(x, input.Byte!.Value), wq], OnnxGraphBuilder.Ints("kernel_shape", k, k));
             return g.Cast(acc32, DataType.Int64);
         }
         // Wide: im2col by Gather over the flattened [C·H·W] input, then an int64 MatMul (exact).
@@ -204,16 +221,16 @@ public static class OnnxExport
     }
 
     /// <summary>The int64 accumulators [N, out] of a linear layer.</summary>
-    private static string ExactLinear(OnnxGraphBuilder g, IntLayer layer, string x, int inBits)
+    private static string ExactLinear(OnnxGraphBuilder g, IntLayer layer, string x, Grid input)
     {
         int cin = layer.InChannels, cout = layer.OutChannels;
         var transposed = new short[cin * cout];
         for (int o = 0; o < cout; o++)
         for (int i = 0; i < cin; i++)
             transposed[i * cout + o] = layer.Weights[o * cin + i];
-        if (Narrow(layer, inBits))
+        if (Narrow(layer, input))
         {
-            var acc32 = g.Node("MatMulInteger", "acc32", g.Cast(x, DataType.Int8), g.Int8($"{layer.Name}_wT", transposed, cin, cout));
+            var acc32 = g.Node("MatMulInteger", "acc32", g.Cast(x, input.Byte!.Value), g.Int8($"{layer.Name}_wT", transposed, cin, cout));
             return g.Cast(acc32, DataType.Int64);
         }
         return g.Node("MatMul", "acc", g.Cast(x, DataType.Int64), g.Int64($"{layer.Name}_wT", transposed.Select(v => (long)v).ToArray(), cin, cout));
@@ -254,11 +271,11 @@ public static class OnnxExport
 
     private const long Limit = 1L << 62;
 
-    private static string FixedPointRequant(OnnxGraphBuilder g, IntLayer layer, RoundingMode rounding, string acc, int inBits, long[] channelShape)
+    private static string FixedPointRequant(OnnxGraphBuilder g, IntLayer layer, RoundingMode rounding, string acc, Grid input, long[] channelShape)
     {
         int n = layer.OutChannels;
-        // Bound of |acc| per channel: Σ|w|·2^(b−1) + |bq|.
-        long maxIn = 1L << (inBits - 1);
+        // Bound of |acc| per channel: Σ|w|·max|x| + |bq| (max|x| = 2^(b−1) signed, 2^b − 1 unsigned).
+        long maxIn = input.MaxAbs;
         long maxAcc = 0;
         for (int co = 0; co < n; co++)
         {
@@ -342,6 +359,8 @@ public static class OnnxExport
     {
         if (model.Rounding != RoundingMode.HalfEven)
             return $"the qdq style needs half-even rounding (QuantizeLinear rounds half to even); this model rounds {model.Rounding.ToOption()}";
+        if (model.Layers.Any(l => !l.OutputSigned))
+            return "the qdq style does not support unsigned-after-relu activations yet (its tensors are int8 with zero point 0); use the exact style";
         var wide = new List<string>();
         if (model.InputBits > 8) wide.Add($"input {model.InputBits}");
         foreach (var l in model.Layers)

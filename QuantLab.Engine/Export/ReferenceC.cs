@@ -31,9 +31,9 @@ public static class ReferenceC
                 {
                     int oh = l.IsConv ? h - l.Kernel + 1 : 1, ow = l.IsConv ? w - l.Kernel + 1 : 1;
                     var (min, max) = l.OutputClamp;
-                    table.Append(Row(l.IsConv ? 0 : 1, l.OutChannels, l.Kernel, oh, ow, l.WeightBits, l.OutputBits, l.Relu,
+                    table.Append(Row(l.IsConv ? 0 : 1, l.OutChannels, l.Kernel, oh, ow, l.WeightBits, HardwareKit.WordBits(l), l.Relu,
                         l.Bias switch { BiasMode.Int32 => 1, BiasMode.Float => 2, _ => 0 }, l.Requant.IsFixedPoint, min, max));
-                    (c, h, w, bits) = (l.OutChannels, oh, ow, l.OutputBits);
+                    (c, h, w, bits) = (l.OutChannels, oh, ow, HardwareKit.WordBits(l));
                     break;
                 }
                 case IntMaxPool p:
@@ -134,7 +134,7 @@ static double as_double(int64_t bits) {
 }
 
 /* R(acc*M0 / 2^k), exact: |acc| < 2^63 and 0 <= M0 < 2^31 give a product below 2^94, kept as two 64-bit halves.
- * Results beyond 2^62 saturate (every output is clamped to at most 16 bits afterwards). */
+ * Results beyond 2^62 saturate (every output is clamped to at most 17-bit words afterwards). */
 static int64_t rshift_mul(int64_t acc, int64_t m0, int k) {
   const uint64_t big = UINT64_C(1) << 62;
   int neg = acc < 0;

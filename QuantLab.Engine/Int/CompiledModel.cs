@@ -91,6 +91,10 @@ public sealed class CompiledModel
         {
             CompiledOp compiled;
             long xMax = Math.Max(Math.Abs((long)inputMin), Math.Abs((long)inputMax));
+            if (model.Ops[i] is IntLayer { OutputClamp.Max: > short.MaxValue } wide)
+                // The SIMD kernels store activations as int16 pairs: an unsigned 16-bit output (up to 65,535)
+                // does not fit, so such a model runs on the scalar reference (int32 activations).
+                throw new NotSupportedException($"{wide.Name}: outputs up to {wide.OutputClamp.Max} do not fit the int16 activations of the compiled kernels.");
             switch (model.Ops[i])
             {
                 case IntLayer { IsConv: true } conv when !flattened:
@@ -209,7 +213,8 @@ public sealed class CompiledModel
     /// accumulator, in any order and grouping (so also each vpmaddwd pair sum, whose only wrapping case
     /// (−32768)·(−32768)·2 = 2^31 exceeds this bound too), is at most Σ_t (|w_low| + |w_high|)·xMax; the
     /// int32 bias is added to the int32 sum by the fixed-point requantizer, so |bq| joins the bound.
-    /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6.
+    /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6 (400·128·255 ≈ 1.3·10^7
+    /// with unsigned 8-bit inputs, xMax = 2^n − 1).
     /// Otherwise SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of
     /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
     /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.

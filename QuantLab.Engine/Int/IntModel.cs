@@ -61,15 +61,19 @@ public sealed record IntLayer(
     int[]? FixedShift)          // k[c] (fixed-point)
     : IntOp(Name)
 {
+    /// <summary>Whether the output is on the signed grid (DESIGN.md §3); false only for a ReLU output under
+    /// <c>unsigned-after-relu</c>, whose integers reach 2^n − 1.</summary>
+    public bool OutputSigned { get; init; } = true;
+
     public int FanIn => InChannels * Kernel * Kernel;
 
     public double WeightScaleOf(int channel) => WeightScale.Length == 1 ? WeightScale[0] : WeightScale[channel];
 
-    public (int Min, int Max) OutputClamp => (Relu ? 0 : Quantizer.QMin(OutputBits), Quantizer.QMax(OutputBits));
+    public (int Min, int Max) OutputClamp => (Relu ? 0 : Quantizer.QMin(OutputBits, OutputSigned), Quantizer.QMax(OutputBits, OutputSigned));
 
     /// <summary>The requantizer of output channel <paramref name="channel"/> (DESIGN.md §3, "Requantizing"):
     /// accumulator (with bq added where the bias is int32) → clamped output integer.</summary>
     public Requantizer RequantizerOf(int channel, RoundingMode rounding) => Requant.IsFixedPoint
-        ? Requantizer.FixedPoint(new FixedPointMultiplier(FixedMultiplier![channel], FixedShift![channel]), rounding, OutputBits, Relu)
-        : Requantizer.Float(Multiplier[channel], Bias == BiasMode.Float ? BiasFloat![channel] : 0.0, rounding, OutputBits, Relu);
+        ? Requantizer.FixedPoint(new FixedPointMultiplier(FixedMultiplier![channel], FixedShift![channel]), rounding, OutputBits, Relu, OutputSigned)
+        : Requantizer.Float(Multiplier[channel], Bias == BiasMode.Float ? BiasFloat![channel] : 0.0, rounding, OutputBits, Relu, OutputSigned);
 }

@@ -504,7 +504,7 @@ internal static class SimdKernels
                     low = Wide(r0, ws.RowAcc64, at, exactDouble);
                     if (second) high = Wide(r1, ws.RowAcc64, at + lanes, exactDouble);
                 }
-                // Both are int16 values (2..16-bit output grids): pack channel c low, c + 1 high.
+                // Both are int16 values (2..16-bit signed grids, at most 15-bit unsigned ones: CompiledModel refuses wider): pack channel c low, c + 1 high.
                 ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes + j]);
             }
         }

@@ -1,4 +1,5 @@
 using QuantLab.Engine.Model;
+using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Engine.Ptq;
 
@@ -18,6 +19,11 @@ public static class ActivationPoints
         "output" => "fc6",
         _ => throw new ArgumentException($"no weight layer '{layer}'"),
     };
+
+    /// <summary>Whether <paramref name="point"/> is quantized on the signed grid: the input image and a layer
+    /// output without ReLU always; a ReLU output unless <see cref="ActSignedness.UnsignedAfterRelu"/>.</summary>
+    public static bool Signed(string point, ActSignedness signedness) =>
+        point == "input" || signedness.OutputSigned(LeNet5Architecture.Layers.Single(l => l.Name == point) is ConvSpec { Relu: true } or LinearSpec { Relu: true });
 
     public static IEnumerable<string> WeightLayers => LeNet5Architecture.WeightLayers.Select(l => l.Name);
 }

@@ -38,7 +38,7 @@ public static class PtqBuilder
                 case MaxPoolSpec pool: ops.Add(new IntMaxPool(pool.Name, pool.Kernel)); break;
                 case FlattenSpec flatten: ops.Add(new IntFlatten(flatten.Name)); break;
                 default:
-                    var layer = Layer(model, spec, weightThresholds[spec.Name], sx, Quantizer.Step(activationThresholds[spec.Name], config.ActBits), config);
+                    var layer = Layer(model, spec, weightThresholds[spec.Name], sx, activationThresholds[spec.Name], config);
                     ops.Add(layer);
                     sx = layer.OutputScale;
                     break;
@@ -47,7 +47,7 @@ public static class PtqBuilder
         return new IntModel(rounding, config.ActBits, inputScale, ops);
     }
 
-    private static IntLayer Layer(Fp32Model model, LayerSpec spec, double[] weightThresholds, double sx, double sy, QuantizationConfig config)
+    private static IntLayer Layer(Fp32Model model, LayerSpec spec, double[] weightThresholds, double sx, double outputThreshold, QuantizationConfig config)
     {
         var (weight, bias) = model.Layer(spec.Name);
         var (isConv, inC, outC, k, relu) = spec switch
@@ -56,6 +56,8 @@ public static class PtqBuilder
             LinearSpec l => (false, l.InFeatures, l.OutFeatures, 1, l.Relu),
             _ => throw new InvalidOperationException(),
         };
+        bool signedOutput = config.ActSignedness.OutputSigned(relu);
+        double sy = Quantizer.Step(outputThreshold, config.ActBits, signedOutput);
         var sw = weightThresholds.Select(t => Quantizer.Step(t, config.WeightBits)).ToArray();
         var wq = QuantizeWeights(weight, sw, config.WeightBits, config.Rounding);
 
@@ -77,7 +79,7 @@ public static class PtqBuilder
             for (int c = 0; c < outC; c++) (m0[c], shift[c]) = FixedPointMultiplier.Derive(m[c], config.Requant.Precision);
         }
         return new IntLayer(spec.Name, isConv, inC, outC, k, wq, config.WeightBits, sw, sx, sy, config.ActBits, relu,
-            biasMode, bq, bf, config.Requant, m, m0, shift);
+            biasMode, bq, bf, config.Requant, m, m0, shift) { OutputSigned = signedOutput };
     }
 
     private static double Sw(double[] sw, int channel) => sw.Length == 1 ? sw[0] : sw[channel];
@@ -122,13 +124,21 @@ public static class PtqBuilder
                 BiasMode.Float => bias.Data,
                 _ => Enumerable.Range(0, outputs).Select(c =>
                 {
-                    double sx = Quantizer.Step(ranges.Activations[ActivationPoints.InputOf(layer)].Threshold, config.ActBits);
+                    double sx = InputStep(ranges, layer, config);
                     return (float)(Quantizer.QuantizeBias(bias.Data[c], Sw(sw, c), sx, config.Rounding) * (Sw(sw, c) * sx));
                 }).ToArray(),
             };
             parameters[$"{layer}.bias"] = bias with { Data = values };
         }
         return new Fp32Model { Manifest = model.Manifest, Parameters = parameters };
+    }
+
+    /// <summary>s_x of <paramref name="layer"/>'s input: the step of the point before it, on that point's grid
+    /// (the input image signed; a ReLU output unsigned under <c>unsigned-after-relu</c>).</summary>
+    private static double InputStep(CalibrationResult ranges, string layer, QuantizationConfig config)
+    {
+        var point = ActivationPoints.InputOf(layer);
+        return Quantizer.Step(ranges.Activations[point].Threshold, config.ActBits, ActivationPoints.Signed(point, config.ActSignedness));
     }
 
     private static void CheckBiasMode(Fp32Model model, QuantizationConfig config) => QuantizationOptions.Check(config, model.HasBias);

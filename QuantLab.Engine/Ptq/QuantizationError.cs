@@ -34,17 +34,19 @@ public static class QuantizationError
 
     /// <summary>
     /// Per activation point: x the FP32 model's activations on <paramref name="images"/>, x̂ = s·clamp(R(x/s), qmin, qmax)
-    /// with the point's step s = 2T/(2^n − 1). It isolates each point's own grid error (range and rounding), not the
+    /// with the point's step s = 2T/(2^n − 1) on the signed grid, s = T/(2^n − 1) and qmin = 0 where the point is an unsigned
+    /// ReLU output (<see cref="ActivationPoints.Signed"/>). It isolates each point's own grid error (range and rounding), not the
     /// error the integer network accumulates before it.
     /// </summary>
-    public static IReadOnlyDictionary<string, double> ActivationSqnrDb(Fp32Model model, CalibrationResult ranges, int bits, RoundingMode rounding, LabeledImages images)
+    public static IReadOnlyDictionary<string, double> ActivationSqnrDb(Fp32Model model, CalibrationResult ranges, int bits, RoundingMode rounding,
+        ActSignedness signedness, LabeledImages images)
     {
         var signal = new Dictionary<string, double>(StringComparer.Ordinal);
         var noise = new Dictionary<string, double>(StringComparer.Ordinal);
         ModelStatistics.Of(model).ForEachActivation(images, (point, values) =>
         {
             if (!ranges.Activations.TryGetValue(point, out var range)) return;
-            var p = new QuantParams(Quantizer.Step(range.Threshold, bits), bits, rounding);
+            var p = QuantParams.FromThreshold(range.Threshold, bits, rounding, ActivationPoints.Signed(point, signedness));
             double s = 0, n = 0;
             foreach (float v in values)
             {

@@ -94,7 +94,7 @@ public static class QuantizeJob
         var weightSqnr = QuantizationError.WeightSqnrDb(weights, ranges, config);
         var activationSqnr = intModel is null
             ? new Dictionary<string, double>()
-            : QuantizationError.ActivationSqnrDb(weights, ranges, config.ActBits, config.Rounding, SqnrSample(test));
+            : QuantizationError.ActivationSqnrDb(weights, ranges, config.ActBits, config.Rounding, config.ActSignedness, SqnrSample(test));
         return new QuantizeResult(config, Evaluation.Accuracy(predictions, test.Labels), Evaluation.Accuracy(fp32Predictions, test.Labels),
             agreement, IntExport.PredictionsHash(predictions), PerClass(predictions, test.Labels), ranges.CalibrationImages,
             watch.Elapsed.TotalSeconds, ranges, intModel, testSet, weightSqnr, activationSqnr);

@@ -65,7 +65,14 @@ public sealed class QatModel
         {
             throw new BadInputException($"{manifestPath}: invalid JSON at {e.Path}: {e.Message}", e);
         }
-        manifest.Quantization.ToConfig();
+        try
+        {
+            manifest.Quantization.ToConfig();
+        }
+        catch (BadInputException e)
+        {
+            throw new BadInputException($"{manifestPath}: $.quantization: {e.Message}", e);
+        }
         CheckThresholds(manifest, manifestPath);
         var parameters = Fp32Model.ReadParameters(directory, manifest.Bias);
         var weights = new Fp32Model

@@ -109,12 +109,14 @@ public sealed class QatNetwork
         if (relu) z = nn.functional.relu(z);
 
         if (observe) Activations[spec.Name].Observe(z);
-        sy = Quantizer.Step(Threshold(spec.Name), Config.ActBits);
+        // The output grid the integer model will use (PtqBuilder): unsigned after a ReLU under unsigned-after-relu.
+        bool signedOutput = Config.ActSignedness.OutputSigned(relu);
+        sy = Quantizer.Step(Threshold(spec.Name), Config.ActBits, signedOutput);
         double outStep = sy;
         var divisor = Config.Requant.IsFixedPoint
             ? PerChannel(sw, outputs, s => s * sx / FixedPointMultiplier.Derive(s * sx / outStep, Config.Requant.Precision).Value, channelShape)
             : tensor((float)sy);
-        return FakeQuant.Apply(z, divisor, tensor((float)sy), Quantizer.QMin(Config.ActBits), Quantizer.QMax(Config.ActBits), Config.Rounding);
+        return FakeQuant.Apply(z, divisor, tensor((float)sy), Quantizer.QMin(Config.ActBits, signedOutput), Quantizer.QMax(Config.ActBits, signedOutput), Config.Rounding);
     }
 
     private static Tensor PerChannel(double[] sw, int outputs, Func<double, double> f, long[] shape) =>

@@ -17,7 +17,8 @@ public sealed record QuantizationConfig(
     Granularity Granularity,
     RoundingMode Rounding,
     RequantSpec Requant,
-    BiasMode Bias)
+    BiasMode Bias,
+    ActSignedness ActSignedness = ActSignedness.Signed)
 {
     /// <summary>The seed's §2.4 setting: everything 8-bit on the integer path, min/max ranges per
     /// tensor, floor rounding, float requantization, no bias (the defaults of <see cref="QuantizationOptions"/>).</summary>
@@ -37,8 +38,8 @@ public sealed record QuantizationConfig(
             problem = $"act bits {ActBits.ToString(CultureInfo.InvariantCulture)} is not {BitWidth.Allowed}";
         else if (WeightRange is null || ActRange is null || Requant is null)
             problem = "weight range, act range and requant must all be set";
-        else if (!Enum.IsDefined(Scope) || !Enum.IsDefined(Granularity) || !Enum.IsDefined(Rounding) || !Enum.IsDefined(Bias))
-            problem = "scope, granularity, rounding and bias must be defined values";
+        else if (!Enum.IsDefined(Scope) || !Enum.IsDefined(Granularity) || !Enum.IsDefined(Rounding) || !Enum.IsDefined(Bias) || !Enum.IsDefined(ActSignedness))
+            problem = "scope, granularity, rounding, bias and act signedness must be defined values";
         else if (Scope == QuantScope.All && Requant.IsFixedPoint && Bias == BiasMode.Float)   // the weights scope does not requantize
             problem = $"requant {Requant.ToOption()} cannot be combined with bias float: fixed-point requantization "
                       + "adds the bias to the integer accumulator, so it requires bias none or int32 (or requant float)";

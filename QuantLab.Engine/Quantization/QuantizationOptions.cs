@@ -58,6 +58,10 @@ public static class QuantizationOptions
     public static readonly QuantOption Bias = new("bias", "Bias handling: none, float, int32 (default: int32 for a model with bias, none without)",
         BiasModeOption.Allowed, null, false, t => BiasMode.Parse(t).ToOption());
 
+    public static readonly QuantOption ActSignedness = new("actSignedness",
+        "Activation grid after a ReLU: signed (the seed's), or unsigned-after-relu (0 to 2^n - 1, step T/(2^n - 1)); the input and the logits stay signed",
+        ActSignednessOption.Allowed, "signed", false, t => Quantization.ActSignedness.Parse(t).ToOption());
+
     /// <summary>The calibration set's size: not part of a <see cref="QuantizationConfig"/> (it selects data), but an
     /// option of <c>quantize</c> and a campaign field like the others.</summary>
     public static readonly QuantOption Calibration = new("calibration", "Calibration images: a fixed, seeded sample of the training set",
@@ -66,7 +70,7 @@ public static class QuantizationOptions
                 ? Int(n) : throw new BadInputException($"Invalid calibration '{t}'; allowed values: an integer >= 1 (number of calibration images)."));
 
     /// <summary>The options of a <see cref="QuantizationConfig"/>, in the order of DESIGN.md §6.</summary>
-    public static readonly IReadOnlyList<QuantOption> All = [WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias, Scope];
+    public static readonly IReadOnlyList<QuantOption> All = [WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias, Scope, ActSignedness];
 
     public static string DefaultBias(bool modelHasBias) => modelHasBias ? "int32" : "none";
 
@@ -90,7 +94,8 @@ public static class QuantizationOptions
             Quantization.Granularity.Parse(Value(Granularity)),
             RoundingMode.Parse(Value(Rounding)),
             RequantSpec.Parse(Value(Requant)),
-            BiasMode.Parse(Value(Bias)));
+            BiasMode.Parse(Value(Bias)),
+            Quantization.ActSignedness.Parse(Value(ActSignedness)));
     }
 
     /// <summary>The canonical value of <paramref name="option"/> in <paramref name="config"/>.</summary>
@@ -105,19 +110,26 @@ public static class QuantizationOptions
         "rounding" => config.Rounding.ToOption(),
         "requant" => config.Requant.ToOption(),
         "bias" => config.Bias.ToOption(),
+        "actSignedness" => config.ActSignedness.ToOption(),
         _ => throw new ArgumentException($"{option.Field} is not an option of a quantization configuration", nameof(option)),
     };
 
     /// <summary>
     /// The options that can change <paramref name="config"/>'s result. The weights scope runs activations in
-    /// float, so activation bits and ranges matter there only for an int32 bias (its step is s_w·s_x), and
-    /// requantization not at all. Job records hold exactly these, so configurations that differ elsewhere share a key.
+    /// float, so activation bits, ranges and signedness matter there only for an int32 bias (its step is s_w·s_x),
+    /// and requantization not at all. The activation signedness counts only away from its default, so records and
+    /// keys written before it existed are unchanged. Job records hold exactly these, so configurations that differ
+    /// elsewhere share a key.
     /// </summary>
-    public static IReadOnlyList<QuantOption> Used(QuantizationConfig config) => config.Scope == QuantScope.All
-        ? All
-        : config.NeedsActivationRanges
-            ? [WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Bias, Scope]
-            : [WeightBits, WeightRange, Granularity, Rounding, Bias, Scope];
+    public static IReadOnlyList<QuantOption> Used(QuantizationConfig config)
+    {
+        IReadOnlyList<QuantOption> used = config.Scope == QuantScope.All
+            ? [WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Requant, Bias, Scope]
+            : config.NeedsActivationRanges
+                ? [WeightBits, ActBits, WeightRange, ActRange, Granularity, Rounding, Bias, Scope]
+                : [WeightBits, WeightRange, Granularity, Rounding, Bias, Scope];
+        return config.NeedsActivationRanges && config.ActSignedness != Quantization.ActSignedness.Signed ? [.. used, ActSignedness] : used;
+    }
 
     /// <summary>
     /// Why <paramref name="config"/> cannot run on a model with or without bias, or null if it can. The one
@@ -139,7 +151,8 @@ public static class QuantizationOptions
     /// <summary>A configuration in words, for people: <c>scope all, weights 8-bit minmax per tensor, …</c>.</summary>
     public static string Describe(QuantizationConfig c) =>
         $"scope {c.Scope.ToOption()}, weights {c.WeightBits}-bit {c.WeightRange.ToOption()} per {c.Granularity.ToOption()}, " +
-        $"activations {c.ActBits}-bit {c.ActRange.ToOption()}, rounding {c.Rounding.ToOption()}, requant {c.Requant.ToOption()}, bias {c.Bias.ToOption()}";
+        $"activations {c.ActBits}-bit {c.ActRange.ToOption()}, rounding {c.Rounding.ToOption()}, requant {c.Requant.ToOption()}, bias {c.Bias.ToOption()}" +
+        (c.ActSignedness == Quantization.ActSignedness.Signed ? "" : $", activations {c.ActSignedness.ToOption()}");
 
     /// <summary>Throws a <see cref="BadInputException"/> with <see cref="Problem"/>'s reason, if any.</summary>
     public static QuantizationConfig Check(QuantizationConfig config, bool modelHasBias) =>

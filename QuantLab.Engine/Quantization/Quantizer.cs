@@ -4,20 +4,20 @@ namespace QuantLab.Engine.Quantization;
 
 /// <summary>
 /// The parameters of one quantizer (one tensor, or one output channel): step s, the integer range
-/// [qmin, qmax] of n bits and the rounding. s is the step of DESIGN.md §3 (x ≈ s·q); the seed's scaling
+/// [qmin, qmax] of n bits (signed, or unsigned for an activation after a ReLU) and the rounding. s is the step of DESIGN.md §3 (x ≈ s·q); the seed's scaling
 /// factor S is 1/s.
 /// </summary>
 public readonly record struct QuantParams
 {
-    public QuantParams(double step, int bits, RoundingMode rounding)
+    public QuantParams(double step, int bits, RoundingMode rounding, bool signed = true)
     {
         BitWidth.Validate(bits);
         if (!(double.IsFinite(step) && step > 0))
             throw new ArgumentOutOfRangeException(nameof(step), step, "The step must be a positive finite number.");
         Step = step;
         Bits = bits;
-        QMin = Quantizer.QMin(bits);
-        QMax = Quantizer.QMax(bits);
+        QMin = Quantizer.QMin(bits, signed);
+        QMax = Quantizer.QMax(bits, signed);
         Rounding = rounding;
     }
 
@@ -26,17 +26,17 @@ public readonly record struct QuantParams
 
     public int Bits { get; }
 
-    /// <summary>−2^(n−1).</summary>
+    /// <summary>−2^(n−1); 0 unsigned.</summary>
     public int QMin { get; }
 
-    /// <summary>2^(n−1) − 1.</summary>
+    /// <summary>2^(n−1) − 1; 2^n − 1 unsigned.</summary>
     public int QMax { get; }
 
     public RoundingMode Rounding { get; }
 
-    /// <summary>The quantizer for clipping threshold T ≥ 0: s = 2T/(2^n − 1), or s = 1 when T = 0.</summary>
-    public static QuantParams FromThreshold(double threshold, int bits, RoundingMode rounding) =>
-        new(Quantizer.Step(threshold, bits), bits, rounding);
+    /// <summary>The quantizer for clipping threshold T ≥ 0: s = 2T/(2^n − 1) (unsigned: T/(2^n − 1)), or s = 1 when T = 0.</summary>
+    public static QuantParams FromThreshold(double threshold, int bits, RoundingMode rounding, bool signed = true) =>
+        new(Quantizer.Step(threshold, bits, signed), bits, rounding, signed);
 }
 
 /// <summary>
@@ -45,22 +45,23 @@ public readonly record struct QuantParams
 /// </summary>
 public static class Quantizer
 {
-    /// <summary>qmin = −2^(n−1).</summary>
-    public static int QMin(int bits) => -(1 << (bits - 1));
+    /// <summary>qmin = −2^(n−1); 0 on the unsigned grid.</summary>
+    public static int QMin(int bits, bool signed = true) => signed ? -(1 << (bits - 1)) : 0;
 
-    /// <summary>qmax = 2^(n−1) − 1.</summary>
-    public static int QMax(int bits) => (1 << (bits - 1)) - 1;
+    /// <summary>qmax = 2^(n−1) − 1; 2^n − 1 on the unsigned grid (65,535 at 16 bits: beyond int16).</summary>
+    public static int QMax(int bits, bool signed = true) => signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
 
     /// <summary>
     /// s = 2T / (2^n − 1) for T &gt; 0, so that R maps [−T, T] onto the 2^n levels with ±T at the outer half
-    /// steps (T/s = qmax + 1/2). T = 0 (an all-zero channel) gives s = 1. T must be finite and ≥ 0.
+    /// steps (T/s = qmax + 1/2). On the unsigned grid s = T / (2^n − 1): [0, T] onto 0..2^n − 1, T at the top
+    /// level. T = 0 (an all-zero channel) gives s = 1. T must be finite and ≥ 0.
     /// </summary>
-    public static double Step(double threshold, int bits)
+    public static double Step(double threshold, int bits, bool signed = true)
     {
         BitWidth.Validate(bits);
         if (!(double.IsFinite(threshold) && threshold >= 0))
             throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The threshold must be a finite number >= 0.");
-        return threshold == 0 ? 1.0 : 2.0 * threshold / ((1 << bits) - 1);
+        return threshold == 0 ? 1.0 : (signed ? 2.0 * threshold : threshold) / ((1 << bits) - 1);
     }
 
     /// <summary>

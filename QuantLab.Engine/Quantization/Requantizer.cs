@@ -4,7 +4,8 @@ namespace QuantLab.Engine.Quantization;
 
 /// <summary>
 /// Requantizes one output channel's accumulator to the output integer (DESIGN.md §3):
-/// float: y = R(acc·m + bf); fixed-point: y = RShift(acc·M0, k); then out = clamp(y, relu ? 0 : qmin, qmax).
+/// float: y = R(acc·m + bf); fixed-point: y = RShift(acc·M0, k); then out = clamp(y, relu ? 0 : qmin, qmax)
+/// with qmin, qmax of the output's grid, signed or unsigned.
 /// Build one per output channel (or one per layer when m is per tensor) and call <see cref="Apply"/> per
 /// output element: it is allocation-free and inlined.
 /// </summary>
@@ -17,7 +18,7 @@ public readonly struct Requantizer
     private readonly long _maxAcc64;
 
     private Requantizer(RequantMode mode, double multiplier, double floatBias, long m0, int shift,
-        RoundingMode rounding, int outputBits, bool relu)
+        RoundingMode rounding, int outputBits, bool relu, bool signedOutput)
     {
         BitWidth.Validate(outputBits, "output bits");
         Mode = mode;
@@ -30,8 +31,8 @@ public readonly struct Requantizer
         // 400·2^30 ≈ 2^38.6 and then take the Int128 path.
         _maxAcc64 = m0 == 0 ? long.MaxValue : long.MaxValue / m0;
         Rounding = rounding;
-        Min = relu ? 0 : Quantizer.QMin(outputBits);
-        Max = Quantizer.QMax(outputBits);
+        Min = relu ? 0 : Quantizer.QMin(outputBits, signedOutput);
+        Max = Quantizer.QMax(outputBits, signedOutput);
     }
 
     public RequantMode Mode { get; }
@@ -40,7 +41,7 @@ public readonly struct Requantizer
     /// <summary>The lower clamp: 0 with a fused ReLU, else qmin of the output bits.</summary>
     public int Min { get; }
 
-    /// <summary>The upper clamp: qmax of the output bits.</summary>
+    /// <summary>The upper clamp: qmax of the output bits (2^n − 1 on an unsigned output grid).</summary>
     public int Max { get; }
 
     /// <summary>m = s_w·s_x/s_y (float mode).</summary>
@@ -53,26 +54,26 @@ public readonly struct Requantizer
     public FixedPointMultiplier FixedPointMultiplier => new(_m0, _shift);
 
     /// <summary>Float requantization: y = R(acc·m + bf), acc·m formed first (no fused multiply-add).</summary>
-    public static Requantizer Float(double multiplier, double floatBias, RoundingMode rounding, int outputBits, bool relu)
+    public static Requantizer Float(double multiplier, double floatBias, RoundingMode rounding, int outputBits, bool relu, bool signedOutput = true)
     {
         if (!(double.IsFinite(multiplier) && multiplier >= 0))
             throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "The multiplier must be a finite number >= 0.");
         if (!double.IsFinite(floatBias))
             throw new ArgumentOutOfRangeException(nameof(floatBias), floatBias, "The float bias must be finite.");
-        return new(RequantMode.Float, multiplier, floatBias, 0, 0, rounding, outputBits, relu);
+        return new(RequantMode.Float, multiplier, floatBias, 0, 0, rounding, outputBits, relu, signedOutput);
     }
 
     /// <summary>Fixed-point requantization with an explicit M0 (0 ≤ M0 &lt; 2^31) and shift k.</summary>
-    public static Requantizer FixedPoint(FixedPointMultiplier multiplier, RoundingMode rounding, int outputBits, bool relu)
+    public static Requantizer FixedPoint(FixedPointMultiplier multiplier, RoundingMode rounding, int outputBits, bool relu, bool signedOutput = true)
     {
         if (multiplier.M0 is < 0 or > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier.M0, "M0 must be in [0, 2^31).");
-        return new(RequantMode.FixedPoint, multiplier.Value, 0, multiplier.M0, multiplier.Shift, rounding, outputBits, relu);
+        return new(RequantMode.FixedPoint, multiplier.Value, 0, multiplier.M0, multiplier.Shift, rounding, outputBits, relu, signedOutput);
     }
 
     /// <summary>Fixed-point requantization of the real multiplier m at precision P (see <see cref="FixedPointMultiplier.Derive"/>).</summary>
-    public static Requantizer FixedPoint(double multiplier, int precision, RoundingMode rounding, int outputBits, bool relu) =>
-        FixedPoint(Quantization.FixedPointMultiplier.Derive(multiplier, precision), rounding, outputBits, relu);
+    public static Requantizer FixedPoint(double multiplier, int precision, RoundingMode rounding, int outputBits, bool relu, bool signedOutput = true) =>
+        FixedPoint(Quantization.FixedPointMultiplier.Derive(multiplier, precision), rounding, outputBits, relu, signedOutput);
 
     /// <summary>
     /// The output integer for accumulator <paramref name="acc"/> (int32 bias already added).

@@ -37,7 +37,7 @@ public sealed record CampaignReport(
     public static readonly string[] QuantAxes = [.. QuantizationOptions.All.Select(o => o.Field)];
 
     /// <summary>Default pivot axes, in order of preference, among those that vary.</summary>
-    public static readonly string[] PreferredAxes = ["weightBits", "weightRange", "actBits", "actRange", "rounding", "requant", "granularity", "bias", "scope", "method",
+    public static readonly string[] PreferredAxes = ["weightBits", "weightRange", "actBits", "actRange", "actSignedness", "rounding", "requant", "granularity", "bias", "scope", "method",
         "train.lr", "train.batchSize", "train.epochs", "train.seed"];
 
     public static CampaignReport Build(CampaignResults results, string? rowAxis = null, string? columnAxis = null)

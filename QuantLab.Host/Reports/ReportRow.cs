@@ -42,9 +42,15 @@ public sealed record ReportRow(
     public static IReadOnlyList<ReportRow> From(CampaignResults results)
     {
         var byKey = results.Results.ToDictionary(r => r.Key);
+        // Records leave the activation signedness out at its default (so older keys stand); where a campaign also has
+        // unsigned evaluations, the signed ones are named too, so the axis varies in pivots and tables.
+        var signedness = QuantizationOptions.ActSignedness;
+        bool mixed = results.Results.Any(r => JobCodec.Axes(r.Job).ContainsKey(signedness.Field));
         return results.Results.Select(r =>
         {
             var parameters = new Dictionary<string, string>(JobCodec.Axes(r.Job), StringComparer.Ordinal);
+            if (mixed && r.Job is EvaluateJob { Quantization.NeedsActivationRanges: true })
+                parameters.TryAdd(signedness.Field, signedness.Default!);
             string? trainKey = r.Job.Upstream.FirstOrDefault(u => u.Role == Roles.Model).Key;
             JobResult? train = trainKey is not null && byKey.TryGetValue(trainKey, out var t) ? t : null;
             if (train is not null)

@@ -47,6 +47,41 @@ public sealed class ExportTests : IDisposable
         Assert.Equal(200, summary["count"]!.GetValue<int>());
     }
 
+    [Theory]
+    [InlineData(4, "float")]
+    [InlineData(8, "fixed-point:31")]
+    [InlineData(16, "float")]
+    public void An_unsigned_after_relu_export_marks_its_relu_outputs_and_reads_back_to_the_same_logits(int bits, string requant)
+    {
+        var config = QuantizationConfig.Default with
+        {
+            WeightBits = bits, ActBits = bits, Requant = RequantSpec.Parse(requant), Bias = BiasMode.Int32, Granularity = Granularity.Channel,
+            Rounding = RoundingMode.HalfEven, ActSignedness = ActSignedness.UnsignedAfterRelu,
+        };
+        var (model, testSet) = Quantized(config);
+        var dir = Path.Combine(_dir, "u");
+        IntExport.Write(dir, model, testSet);
+        var layers = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "model.json")))!["layers"]!.AsArray()
+            .Where(l => l!["op"]!.GetValue<string>() is "conv2d" or "linear").ToList();
+        // Every ReLU output is marked unsigned; the logits layer carries no flag (absent = signed).
+        Assert.All(layers.Where(l => l!["relu"]!.GetValue<bool>()), l => Assert.False(l!["outputSigned"]!.GetValue<bool>()));
+        Assert.Null(layers.Single(l => !l!["relu"]!.GetValue<bool>())!["outputSigned"]);
+
+        var (back, recorded, _) = IntExport.Read(dir);
+        Assert.Equal(model.Layers.Select(l => l.OutputSigned), back.Layers.Select(l => l.OutputSigned));
+        Assert.Equal(testSet.Logits, IntegerEngine.Run(back, recorded!.Inputs));
+    }
+
+    [Fact]
+    public void A_signed_export_has_no_signedness_flag_so_it_is_byte_identical_to_one_written_before_the_option()
+    {
+        var (model, testSet) = Quantized(QuantizationConfig.Default with { Bias = BiasMode.Int32 });
+        var dir = Path.Combine(_dir, "s");
+        IntExport.Write(dir, model, testSet);
+        Assert.DoesNotContain("outputSigned", File.ReadAllText(Path.Combine(dir, "model.json")));
+        Assert.All(IntExport.Read(dir).Model.Layers, l => Assert.True(l.OutputSigned));
+    }
+
     [Fact]
     public void The_files_follow_the_design_layout_and_types()
     {
@@ -81,6 +116,16 @@ public sealed class ExportTests : IDisposable
 
         File.WriteAllText(manifest, original.Replace("\"weightBits\": 8", "\"weightBits\": 17"));
         Assert.Contains("allowed: 2 to 16", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
+
+        File.WriteAllText(manifest, original.Replace("\"weightBits\": 8", "\"weightBits\": 1"));
+        var oneBit = Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message;
+        Assert.Contains("$.layers[0].weightBits is 1; allowed: 2 to 16", oneBit);
+
+        // Only a ReLU output may be unsigned: the logits layer (relu false) with outputSigned false is refused.
+        var json = JsonNode.Parse(original)!;
+        json["layers"]![7]!["outputSigned"] = false;
+        File.WriteAllText(manifest, json.ToJsonString());
+        Assert.Contains("$.layers[7].outputSigned", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);
 
         File.WriteAllText(manifest, original[..(original.Length / 2)]);
         Assert.Contains("invalid JSON", Assert.Throws<BadInputException>(() => IntExport.Read(dir)).Message);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Export;
 using QuantLab.Tests.Host;
 
@@ -64,6 +66,26 @@ public sealed class HardwareKitTests : IDisposable
         Assert.Contains("all 16 vectors match", r.Out);
     }
 
+    [Theory]
+    [InlineData(8, 8, "half-even", "float", "int32", "channel")]
+    [InlineData(2, 2, "floor", "fixed-point:16", "none", "tensor")]
+    [InlineData(16, 16, "half-away", "fixed-point:31", "int32", "channel")]
+    public void Reference_c_recomputes_every_golden_vector_of_an_unsigned_after_relu_kit(int weightBits, int actBits, string rounding, string requant, string bias, string granularity)
+    {
+        var config = ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity) with { ActSignedness = ActSignedness.UnsignedAfterRelu };
+        var (model, testSet) = ExportFixtures.Quantized(config, images: 16);
+        var kit = Path.Combine(_dir, "kit");
+        HardwareKit.Write(kit, model, testSet, vectors: 16);
+        // ReLU outputs are unsigned n-bit values stored as (n+1)-bit words; the manifest says so.
+        var conv1 = JsonNode.Parse(File.ReadAllText(Path.Combine(kit, "manifest.json")))!["layers"]![0]!;
+        Assert.False(conv1["outputSigned"]!.GetValue<bool>());
+        Assert.Equal(actBits + 1, conv1["wordBits"]!.GetValue<int>());
+        Assert.Equal((1L << actBits) - 1, conv1["clamp"]![1]!.GetValue<long>());
+        var r = RunReference(kit);
+        Assert.True(r.Code == 0, r.Out);
+        Assert.Contains("all 16 vectors match", r.Out);
+    }
+
     [Fact]
     public void The_kit_cli_writes_hex_and_a_manifest_and_a_tampered_kit_fails_at_the_first_difference()
     {
@@ -112,9 +134,15 @@ public sealed class VerilogKitTests : IDisposable
     [InlineData(8, 8, "floor", "fixed-point:31", "none", "tensor")]         // the seed's 8-bit setting with fixed-point M
     [InlineData(4, 4, "half-even", "fixed-point:16", "int32", "channel")]
     [InlineData(12, 12, "half-away", "fixed-point:31", "int32", "channel")]
-    public void Every_conv_and_linear_testbench_passes_under_Icarus_Verilog(int weightBits, int actBits, string rounding, string requant, string bias, string granularity)
+    [InlineData(8, 8, "half-even", "fixed-point:31", "int32", "channel", true)]   // unsigned-after-relu: 9-bit words, clamp 0..255
+    public void Every_conv_and_linear_testbench_passes_under_Icarus_Verilog(int weightBits, int actBits, string rounding, string requant, string bias, string granularity,
+        bool unsigned = false)
     {
-        var (model, testSet) = ExportFixtures.Quantized(ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity), images: 2);
+        var config = ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity) with
+        {
+            ActSignedness = unsigned ? ActSignedness.UnsignedAfterRelu : ActSignedness.Signed,
+        };
+        var (model, testSet) = ExportFixtures.Quantized(config, images: 2);
         var kit = Path.Combine(_dir, "kit");
         HardwareKit.Write(kit, model, testSet, vectors: 2);
         var r = HardwareKitTests.Sh("sh", Path.Combine(kit, "verilog", "run.sh"));

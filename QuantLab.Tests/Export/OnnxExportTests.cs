@@ -1,5 +1,7 @@
 using Google.Protobuf;
+using QuantLab.Engine;
 using QuantLab.Engine.Export;
+using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Tests.Export;
 
@@ -39,6 +41,41 @@ public sealed class OnnxExportTests
         Assert.True(agreement.Exact, $"{agreement.LogitCount - agreement.LogitsEqual} logits differ; first at {agreement.FirstDifference}");
         Assert.Equal(10_000, testSet.Count);
         Assert.True(testSet.Logits.Distinct().Count() > 2, "the logits vary");
+    }
+
+    /// <summary>unsigned-after-relu: uint8 activations into ConvInteger / MatMulInteger / MaxPool up to 8 bits, the
+    /// int64 path above (16 bits: the engine itself runs on the scalar reference there).</summary>
+    public static TheoryData<int, int, string, string, string, string> UnsignedGrid() => new()
+    {
+        { 8, 8, "floor", "float", "int32", "channel" },
+        { 8, 8, "half-even", "fixed-point:31", "int32", "tensor" },
+        { 4, 4, "half-away", "float", "none", "channel" },
+        { 2, 2, "half-even", "fixed-point:16", "int32", "channel" },
+        { 8, 12, "half-even", "fixed-point:31", "int32", "channel" },
+        { 16, 16, "half-even", "float", "int32", "channel" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnsignedGrid))]
+    public void With_unsigned_activations_after_relu_Onnx_Runtime_reproduces_the_engine_bit_for_bit(
+        int weightBits, int actBits, string rounding, string requant, string bias, string granularity)
+    {
+        var config = ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity) with { ActSignedness = ActSignedness.UnsignedAfterRelu };
+        var (model, testSet) = ExportFixtures.Quantized(config);
+        Assert.Contains(model.Layers, l => !l.OutputSigned);
+        var bytes = OnnxExport.Build(model, OnnxStyle.Exact).ToByteArray();
+        var agreement = OnnxAgreement.Measure(testSet.Logits, OnnxRunner.Run(bytes, testSet.Inputs, testSet.Count, model.InputShape), 10);
+        Assert.True(agreement.Exact, $"{agreement.LogitCount - agreement.LogitsEqual} logits differ; first at {agreement.FirstDifference}");
+        Assert.Equal(10_000, testSet.Count);
+    }
+
+    [Fact]
+    public void The_qdq_style_refuses_unsigned_activations_clearly()
+    {
+        var config = ExportFixtures.Config(8, 8, "half-even", "float", "int32", "channel") with { ActSignedness = ActSignedness.UnsignedAfterRelu };
+        var model = ExportFixtures.Model(config);
+        Assert.Contains("unsigned-after-relu", OnnxExport.QdqProblem(model));
+        Assert.Contains("unsigned-after-relu", Assert.Throws<BadInputException>(() => OnnxExport.Build(model, OnnxStyle.Qdq)).Message);
     }
 }
 

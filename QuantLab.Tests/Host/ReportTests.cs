@@ -33,6 +33,22 @@ public class ReportTests
     }
 
     [Fact]
+    public void Signed_evaluations_are_named_beside_unsigned_ones_so_the_signedness_axis_varies()
+    {
+        var unsigned = ReportTestsData.Eval("ptq", 4, "minmax").Replace("}", ",\"actSignedness\":\"unsigned-after-relu\"}");
+        var results = new CampaignResults("u",
+        [
+            ReportTestsData.Result("t1", JobKind.Train, "fp32", ReportTestsData.Train, 0.9850),
+            ReportTestsData.Result("e1", JobKind.Evaluate, "signed", ReportTestsData.Eval("ptq", 4, "minmax"), 0.9000, "t1"),
+            ReportTestsData.Result("e2", JobKind.Evaluate, "unsigned", unsigned, 0.9500, "t1"),
+        ], []);
+        var pivot = CampaignReport.Build(results).Pivot!;
+        Assert.Equal(new[] { "signed", "unsigned-after-relu" }, pivot.Rows);
+        // A campaign without unsigned evaluations has no such axis (its reports are unchanged).
+        Assert.All(ReportRow.From(ReportTestsData.Recorded()), r => Assert.Null(r.Param("actSignedness")));
+    }
+
+    [Fact]
     public void Deltas_are_against_fp32_and_the_ptq_qat_twin()
     {
         var deltas = CampaignReport.Build(ReportTestsData.Recorded()).Deltas.ToDictionary(d => d.Key);

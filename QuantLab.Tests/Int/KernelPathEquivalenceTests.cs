@@ -7,8 +7,9 @@ namespace QuantLab.Tests.Int;
 /// <summary>
 /// Every SIMD path equals the scalar reference on random small networks: random shapes (conv, optional
 /// fused pool, conv, optional pool, flatten, two linear layers), weight and activation bits 2..16 each,
-/// rounding, requant mode and precision, bias mode, per-tensor or per-channel multipliers, and sometimes
-/// extreme weights and biases that push layers onto the wide accumulators.
+/// rounding, requant mode and precision, bias mode, per-tensor or per-channel multipliers, signed or unsigned
+/// ReLU outputs (unsigned-after-relu: 0..2^n − 1), and sometimes extreme weights and biases that push layers onto
+/// the wide accumulators.
 /// </summary>
 public class KernelPathEquivalenceTests
 {
@@ -20,11 +21,11 @@ public class KernelPathEquivalenceTests
 
     public sealed record Case(int Seed, int InChannels, int Height, int Width, int K1, int C1, bool Pool1, int K2, int C2, bool Pool2,
         int Fc1, int Fc2, int WeightBits, int ActBits, int InputBits, RoundingMode Rounding, int Precision, BiasMode Bias,
-        bool PerChannel, bool Extreme, int Images)
+        bool PerChannel, bool Extreme, int Images, bool Unsigned = false)
     {
         public override string ToString() =>
             $"seed {Seed}: in {InChannels}x{Height}x{Width}, conv {K1}->{C1}{(Pool1 ? "+pool" : "")}, conv {K2}->{C2}{(Pool2 ? "+pool" : "")}, fc {Fc1}, {Fc2}; " +
-            $"w{WeightBits} a{ActBits} in{InputBits} {Rounding} {(Precision == 0 ? "float" : $"fixed:{Precision}")} bias {Bias} {(PerChannel ? "channel" : "tensor")}{(Extreme ? " extreme" : "")}; {Images} images";
+            $"w{WeightBits} a{ActBits} in{InputBits} {Rounding} {(Precision == 0 ? "float" : $"fixed:{Precision}")} bias {Bias} {(PerChannel ? "channel" : "tensor")}{(Extreme ? " extreme" : "")}{(Unsigned ? " unsigned-after-relu" : "")}; {Images} images";
     }
 
     public static readonly Gen<Case> Cases =
@@ -50,10 +51,11 @@ public class KernelPathEquivalenceTests
         from perChannel in Gen.Bool
         from extreme in Gen.Int[0, 4]
         from images in Gen.Int[1, 37]
+        from unsigned in Gen.Bool
         let minH = Need(k1, pool1, k2, pool2)
         let biasMode = fixedPoint && bias == 1 ? BiasMode.Int32 : (BiasMode)bias
         select new Case(seed, inChannels, minH + extraH, minH + extraW, k1, c1, pool1, k2, c2, pool2, fc1, fc2, weightBits, actBits, inputBits,
-            (RoundingMode)rounding, fixedPoint ? precision : 0, biasMode, perChannel, extreme == 0, images);
+            (RoundingMode)rounding, fixedPoint ? precision : 0, biasMode, perChannel, extreme == 0, images, unsigned);
 
     // The smallest input side that leaves at least one output after both convolutions and pools.
     private static int Need(int k1, bool pool1, int k2, bool pool2)
@@ -70,9 +72,28 @@ public class KernelPathEquivalenceTests
         {
             var (model, inputs) = Build(c);
             var reference = IntegerEngine.RunReference(model, inputs);
+            // 16-bit unsigned outputs (up to 65,535) do not fit the compiled kernels' int16 activations: such a
+            // model is refused by the compiler and runs on the scalar reference instead.
+            bool wide = c.Unsigned && c.ActBits == 16;
+            Assert.Equal(!wide, CompiledModel.CanCompile(model));
             foreach (var path in SimdPaths())
-                Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 2));
+                Assert.Equal(reference, wide ? IntegerEngine.Run(model, inputs, threads: 2, path) : IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 2));
         }, iter: 300, threads: 1);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(15)]
+    public void Unsigned_outputs_at_the_top_of_their_grid_match_the_reference(int actBits)
+    {
+        // Extreme weights and inputs push the ReLU outputs to the top of the unsigned grid (255 at 8 bits, 32,767 at
+        // 15 bits, the largest int16), which the next layer's accumulator bound takes as xMax.
+        var c = new Case(11, 2, 14, 14, 3, 6, true, 3, 9, true, 7, 4, 8, actBits, 8, RoundingMode.HalfAway, 0, BiasMode.None, true, true, 19, Unsigned: true);
+        var (model, inputs) = Build(c);
+        var reference = IntegerEngine.RunReference(model, inputs);
+        Assert.Contains(model.Layers, l => !l.OutputSigned);
+        foreach (var path in SimdPaths())
+            Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 1));
     }
 
     [Fact]
@@ -169,7 +190,7 @@ public class KernelPathEquivalenceTests
                 (m0, shift) = (fixedPoint.Select(f => f.M0).ToArray(), fixedPoint.Select(f => f.Shift).ToArray());
             }
             return new IntLayer(name, conv, cin, cout, k, weights, c.WeightBits, [1.0], 1.0, 1.0, outputBits, relu,
-                c.Bias, bq, bf, requant, m, m0, shift);
+                c.Bias, bq, bf, requant, m, m0, shift) { OutputSigned = !(c.Unsigned && relu) };
         }
     }
 }

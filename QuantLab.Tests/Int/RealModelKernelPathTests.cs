@@ -16,12 +16,12 @@ public class RealModelKernelPathTests
         KernelPaths.IsSupported(KernelPath.Avx2) ? [KernelPath.Scalar, KernelPath.Avx2, KernelPath.Avx512] : [KernelPath.Scalar];
 
     internal static void AssertPathsAgree(int weightBits, int actBits, string rounding, string requant, string bias, string granularity, int images,
-        bool emulated = true)
+        bool emulated = true, ActSignedness signedness = ActSignedness.Signed)
     {
         var config = QuantizationConfig.Default with
         {
             WeightBits = weightBits, ActBits = actBits, Rounding = RoundingMode.Parse(rounding), Requant = RequantSpec.Parse(requant),
-            Bias = BiasMode.Parse(bias), Granularity = Granularity.Parse(granularity),
+            Bias = BiasMode.Parse(bias), Granularity = Granularity.Parse(granularity), ActSignedness = signedness,
         };
         var model = config.Bias == BiasMode.None ? SharedModels.Quick : SharedModels.QuickBias;
         var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 200), config), config);
@@ -49,6 +49,22 @@ public class RealModelKernelPathTests
     [MemberData(nameof(Cases))]
     public void Every_path_equals_the_reference_on_1000_test_images(int weightBits, int actBits, string rounding, string requant, string bias, string granularity) =>
         AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 1000);
+
+    /// <summary>unsigned-after-relu on every SIMD path: 2..15 bits (16-bit unsigned outputs do not fit int16 and run on the
+    /// reference, see <see cref="CompiledModel.CanCompile"/>).</summary>
+    public static TheoryData<int, int, string, string, string, string> UnsignedCases() => new()
+    {
+        { 8, 8, "half-even", "fixed-point:31", "int32", "channel" },
+        { 2, 2, "floor", "float", "none", "tensor" },
+        { 4, 4, "half-away", "fixed-point:16", "int32", "channel" },
+        { 16, 15, "half-even", "float", "int32", "channel" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnsignedCases))]
+    public void With_unsigned_activations_every_path_equals_the_reference_on_1000_test_images(int weightBits, int actBits, string rounding, string requant,
+        string bias, string granularity) =>
+        AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 1000, signedness: ActSignedness.UnsignedAfterRelu);
 
     [Fact]
     public void Inputs_outside_the_input_grid_are_refused_by_the_simd_paths()

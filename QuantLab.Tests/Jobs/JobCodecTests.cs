@@ -66,6 +66,36 @@ public class JobCodecTests
     }
 
     [Fact]
+    public void The_default_act_signedness_is_left_out_of_every_record_so_existing_keys_are_unchanged()
+    {
+        var calibrate = CalibrateJob.For("m", Seed, 1000, "resize");
+        var records = new JobRecord[]
+        {
+            EvaluateJob.Ptq("m", calibrate, Key(calibrate), Seed, Data),
+            EvaluateJob.Ptq("m", calibrate, Key(calibrate), Seed with { Scope = QuantScope.Weights, Bias = BiasMode.Int32 }, Data),
+            EvaluateJob.Qat("q", Seed, Data),
+            new QatTrainJob(new TrainOptions(), new QatOptions { Config = Seed }, Data),
+        };
+        foreach (var record in records) Assert.DoesNotContain("actSignedness", JobCodec.Canonical(record));
+        // Keys pinned from engine 2.0.0 before the option existed (commit 4850ac6): the seed's 8/8 evaluation and a QAT evaluation.
+        Assert.Equal(PinnedPtqKey, Key(records[0]));
+        Assert.Equal(PinnedQatKey, Key(records[2]));
+
+        var unsigned = Seed with { ActSignedness = ActSignedness.UnsignedAfterRelu };
+        var evaluate = EvaluateJob.Ptq("m", calibrate, Key(calibrate), unsigned, Data);
+        Assert.Contains("\"actSignedness\":\"unsigned-after-relu\"", JobCodec.Canonical(evaluate));
+        Assert.NotEqual(Key(records[0]), Key(evaluate));
+        Assert.Equal(unsigned, ((EvaluateJob)JobCodec.Read(JobCodec.Canonical(evaluate))).Quantization);
+        // The weights scope without an int32 bias runs activations in float: signedness cannot change its result.
+        var weights = Seed with { Scope = QuantScope.Weights };
+        Assert.Equal(Key(EvaluateJob.Ptq("m", calibrate, "r", weights, Data)),
+            Key(EvaluateJob.Ptq("m", calibrate, "r", weights with { ActSignedness = ActSignedness.UnsignedAfterRelu }, Data)));
+    }
+
+    private const string PinnedPtqKey = "984e699610b725b85f60d9a8f27dd0a9f24d53e9a91355b7ac61b68fff88c677";
+    private const string PinnedQatKey = "b92efd14eff467d4633fc0bbbd5254543fc8696e8e5800ded56b2346cd8e3381";
+
+    [Fact]
     public void Execution_settings_of_a_training_are_not_part_of_its_key()
     {
         var job = new Fp32TrainJob(new TrainOptions(), Data);

@@ -26,12 +26,20 @@ public static class SharedQatModels
         WeightBits = 4, ActBits = 4, Bias = BiasMode.Float, Rounding = RoundingMode.HalfEven, WeightRange = RangeMethod.Sigma(3), ActRange = RangeMethod.Sigma(4),
     }, bias: true));
 
+    private static readonly Lazy<QatTrainer.Result> Unsigned4 = new(() => Train(QuantizationConfig.Default with
+    {
+        WeightBits = 4, ActBits = 4, Requant = RequantSpec.FixedPoint(), Bias = BiasMode.Int32, Granularity = Granularity.Channel,
+        Rounding = RoundingMode.HalfEven, ActSignedness = ActSignedness.UnsignedAfterRelu,
+    }, bias: true));
+
     /// <summary>The seed's QAT setting (8-bit, floor, minmax, per tensor, float M), no bias.</summary>
     public static QatTrainer.Result Seed => FloatM.Value;
     /// <summary>Fixed-point M (P = 31), int32 bias, per-channel weights, half-away rounding.</summary>
     public static QatTrainer.Result FixedPointWithBias => FixedBias.Value;
     /// <summary>4-bit, float bias, half-even rounding, sigma ranges.</summary>
     public static QatTrainer.Result FourBitFloatBias => FloatBias.Value;
+    /// <summary>4-bit unsigned-after-relu, fixed-point M, int32 bias, per channel, half-even.</summary>
+    public static QatTrainer.Result FourBitUnsigned => Unsigned4.Value;
 
     public static QatTrainer.Result Train(QuantizationConfig config, bool bias, int limit = 4000, int seed = 5, int epochs = 1, double freeze = 0.25)
     {
@@ -128,14 +136,45 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
         Assert.True(r.Float32.PredictionMismatches <= 50, $"{r.Float32.PredictionMismatches} prediction mismatches");
     }
 
-    public static TheoryData<string> Models() => ["seed", "fixed-point+int32 bias", "4-bit+float bias"];
+    public static TheoryData<string> Models() => ["seed", "fixed-point+int32 bias", "4-bit+float bias", "4-bit unsigned-after-relu"];
 
     private static QatTrainer.Result Model(string name) => name switch
     {
         "seed" => SharedQatModels.Seed,
         "fixed-point+int32 bias" => SharedQatModels.FixedPointWithBias,
+        "4-bit unsigned-after-relu" => SharedQatModels.FourBitUnsigned,
         _ => SharedQatModels.FourBitFloatBias,
     };
+
+    [Fact]
+    public void Unsigned_after_relu_qat_trains_on_the_grid_it_converts_to_and_survives_save_and_load()
+    {
+        var r = SharedQatModels.FourBitUnsigned;
+        output.WriteLine($"QAT 4/4 unsigned, 1 epoch / 4000 images: integer {r.TestAccuracy:P2}; float32 forward vs exact: " +
+                         $"{r.Float32.PredictionMismatches} predictions, {r.Float32.LogitMismatches} logits of {r.Float32.Count}");
+        // The reported accuracy is the integer model's. The float32 training forward is only close to it at 4 bits after
+        // one epoch, signed too (measured with this configuration: signed 882 predictions and 42,339 logits of 10,000 images
+        // differ, unsigned 536 and 25,995); a forward on another grid than the converted one would disagree on most images.
+        Assert.Equal(r.TestAccuracy, QatTrainer.IntegerAccuracy(r.Model, SharedMnist.Test));
+        Assert.True(r.Float32.PredictionMismatches <= 1000, $"{r.Float32.PredictionMismatches} prediction mismatches");
+        var intModel = r.Model.ToIntModel();
+        Assert.Equal(intModel.Layers.Select(l => !l.Relu), intModel.Layers.Select(l => l.OutputSigned));
+        Assert.Equal(Quantizer.Step(r.Model.Manifest.Thresholds.Activations["conv3"], 4, signed: false), intModel.Layers.Single(l => l.Name == "conv3").OutputScale);
+
+        var dir = Path.Combine(_dir, "unsigned");
+        r.Model.Save(dir);
+        Assert.Contains("unsigned-after-relu", File.ReadAllText(Path.Combine(dir, "model.json")));
+        var back = QatModel.Load(dir);
+        Assert.Equal(ActSignedness.UnsignedAfterRelu, back.Config.ActSignedness);
+        Assert.Equal(QatTrainer.IntegerLogits(r.Model, SharedMnist.Test), QatTrainer.IntegerLogits(back, SharedMnist.Test));
+
+        // Weights below 2 bits are refused on reading too, naming the file's JSON path and the allowed widths.
+        var manifest = Path.Combine(dir, "model.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"weightBits\": 4", "\"weightBits\": 1"));
+        var e = Assert.Throws<BadInputException>(() => QatModel.Load(dir));
+        Assert.Contains("$.quantization", e.Message);
+        Assert.Contains("2 to 16", e.Message);
+    }
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -279,3 +318,4 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
             new TrainOptions(), SharedMnist.Train, SharedMnist.Test));
     }
 }
+

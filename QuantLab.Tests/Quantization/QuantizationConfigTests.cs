@@ -51,7 +51,7 @@ public class QuantizationConfigTests
     {
         var config = Seed with { Requant = RequantSpec.FixedPoint(), Bias = BiasMode.Int32, Granularity = Granularity.Channel };
         Assert.Equal(
-            "weight-bits=8 act-bits=8 weight-range=minmax act-range=sigma:3 granularity=channel rounding=floor requant=fixed-point:31 bias=int32 scope=all",
+            "weight-bits=8 act-bits=8 weight-range=minmax act-range=sigma:3 granularity=channel rounding=floor requant=fixed-point:31 bias=int32 scope=all act-signedness=signed",
             config.ToString());
     }
 }

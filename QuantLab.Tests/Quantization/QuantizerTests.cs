@@ -15,6 +15,21 @@ public class QuantizerTests
         Assert.Equal(qmax, Quantizer.QMax(bits));
     }
 
+    [Theory]
+    [InlineData(2, 3)]
+    [InlineData(8, 255)]
+    [InlineData(16, 65535)]
+    public void The_unsigned_grid_after_relu_spans_0_to_2_to_the_n_minus_1_with_step_T_over_that(int bits, int qmax)
+    {
+        Assert.Equal(0, Quantizer.QMin(bits, signed: false));
+        Assert.Equal(qmax, Quantizer.QMax(bits, signed: false));
+        Assert.Equal(1.0, Quantizer.Step(qmax, bits, signed: false));         // T at the top level
+        Assert.Equal(1.0, Quantizer.Step(0.0, bits, signed: false));          // an all-zero channel
+        var p = QuantParams.FromThreshold(qmax, bits, RoundingMode.HalfEven, signed: false);
+        Assert.Equal(qmax, Quantizer.Quantize(qmax * 2.0, p));                 // clipped at the top
+        Assert.Equal(0, Quantizer.Quantize(-5.0, p));                          // nothing below 0
+    }
+
     [Fact]
     public void Step_is_2T_over_2_to_the_n_minus_1()
     {

@@ -24,6 +24,7 @@ public class VectorRequantizerTests
         from rounding in Gen.Int[0, 2]
         from bits in Gen.Int[2, 16]
         from relu in Gen.Bool
+        from unsigned in Gen.Bool
         from floatBias in Gen.Double[-1000, 1000]
         from useBias in Gen.Int[0, 2]
         from accScale in Gen.Int[0, 31]
@@ -31,8 +32,8 @@ public class VectorRequantizerTests
         from special in Gen.Int[0, 3]
         let m = Math.ScaleB(dyadic ? 1 : mantissa, exponent)
         let mode = (RoundingMode)rounding
-        let scalar = fixedPoint ? Requantizer.FixedPoint(m, precision, mode, bits, relu)
-            : Requantizer.Float(m, useBias == 1 ? floatBias : 0, mode, bits, relu)
+        let scalar = fixedPoint ? Requantizer.FixedPoint(m, precision, mode, bits, relu, signedOutput: !(relu && unsigned))
+            : Requantizer.Float(m, useBias == 1 ? floatBias : 0, mode, bits, relu, signedOutput: !(relu && unsigned))
         let bias = useBias == 2 ? (long)(floatBias * 1000) : 0
         // Accumulators scaled to a random magnitude, kept so that acc + bq fits in int32 (the caller's bound).
         let acc = accumulators.Select(a => (int)Math.Clamp((a >> (31 - accScale)) - bias, int.MinValue + 2_000_000, int.MaxValue - 2_000_000)).ToArray()
