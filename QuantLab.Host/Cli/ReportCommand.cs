@@ -43,7 +43,7 @@ public static class ReportCommand
                     if (!report.Rows.Any(r => r.Param(axis) is not null))
                         throw new BadInputException($"--rows/--cols: no job of '{name}' has a parameter '{axis}'; known: {string.Join(", ", report.Rows.SelectMany(r => r.Params.Keys).Distinct().Order())}");
             var histograms = fmt == "html" ? ModelHistograms.For(ctx.Options.Data, ctx.Err.WriteLine, path, results) : null;
-            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name), histograms);
+            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name, LabReader.Orphaned(path)), histograms);
             if (outDir is null)
             {
                 ctx.Out.Write(text);

@@ -20,8 +20,8 @@ public static class StatusCommand
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
             var state = await LabReader.LoadAsync(path);
             // Read once, before the statuses: whether a live process works on this database.
-            bool orphaned = LabLock.IsHeld(path) == false;
-            CampaignStatus StatusOf(string c) => orphaned ? Interrupted(state.Status(c)) : state.Status(c);
+            bool orphaned = LabReader.Orphaned(path);
+            CampaignStatus StatusOf(string c) => LabReader.Status(state, c, orphaned);
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(campaign) is { } name)
             {
@@ -37,19 +37,6 @@ public static class StatusCommand
         });
         return command;
     }
-
-    /// <summary>
-    /// A campaign whose jobs the events show running while no process holds the database: the process died
-    /// (kill -9, a crash, a power cut) before it could record anything. Its running jobs are queued again by
-    /// the next <c>run</c>, so they count as queued.
-    /// </summary>
-    public static CampaignStatus Interrupted(CampaignStatus s) => s.State != "running" ? s : s with
-    {
-        State = "interrupted",
-        Running = 0,
-        Queued = s.Queued + s.Running,
-        Stages = s.Stages?.Select(x => x with { Running = 0, Queued = x.Queued + x.Running }).ToList(),
-    };
 
     public static void Print(CliContext ctx, CampaignStatus s, bool json)
     {

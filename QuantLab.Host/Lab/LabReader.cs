@@ -50,4 +50,25 @@ public static class LabReader
         throw new BadInputException($"no campaign '{campaign}' in {databasePath}; " +
             (known.Count == 0 ? "it has no campaigns" : $"it has: {string.Join(", ", known)}"));
     }
+
+    /// <summary>Whether no live process (<c>run</c>, <c>node</c>) holds the database: then nothing it shows running runs.</summary>
+    public static bool Orphaned(string databasePath) => LabLock.IsHeld(databasePath) == false;
+
+    /// <summary>A campaign's status as the database shows it, told as interrupted where <paramref name="orphaned"/>.</summary>
+    public static QuantLab.Actors.Messages.CampaignStatus Status(CoordinatorState state, string campaign, bool orphaned) =>
+        orphaned ? Interrupted(state.Status(campaign)) : state.Status(campaign);
+
+    /// <summary>
+    /// A campaign whose jobs the events show running while no process holds the database: the process died
+    /// (kill -9, a crash, a power cut) before it could record anything. Its running jobs are queued again by
+    /// the next <c>run</c>, so they count as queued.
+    /// </summary>
+    public static QuantLab.Actors.Messages.CampaignStatus Interrupted(QuantLab.Actors.Messages.CampaignStatus s) => s.State != "running" ? s : s with
+    {
+        State = "interrupted",
+        Running = 0,
+        Queued = s.Queued + s.Running,
+        Stages = s.Stages?.Select(x => x with { Running = 0, Queued = x.Queued + x.Running }).ToList(),
+    };
+
 }

@@ -11,13 +11,14 @@ namespace QuantLab.Host.Reports;
 /// <summary>A campaign's report in every format, written from the recorded events.</summary>
 public static class ReportFiles
 {
-    /// <summary>The JSON header every report carries: status, engine version, dropped combinations.</summary>
-    public static JsonObject Header(CoordinatorState state, string campaign)
+    /// <summary>The JSON header every report carries: status (interrupted where <paramref name="orphaned"/>: no live
+    /// process holds the database), engine version, dropped combinations.</summary>
+    public static JsonObject Header(CoordinatorState state, string campaign, bool orphaned = false)
     {
         var entry = state.Campaigns[campaign];
         return new JsonObject
         {
-            ["status"] = JsonSerializer.SerializeToNode(StatusDocument.Of(state.Status(campaign)), JsonOutput.Options),
+            ["status"] = JsonSerializer.SerializeToNode(StatusDocument.Of(LabReader.Status(state, campaign, orphaned)), JsonOutput.Options),
             ["engineVersion"] = entry.EngineVersion,
             ["dropped"] = JsonSerializer.SerializeToNode(entry.Dropped.Select(d => new { description = d.Description, reason = d.Reason }), JsonOutput.Options),
         };

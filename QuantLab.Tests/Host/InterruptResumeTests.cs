@@ -67,6 +67,10 @@ public sealed class InterruptResumeTests : IDisposable
         Assert.True(text.ExitCode == 0, text.ToString());
         Assert.Contains("interrupt-test: interrupted", text.Out);
         Assert.Contains(", 0 running", text.Out);
+        // The report's header agrees with status.
+        var report = LabTestSupport.Run(LabTestSupport.Configuration(), "report", "interrupt-test", "--db", db, "--format", "json");
+        Assert.True(report.ExitCode == 0, report.ToString());
+        Assert.Equal("interrupted", JsonDocument.Parse(report.Out).RootElement.GetProperty("status").GetProperty("state").GetString());
     }
 
     /// <summary>Eight synthetic trainings (the slow executor makes each take 1 s), and the database path.</summary>
