@@ -17,10 +17,42 @@ public sealed class Tmpfs : IDisposable
 
     public string File(string name) => Path.Combine(Dir, name);
 
+    /// <summary>Remounts read-only. The kernel refuses (EBUSY) while any file on the disk is open for writing;
+    /// a SQLite handle the finished verb dropped may still await its finalizer, so this collects and retries
+    /// for a while, then names the files still open.</summary>
     public void RemountReadOnly()
     {
-        var (code, output) = Exec("mount", "-o", "remount,ro", Dir);
-        Assert.True(code == 0, $"cannot remount {Dir} read-only: {output}");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var (code, output) = Exec("mount", "-o", "remount,ro", Dir);
+            if (code == 0) return;
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"cannot remount {Dir} read-only: {output}; open: {string.Join(", ", OpenFilesOnDisk())}");
+            Thread.Sleep(200);
+        }
+    }
+
+    /// <summary>The files on this disk that any process holds open, from /proc/*/fd (a child of another test
+    /// may have inherited a descriptor).</summary>
+    private IEnumerable<string> OpenFilesOnDisk()
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid)) continue;
+            string[] fds;
+            try { fds = Directory.GetFileSystemEntries(Path.Combine(proc, "fd")); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            foreach (var fd in fds)
+            {
+                string? target = null;
+                try { target = new FileInfo(fd).LinkTarget; } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+                if (target != null && target.StartsWith(Dir + "/", StringComparison.Ordinal))
+                    yield return $"{target} (pid {pid}{(pid == Environment.ProcessId ? ", this process" : "")})";
+            }
+        }
     }
 
     /// <summary>Writes a file until the disk has no space left (ENOSPC).</summary>
