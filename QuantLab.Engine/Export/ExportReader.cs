@@ -105,49 +105,48 @@ internal sealed class ExportReader(string directory)
         bool outputSigned = o["outputSigned"] is null || (o["outputSigned"] is JsonValue u && u.TryGetValue<bool>(out var uv) ? uv : throw Bad($"{path}.outputSigned", "must be true or false"));
         if (!outputSigned && !relu) throw Bad($"{path}.outputSigned", "is false, but only a ReLU output (relu true) may be unsigned");
 
-        var bias = BiasMode.None;
-        int[]? bq = null;
-        double[]? bf = null;
+        LayerBias bias = NoBias.Instance;
         if (o["bias"] is JsonObject b)
         {
             var mode = String(b, $"{path}.bias", "mode");
             var file = ArrayFile(b, $"{path}.bias", "file", "sha256");
-            switch (mode)
+            bias = mode switch
             {
-                case "int32": bias = BiasMode.Int32; bq = Array<int>(file, [outC]); break;
-                case "float": bias = BiasMode.Float; bf = Array<double>(file, [outC]); break;
-                default: throw Bad($"{path}.bias.mode", $"'{mode}' is not one of int32, float");
-            }
+                "int32" => new Int32Bias(Array<int>(file, [outC])),
+                "float" => new FloatBias(Array<double>(file, [outC])),
+                _ => throw Bad($"{path}.bias.mode", $"'{mode}' is not one of int32, float"),
+            };
         }
         else if (o["bias"] is not null) throw Bad($"{path}.bias", "must be null or an object {mode, file}");
 
         var requant = Object(o, path, "requant");
         var requantPath = $"{path}.requant";
         var requantMode = String(requant, requantPath, "mode");
-        RequantSpec spec;
-        double[] multiplier;
-        long[]? m0 = null;
-        int[]? shift = null;
+        LayerRequant layerRequant;
         if (requantMode == "float")
         {
-            spec = RequantSpec.Float;
-            multiplier = DoubleArray(requant, requantPath, "multiplier");
+            var multiplier = DoubleArray(requant, requantPath, "multiplier");
             if (multiplier.Length != outC) throw Bad($"{requantPath}.multiplier", $"needs {outC} entries, has {multiplier.Length}");
+            layerRequant = new FloatRequant(multiplier);
         }
         else if (requantMode == "fixed-point")
         {
             int precision = Int(requant, requantPath, "precision");
-            spec = Parse($"{requantPath}.precision", () => RequantSpec.FixedPoint(precision));
-            if (bias == BiasMode.Float) throw Bad($"{path}.bias", "fixed-point requantization needs bias null or int32");
-            m0 = LongArray(requant, requantPath, "multiplier");
-            shift = IntArray(requant, requantPath, "shift");
+            Parse($"{requantPath}.precision", () => RequantSpec.FixedPoint(precision));
+            if (bias is FloatBias) throw Bad($"{path}.bias", "fixed-point requantization needs bias null or int32");
+            var m0 = LongArray(requant, requantPath, "multiplier");
+            var shift = IntArray(requant, requantPath, "shift");
             if (m0.Length != outC || shift.Length != outC) throw Bad(requantPath, $"multiplier and shift need {outC} entries each");
-            multiplier = m0.Zip(shift, (m, s) => m * Math.Pow(2, -s)).ToArray();
+            layerRequant = new FixedPointRequant(precision, m0, shift);
         }
         else throw Bad($"{requantPath}.mode", $"'{requantMode}' is not one of float, fixed-point");
 
-        return new IntLayer(name, isConv, inC, outC, k, weights, weightBits, weightScale, inputScale, outputScale, outputBits, relu,
-            bias, bq, bf, spec, multiplier, m0, shift) { OutputSigned = outputSigned };
+        return new IntLayer(name)
+        {
+            Shape = isConv ? new Conv2dShape(k) : LinearShape.Instance, InChannels = inC, OutChannels = outC, Weights = weights,
+            WeightBits = weightBits, WeightScale = weightScale, InputScale = inputScale, OutputScale = outputScale,
+            OutputBits = outputBits, Relu = relu, OutputSigned = outputSigned, Bias = bias, Requant = layerRequant,
+        };
     }
 
     private ExportedTestSet? ReadTestSet(IntModel model, int classes)

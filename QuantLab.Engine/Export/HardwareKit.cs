@@ -60,7 +60,9 @@ public static class HardwareKit
             {
                 case IntLayer layer:
                 {
-                    int k = layer.Kernel, oh = layer.IsConv ? h - k + 1 : 1, ow = layer.IsConv ? w - k + 1 : 1;
+                    int k = layer.KernelSide;
+                    bool conv = layer.Shape is Conv2dShape;
+                    var (_, oh, ow) = layer.OutputShape(c, h, w);
                     var a = new long[layer.OutChannels * oh * ow];
                     var y = new int[a.Length];
                     for (int co = 0; co < layer.OutChannels; co++)
@@ -70,7 +72,7 @@ public static class HardwareKit
                         for (int xx = 0; xx < ow; xx++)
                         {
                             long s = 0;
-                            if (layer.IsConv)
+                            if (conv)
                             {
                                 for (int ci = 0; ci < layer.InChannels; ci++)
                                 for (int ky = 0; ky < k; ky++)
@@ -79,7 +81,7 @@ public static class HardwareKit
                             }
                             else
                                 for (int i = 0; i < layer.InChannels; i++) s += (long)layer.Weights[co * layer.InChannels + i] * x[i];
-                            if (layer.Bias == BiasMode.Int32) s += layer.BiasInt32![co];
+                            s += layer.AccumulatorBias(co);
                             int idx = (co * oh + yy) * ow + xx;
                             a[idx] = s;
                             y[idx] = rq.Apply(s);
@@ -142,11 +144,12 @@ public static class HardwareKit
                 {
                     case IntLayer l:
                     {
-                        int oh = l.IsConv ? h - l.Kernel + 1 : 1, ow = l.IsConv ? w - l.Kernel + 1 : 1;
-                        o["op"] = l.IsConv ? "conv2d" : "linear";
+                        var (_, oh, ow) = l.OutputShape(c, h, w);
+                        bool conv = l.Shape is Conv2dShape;
+                        o["op"] = conv ? "conv2d" : "linear";
                         o["inChannels"] = l.InChannels;
                         o["outChannels"] = l.OutChannels;
-                        o["kernel"] = l.Kernel;
+                        o["kernel"] = l.KernelSide;
                         o["outputShape"] = new JsonArray(l.OutChannels, oh, ow);
                         o["outputBits"] = l.OutputBits;
                         o["outputSigned"] = true;
@@ -158,41 +161,42 @@ public static class HardwareKit
                         o["granularity"] = l.WeightScale.Length == 1 ? "tensor" : "channel";
                         var files = new JsonObject();
                         Text(Path.Combine(p, $"{l.Name}.weight.hex"), Hex(l.Weights.Select(x => (long)x), l.WeightBits));
-                        Npy.Write<short>(Path.Combine(p, $"{l.Name}.weight.npy"), l.Weights, l.IsConv ? [l.OutChannels, l.InChannels, l.Kernel, l.Kernel] : [l.OutChannels, l.InChannels]);
+                        Npy.Write<short>(Path.Combine(p, $"{l.Name}.weight.npy"), l.Weights, IntExport.WeightShape(l));
                         files["weights"] = new JsonObject
                         {
                             ["hex"] = $"params/{l.Name}.weight.hex", ["npy"] = $"params/{l.Name}.weight.npy", ["bits"] = l.WeightBits, ["signed"] = true,
-                            ["count"] = l.Weights.Length, ["order"] = l.IsConv ? "[out][in][ky][kx], row-major" : "[out][in], row-major",
+                            ["count"] = l.Weights.Length, ["order"] = conv ? "[out][in][ky][kx], row-major" : "[out][in], row-major",
                         };
-                        o["bias"] = l.Bias.ToString().ToLowerInvariant();
-                        if (l.Bias == BiasMode.Int32)
+                        o["bias"] = l.Bias.Mode.ToString().ToLowerInvariant();
+                        if (l.Bias is Int32Bias bq)
                         {
-                            Text(Path.Combine(p, $"{l.Name}.bias.hex"), Hex(l.BiasInt32!.Select(x => (long)x), 32));
-                            Npy.Write<int>(Path.Combine(p, $"{l.Name}.bias.npy"), l.BiasInt32!, l.OutChannels);
+                            Text(Path.Combine(p, $"{l.Name}.bias.hex"), Hex(bq.Quantized.Select(x => (long)x), 32));
+                            Npy.Write<int>(Path.Combine(p, $"{l.Name}.bias.npy"), bq.Quantized, l.OutChannels);
                             files["bias"] = new JsonObject { ["hex"] = $"params/{l.Name}.bias.hex", ["npy"] = $"params/{l.Name}.bias.npy", ["bits"] = 32, ["signed"] = true, ["count"] = l.OutChannels, ["meaning"] = "bq[c], added to the accumulator" };
                         }
-                        else if (l.Bias == BiasMode.Float)
+                        else if (l.Bias is FloatBias bf)
                         {
-                            Text(Path.Combine(p, $"{l.Name}.bias.hex"), Hex(DoubleBits(l.BiasFloat!), 64));
-                            Npy.Write<double>(Path.Combine(p, $"{l.Name}.bias.npy"), l.BiasFloat!, l.OutChannels);
+                            Text(Path.Combine(p, $"{l.Name}.bias.hex"), Hex(DoubleBits(bf.OverOutputStep), 64));
+                            Npy.Write<double>(Path.Combine(p, $"{l.Name}.bias.npy"), bf.OverOutputStep, l.OutChannels);
                             files["bias"] = new JsonObject { ["hex"] = $"params/{l.Name}.bias.hex", ["npy"] = $"params/{l.Name}.bias.npy", ["bits"] = 64, ["encoding"] = "IEEE-754 binary64 bit pattern", ["count"] = l.OutChannels, ["meaning"] = "bf[c] = b/s_y, added after acc·m" };
                         }
-                        if (l.Requant.IsFixedPoint)
+                        if (l.Requant is FixedPointRequant fixedPoint)
                         {
                             o["requant"] = "fixed-point";
-                            o["precision"] = l.Requant.Precision;
-                            Text(Path.Combine(p, $"{l.Name}.M0.hex"), Hex(l.FixedMultiplier!, 32));
-                            Npy.Write<long>(Path.Combine(p, $"{l.Name}.M0.npy"), l.FixedMultiplier!, l.OutChannels);
-                            Text(Path.Combine(p, $"{l.Name}.shift.hex"), Hex(l.FixedShift!.Select(x => (long)x), 8));
-                            Npy.Write<int>(Path.Combine(p, $"{l.Name}.shift.npy"), l.FixedShift!, l.OutChannels);
+                            o["precision"] = fixedPoint.Precision;
+                            Text(Path.Combine(p, $"{l.Name}.M0.hex"), Hex(fixedPoint.M0, 32));
+                            Npy.Write<long>(Path.Combine(p, $"{l.Name}.M0.npy"), fixedPoint.M0, l.OutChannels);
+                            Text(Path.Combine(p, $"{l.Name}.shift.hex"), Hex(fixedPoint.Shift.Select(x => (long)x), 8));
+                            Npy.Write<int>(Path.Combine(p, $"{l.Name}.shift.npy"), fixedPoint.Shift, l.OutChannels);
                             files["multiplier"] = new JsonObject { ["hex"] = $"params/{l.Name}.M0.hex", ["npy"] = $"params/{l.Name}.M0.npy", ["bits"] = 32, ["signed"] = false, ["count"] = l.OutChannels, ["meaning"] = "M0[c]: y = RShift(acc·M0, k)" };
                             files["shift"] = new JsonObject { ["hex"] = $"params/{l.Name}.shift.hex", ["npy"] = $"params/{l.Name}.shift.npy", ["bits"] = 8, ["signed"] = true, ["count"] = l.OutChannels, ["meaning"] = "k[c] (k ≤ 0: left shift by −k)" };
                         }
                         else
                         {
+                            var m = ((FloatRequant)l.Requant).Multiplier;
                             o["requant"] = "float";
-                            Text(Path.Combine(p, $"{l.Name}.m.hex"), Hex(DoubleBits(l.Multiplier), 64));
-                            Npy.Write<double>(Path.Combine(p, $"{l.Name}.m.npy"), l.Multiplier, l.OutChannels);
+                            Text(Path.Combine(p, $"{l.Name}.m.hex"), Hex(DoubleBits(m), 64));
+                            Npy.Write<double>(Path.Combine(p, $"{l.Name}.m.npy"), m, l.OutChannels);
                             files["multiplier"] = new JsonObject { ["hex"] = $"params/{l.Name}.m.hex", ["npy"] = $"params/{l.Name}.m.npy", ["bits"] = 64, ["encoding"] = "IEEE-754 binary64 bit pattern", ["count"] = l.OutChannels, ["meaning"] = "m[c]: y = R(acc·m + bf) in double, no fused multiply-add" };
                         }
                         o["files"] = files;

@@ -40,8 +40,7 @@ public static class IntExport
                 {
                     case IntLayer layer:
                         layers.Add(LayerJson(layer, tmp));
-                        if (layer.IsConv) (c, h, w) = (layer.OutChannels, h - layer.Kernel + 1, w - layer.Kernel + 1);
-                        else (c, h, w) = (layer.OutChannels, 1, 1);
+                        (c, h, w) = layer.OutputShape(c, h, w);
                         break;
                     case IntMaxPool pool:
                         layers.Add(new JsonObject { ["name"] = pool.Name, ["op"] = "maxpool2d", ["kernel"] = pool.Kernel, ["stride"] = pool.Kernel });
@@ -88,17 +87,17 @@ public static class IntExport
     private static JsonObject LayerJson(IntLayer layer, string dir)
     {
         var weightFile = $"{layer.Name}.weight.npy";
-        var weightShape = layer.IsConv ? new[] { layer.OutChannels, layer.InChannels, layer.Kernel, layer.Kernel } : new[] { layer.OutChannels, layer.InChannels };
+        var weightShape = WeightShape(layer);
         if (layer.WeightBits <= 8) Npy.Write<sbyte>(Path.Combine(dir, weightFile), layer.Weights.Select(v => (sbyte)v).ToArray(), weightShape);
         else Npy.Write<short>(Path.Combine(dir, weightFile), layer.Weights, weightShape);
 
         var o = new JsonObject { ["name"] = layer.Name };
-        if (layer.IsConv)
+        if (layer.Shape is Conv2dShape conv)
         {
             o["op"] = "conv2d";
             o["inChannels"] = layer.InChannels;
             o["outChannels"] = layer.OutChannels;
-            o["kernel"] = layer.Kernel;
+            o["kernel"] = conv.Kernel;
             o["stride"] = 1;
             o["padding"] = 0;
         }
@@ -120,29 +119,37 @@ public static class IntExport
         var biasFile = $"{layer.Name}.bias.npy";
         switch (layer.Bias)
         {
-            case BiasMode.Int32:
-                Npy.Write<int>(Path.Combine(dir, biasFile), layer.BiasInt32!, layer.OutChannels);
+            case Int32Bias bq:
+                Npy.Write<int>(Path.Combine(dir, biasFile), bq.Quantized, layer.OutChannels);
                 o["bias"] = new JsonObject { ["mode"] = "int32", ["file"] = biasFile, ["sha256"] = FileSha256(Path.Combine(dir, biasFile)) };
                 break;
-            case BiasMode.Float:
-                Npy.Write<double>(Path.Combine(dir, biasFile), layer.BiasFloat!, layer.OutChannels);
+            case FloatBias bf:
+                Npy.Write<double>(Path.Combine(dir, biasFile), bf.OverOutputStep, layer.OutChannels);
                 o["bias"] = new JsonObject { ["mode"] = "float", ["file"] = biasFile, ["sha256"] = FileSha256(Path.Combine(dir, biasFile)) };
                 break;
             default:
                 o["bias"] = null;
                 break;
         }
-        o["requant"] = layer.Requant.IsFixedPoint
-            ? new JsonObject
+        o["requant"] = layer.Requant switch
+        {
+            FixedPointRequant f => new JsonObject
             {
                 ["mode"] = "fixed-point",
-                ["precision"] = layer.Requant.Precision,
-                ["multiplier"] = new JsonArray(layer.FixedMultiplier!.Select(v => (JsonNode)v).ToArray()),
-                ["shift"] = new JsonArray(layer.FixedShift!.Select(v => (JsonNode)v).ToArray()),
-            }
-            : new JsonObject { ["mode"] = "float", ["multiplier"] = Array(layer.Multiplier) };
+                ["precision"] = f.Precision,
+                ["multiplier"] = new JsonArray(f.M0.Select(v => (JsonNode)v).ToArray()),
+                ["shift"] = new JsonArray(f.Shift.Select(v => (JsonNode)v).ToArray()),
+            },
+            FloatRequant f => new JsonObject { ["mode"] = "float", ["multiplier"] = Array(f.Multiplier) },
+            _ => throw new InvalidOperationException(layer.Requant.GetType().Name),
+        };
         return o;
     }
+
+    /// <summary>[out, in, k, k] for a conv, [out, in] for a linear layer: the shape of the weight arrays in every format.</summary>
+    public static int[] WeightShape(IntLayer layer) => layer.Shape is Conv2dShape conv
+        ? [layer.OutChannels, layer.InChannels, conv.Kernel, conv.Kernel]
+        : [layer.OutChannels, layer.InChannels];
 
     /// <summary>An array file's SHA-256 (lower-case hex), recorded in model.json and checked on every read.</summary>
     public static string FileSha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));

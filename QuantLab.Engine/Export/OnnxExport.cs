@@ -108,12 +108,12 @@ public static class OnnxExport
             {
                 IntLayer l => new JsonObject
                 {
-                    ["name"] = l.Name, ["op"] = l.IsConv ? "conv2d" : "linear", ["inChannels"] = l.InChannels, ["outChannels"] = l.OutChannels,
-                    ["kernel"] = l.Kernel, ["weightBits"] = l.WeightBits, ["granularity"] = l.WeightScale.Length == 1 ? "tensor" : "channel",
+                    ["name"] = l.Name, ["op"] = l.Shape is Conv2dShape ? "conv2d" : "linear", ["inChannels"] = l.InChannels, ["outChannels"] = l.OutChannels,
+                    ["kernel"] = l.KernelSide, ["weightBits"] = l.WeightBits, ["granularity"] = l.WeightScale.Length == 1 ? "tensor" : "channel",
                     ["weightScale"] = new JsonArray(l.WeightScale.Select(v => (JsonNode)v).ToArray()),
                     ["inputScale"] = l.InputScale, ["outputScale"] = l.OutputScale, ["outputBits"] = l.OutputBits, ["relu"] = l.Relu,
-                    ["bias"] = l.Bias.ToString().ToLowerInvariant(),
-                    ["requant"] = l.Requant.IsFixedPoint ? $"fixed-point:{l.Requant.Precision}" : "float",
+                    ["bias"] = l.Bias.Mode.ToString().ToLowerInvariant(),
+                    ["requant"] = l.Requant.Spec.ToOption(),
                 }.WithOutputSigned(l),
                 IntMaxPool p => new JsonObject { ["name"] = p.Name, ["op"] = "maxpool2d", ["kernel"] = p.Kernel },
                 _ => new JsonObject { ["name"] = op.Name, ["op"] = "flatten" },
@@ -136,16 +136,19 @@ public static class OnnxExport
             {
                 case IntLayer layer:
                 {
-                    string acc = layer.IsConv ? ExactConv(g, layer, x, grid, h, w) : ExactLinear(g, layer, x, grid);
-                    long[] channelShape = layer.IsConv ? [1, layer.OutChannels, 1, 1] : [1, layer.OutChannels];
-                    if (layer.Bias == BiasMode.Int32)
-                        acc = g.Node("Add", "acc_bias", acc, g.Int64($"{layer.Name}_bq", layer.BiasInt32!.Select(v => (long)v).ToArray(), channelShape));
-                    x = layer.Requant.IsFixedPoint
-                        ? FixedPointRequant(g, layer, model.Rounding, acc, grid, channelShape)
-                        : FloatRequant(g, layer, model.Rounding, acc, channelShape);
+                    bool conv = layer.Shape is Conv2dShape;
+                    string acc = conv ? ExactConv(g, layer, x, grid, h, w) : ExactLinear(g, layer, x, grid);
+                    long[] channelShape = conv ? [1, layer.OutChannels, 1, 1] : [1, layer.OutChannels];
+                    if (layer.Bias is Int32Bias bq)
+                        acc = g.Node("Add", "acc_bias", acc, g.Int64($"{layer.Name}_bq", bq.Quantized.Select(v => (long)v).ToArray(), channelShape));
+                    x = layer.Requant switch
+                    {
+                        FixedPointRequant f => FixedPointRequant(g, layer, f, model.Rounding, acc, grid, channelShape),
+                        FloatRequant f => FloatRequant(g, layer, f, model.Rounding, acc, channelShape),
+                        _ => throw new InvalidOperationException(layer.Requant.GetType().Name),
+                    };
                     grid = new Grid(layer.OutputBits, layer.OutputSigned);
-                    if (layer.IsConv) (c, h, w) = (layer.OutChannels, h - layer.Kernel + 1, w - layer.Kernel + 1);
-                    else (c, h, w) = (layer.OutChannels, 1, 1);
+                    (c, h, w) = layer.OutputShape(c, h, w);
                     break;
                 }
                 case IntMaxPool pool:
@@ -197,7 +200,7 @@ public static class OnnxExport
     /// <summary>The int64 accumulators [N, Cout, oh, ow] of a convolution (stride 1, no padding).</summary>
     private static string ExactConv(OnnxGraphBuilder g, IntLayer layer, string x, Grid input, int h, int w)
     {
-        int k = layer.Kernel, cin = layer.InChannels, cout = layer.OutChannels, oh = h - k + 1, ow = w - k + 1;
+        int k = layer.KernelSide, cin = layer.InChannels, cout = layer.OutChannels, oh = h - k + 1, ow = w - k + 1;
         if (Narrow(layer, input))
         {
             var wq = g.Int8($"{layer.Name}_w", layer.Weights, cout, cin, k, k);
@@ -245,11 +248,11 @@ public static class OnnxExport
         return g.Cast(clamped, DataType.Int32);
     }
 
-    private static string FloatRequant(OnnxGraphBuilder g, IntLayer layer, RoundingMode rounding, string acc, long[] channelShape)
+    private static string FloatRequant(OnnxGraphBuilder g, IntLayer layer, FloatRequant requant, RoundingMode rounding, string acc, long[] channelShape)
     {
-        var v = g.Node("Mul", "v", g.Cast(acc, DataType.Double), g.Double($"{layer.Name}_m", layer.Multiplier, channelShape));
-        if (layer.Bias == BiasMode.Float)
-            v = g.Node("Add", "v", v, g.Double($"{layer.Name}_bf", layer.BiasFloat!, channelShape));
+        var v = g.Node("Mul", "v", g.Cast(acc, DataType.Double), g.Double($"{layer.Name}_m", requant.Multiplier, channelShape));
+        if (layer.Bias is FloatBias bf)
+            v = g.Node("Add", "v", v, g.Double($"{layer.Name}_bf", bf.OverOutputStep, channelShape));
         string r = rounding switch
         {
             RoundingMode.Floor => g.Node("Floor", "r", v),
@@ -271,7 +274,7 @@ public static class OnnxExport
 
     private const long Limit = 1L << 62;
 
-    private static string FixedPointRequant(OnnxGraphBuilder g, IntLayer layer, RoundingMode rounding, string acc, Grid input, long[] channelShape)
+    private static string FixedPointRequant(OnnxGraphBuilder g, IntLayer layer, FixedPointRequant requant, RoundingMode rounding, string acc, Grid input, long[] channelShape)
     {
         int n = layer.OutChannels;
         // Bound of |acc| per channel: Σ|w|·max|x| + |bq| (max|x| = 2^(b−1) signed, 2^b − 1 unsigned).
@@ -281,22 +284,22 @@ public static class OnnxExport
         {
             long sum = 0;
             for (int i = 0; i < layer.FanIn; i++) sum += Math.Abs((long)layer.Weights[co * layer.FanIn + i]) * maxIn;
-            if (layer.Bias == BiasMode.Int32) sum += Math.Abs((long)layer.BiasInt32![co]);
+            sum += Math.Abs((long)layer.AccumulatorBias(co));
             maxAcc = Math.Max(maxAcc, sum);
         }
         var m0 = new long[n];
         var divisor = new long[n];
         var half = new long[n];
-        var shifts = layer.FixedShift!;
+        var shifts = requant.Shift;
         bool anyLeft = shifts.Any(k => k <= 0);
         int minShift = shifts.Min();
         // Split acc = ah·2^s + al (0 ≤ al < 2^s) when acc·M0 could reach 2^62; s ≤ every k.
-        long maxM0 = layer.FixedMultiplier!.Max();
+        long maxM0 = requant.M0.Max();
         int s = anyLeft || Fits(maxAcc, maxM0) ? 0 : Math.Min(minShift, 31);
         for (int co = 0; co < n; co++)
         {
             int k = shifts[co];
-            long mult = layer.FixedMultiplier![co];
+            long mult = requant.M0[co];
             if (k <= 0)
             {
                 if (-k >= 62 || (mult != 0 && mult > (Limit - 1) >> -k) || !Fits(maxAcc, mult << -k))
@@ -387,7 +390,7 @@ public static class OnnxExport
                     var xf = g.Node("DequantizeLinear", "xf", q, g.FloatScalar("s", (float)s), zero);
                     int n = layer.OutChannels;
                     bool perChannel = layer.WeightScale.Length > 1;
-                    long[] wShape = layer.IsConv ? [n, layer.InChannels, layer.Kernel, layer.Kernel] : [n, layer.InChannels];
+                    long[] wShape = IntExport.WeightShape(layer).Select(d => (long)d).ToArray();
                     var wq = g.Int8($"{layer.Name}_w", layer.Weights, wShape);
                     var wf = perChannel
                         ? g.Node("DequantizeLinear", "wf", [wq, g.Float($"{layer.Name}_sw", layer.WeightScale.Select(v => (float)v).ToArray(), n),
@@ -397,13 +400,13 @@ public static class OnnxExport
                     for (int co = 0; co < n; co++)
                         bias[co] = layer.Bias switch
                         {
-                            BiasMode.Int32 => (float)(layer.BiasInt32![co] * layer.WeightScaleOf(co) * layer.InputScale),
-                            BiasMode.Float => (float)(layer.BiasFloat![co] * layer.OutputScale),
+                            Int32Bias bq => (float)(bq.Quantized[co] * layer.WeightScaleOf(co) * layer.InputScale),
+                            FloatBias bf => (float)(bf.OverOutputStep[co] * layer.OutputScale),
                             _ => 0f,
                         };
                     var b = g.Float($"{layer.Name}_b", bias, n);
-                    var yf = layer.IsConv
-                        ? g.Node("Conv", "yf", [xf, wf, b], OnnxGraphBuilder.Ints("kernel_shape", layer.Kernel, layer.Kernel))
+                    var yf = layer.Shape is Conv2dShape conv
+                        ? g.Node("Conv", "yf", [xf, wf, b], OnnxGraphBuilder.Ints("kernel_shape", conv.Kernel, conv.Kernel))
                         : g.Node("Gemm", "yf", [xf, wf, b], OnnxGraphBuilder.Int("transB", 1));
                     if (layer.Relu) yf = g.Node("Relu", "relu", yf);
                     if (layer.OutputBits < 8)

@@ -29,10 +29,10 @@ public static class ReferenceC
             {
                 case IntLayer l:
                 {
-                    int oh = l.IsConv ? h - l.Kernel + 1 : 1, ow = l.IsConv ? w - l.Kernel + 1 : 1;
+                    var (_, oh, ow) = l.OutputShape(c, h, w);
                     var (min, max) = l.OutputClamp;
-                    table.Append(Row(l.IsConv ? 0 : 1, l.OutChannels, l.Kernel, oh, ow, l.WeightBits, HardwareKit.WordBits(l), l.Relu,
-                        l.Bias switch { BiasMode.Int32 => 1, BiasMode.Float => 2, _ => 0 }, l.Requant.IsFixedPoint, min, max));
+                    table.Append(Row(l.Shape is Conv2dShape ? 0 : 1, l.OutChannels, l.KernelSide, oh, ow, l.WeightBits, HardwareKit.WordBits(l), l.Relu,
+                        l.Bias switch { Int32Bias => 1, FloatBias => 2, _ => 0 }, l.Requant is FixedPointRequant, min, max));
                     (c, h, w, bits) = (l.OutChannels, oh, ow, HardwareKit.WordBits(l));
                     break;
                 }

@@ -67,8 +67,7 @@ public sealed class CompiledModel
         {
             (c, h, w) = op switch
             {
-                IntLayer { IsConv: true } conv => (conv.OutChannels, h - conv.Kernel + 1, w - conv.Kernel + 1),
-                IntLayer linear => (linear.OutChannels, 1, 1),
+                IntLayer layer => layer.OutputShape(c, h, w),
                 IntMaxPool pool => (c, h / pool.Kernel, w / pool.Kernel),
                 _ => (c * h * w, 1, 1),
             };
@@ -80,7 +79,7 @@ public sealed class CompiledModel
     {
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         // A one-channel input read by a convolution is paired by rows; anything else by channels.
-        bool rows = c == 1 && model.Ops.Count > 0 && model.Ops[0] is IntLayer { IsConv: true };
+        bool rows = c == 1 && model.Ops.Count > 0 && model.Ops[0] is IntLayer { Shape: Conv2dShape };
         var layout = new TensorLayout(rows ? PairLayout.Rows : PairLayout.Channels, c, h, w);
         var inputLayout = layout;
         int maxVectors = layout.Vectors;
@@ -97,7 +96,7 @@ public sealed class CompiledModel
                 throw new NotSupportedException($"{wide.Name}: outputs up to {wide.OutputClamp.Max} do not fit the int16 activations of the compiled kernels.");
             switch (model.Ops[i])
             {
-                case IntLayer { IsConv: true } conv when !flattened:
+                case IntLayer { Shape: Conv2dShape } conv when !flattened:
                 {
                     int pool = i + 1 < model.Ops.Count && model.Ops[i + 1] is IntMaxPool p ? p.Kernel : 1;
                     if (pool > 1) i++;
@@ -106,7 +105,7 @@ public sealed class CompiledModel
                     (inputMin, inputMax) = conv.OutputClamp;
                     break;
                 }
-                case IntLayer { IsConv: false } linear:
+                case IntLayer { Shape: LinearShape } linear:
                 {
                     var linearParams = CompileLinear(linear, layout, xMax, model.Rounding, lanes);
                     (compiled, layout) = (linearParams, linearParams.Output);
@@ -138,7 +137,7 @@ public sealed class CompiledModel
 
     private static ConvParams CompileConv(IntLayer layer, TensorLayout input, int pool, long xMax, RoundingMode rounding, int lanes)
     {
-        int k = layer.Kernel, cin = layer.InChannels;
+        int k = layer.KernelSide, cin = layer.InChannels;
         if (cin != input.Channels || input.Height < k || input.Width < k)
             throw new NotSupportedException($"{layer.Name}: input shape does not match the layer.");
         int oh = input.Height - k + 1, ow = input.Width - k + 1;
@@ -205,7 +204,7 @@ public sealed class CompiledModel
 
     private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding) =>
         Enumerable.Range(0, layer.OutChannels)
-            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), layer.Bias == BiasMode.Int32 ? layer.BiasInt32![c] : 0))
+            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), layer.AccumulatorBias(c)))
             .ToArray();
 
     /// <summary>
@@ -228,7 +227,7 @@ public sealed class CompiledModel
         long bound = 0;
         for (int co = 0; co < outC; co++)
         {
-            long sum = layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![co]) : 0;
+            long sum = Math.Abs((long)layer.AccumulatorBias(co));
             for (int t = 0; t < taps.Count; t++)
             {
                 var (low, high) = taps[t](co);
@@ -276,7 +275,7 @@ public sealed class CompiledModel
         {
             long sum = 0;
             for (int j = 0; j < layer.FanIn; j++) sum += Math.Abs((long)layer.Weights[o * layer.FanIn + j]);
-            worst = Math.Max(worst, sum * xMax + (layer.Bias == BiasMode.Int32 ? Math.Abs((long)layer.BiasInt32![o]) : 0));
+            worst = Math.Max(worst, sum * xMax + Math.Abs((long)layer.AccumulatorBias(o)));
         }
         return worst;
     }

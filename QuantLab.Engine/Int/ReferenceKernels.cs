@@ -11,7 +11,7 @@ public static class ReferenceKernels
     /// <summary>conv2d, stride 1, no padding, over input [Cin, H, W] → output [Cout, H−k+1, W−k+1].</summary>
     public static int[] Conv2d(IntLayer layer, ReadOnlySpan<int> input, int height, int width, RoundingMode rounding)
     {
-        int k = layer.Kernel, oh = height - k + 1, ow = width - k + 1;
+        int k = layer.KernelSide, oh = height - k + 1, ow = width - k + 1;
         var output = new int[layer.OutChannels * oh * ow];
         for (int co = 0; co < layer.OutChannels; co++)
         for (int y = 0; y < oh; y++)
@@ -22,7 +22,7 @@ public static class ReferenceKernels
             for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
                 acc += (long)layer.Weights[((co * layer.InChannels + ci) * k + ky) * k + kx] * input[(ci * height + y + ky) * width + x + kx];
-            if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![co];
+            acc += layer.AccumulatorBias(co);
             output[(co * oh + y) * ow + x] = layer.RequantizerOf(co, rounding).Apply(acc);
         }
         return output;
@@ -37,7 +37,7 @@ public static class ReferenceKernels
             long acc = 0;
             for (int i = 0; i < layer.InChannels; i++)
                 acc += (long)layer.Weights[o * layer.InChannels + i] * input[i];
-            if (layer.Bias == BiasMode.Int32) acc += layer.BiasInt32![o];
+            acc += layer.AccumulatorBias(o);
             output[o] = layer.RequantizerOf(o, rounding).Apply(acc);
         }
         return output;
@@ -71,13 +71,9 @@ public static class ReferenceKernels
         {
             switch (op)
             {
-                case IntLayer { IsConv: true } conv:
-                    x = Conv2d(conv, x, h, w, model.Rounding);
-                    (c, h, w) = (conv.OutChannels, h - conv.Kernel + 1, w - conv.Kernel + 1);
-                    break;
-                case IntLayer linear:
-                    x = Linear(linear, x, model.Rounding);
-                    (c, h, w) = (linear.OutChannels, 1, 1);
+                case IntLayer layer:
+                    x = layer.Shape is Conv2dShape ? Conv2d(layer, x, h, w, model.Rounding) : Linear(layer, x, model.Rounding);
+                    (c, h, w) = layer.OutputShape(c, h, w);
                     break;
                 case IntMaxPool pool:
                     x = MaxPool(x, c, h, w, pool.Kernel);

@@ -46,24 +46,25 @@ public static class FakeQuantSimulation
     private static Tensor Layer(IntLayer layer, Tensor x, RoundingMode rounding)
     {
         int outC = layer.OutChannels;
-        var weightShape = layer.IsConv
-            ? new long[] { outC, layer.InChannels, layer.Kernel, layer.Kernel }
+        bool conv = layer.Shape is Conv2dShape;
+        var weightShape = conv
+            ? new long[] { outC, layer.InChannels, layer.KernelSide, layer.KernelSide }
             : new long[] { outC, layer.InChannels };
         var w = tensor(layer.Weights.Select(v => (double)v).ToArray(), weightShape);
-        var acc = layer.IsConv ? nn.functional.conv2d(x, w) : nn.functional.linear(x, w);
-        long[] channelShape = layer.IsConv ? [1, outC, 1, 1] : [1, outC];
-        if (layer.Bias == BiasMode.Int32)
-            acc = acc + tensor(layer.BiasInt32!.Select(v => (double)v).ToArray(), channelShape);
+        var acc = conv ? nn.functional.conv2d(x, w) : nn.functional.linear(x, w);
+        long[] channelShape = conv ? [1, outC, 1, 1] : [1, outC];
+        if (layer.Bias is Int32Bias bq)
+            acc = acc + tensor(bq.Quantized.Select(v => (double)v).ToArray(), channelShape);
 
         Tensor y;
-        if (layer.Requant.IsFixedPoint)
+        if (layer.Requant is FixedPointRequant fixedPoint)
         {
-            y = FixedPointShift(acc, layer, channelShape, rounding);
+            y = FixedPointShift(acc, layer.Name, fixedPoint, channelShape, rounding);
         }
         else
         {
-            var v = acc * tensor(layer.Multiplier, channelShape);
-            if (layer.Bias == BiasMode.Float) v = v + tensor(layer.BiasFloat!, channelShape);
+            var v = acc * tensor(((FloatRequant)layer.Requant).Multiplier, channelShape);
+            if (layer.Bias is FloatBias bf) v = v + tensor(bf.OverOutputStep, channelShape);
             y = Round(v, rounding);
         }
         var (min, max) = layer.OutputClamp;
@@ -71,16 +72,16 @@ public static class FakeQuantSimulation
     }
 
     /// <summary>RShift(acc·M0, k) in int64 tensors: exact while |acc|·M0 &lt; 2^63.</summary>
-    private static Tensor FixedPointShift(Tensor acc, IntLayer layer, long[] channelShape, RoundingMode rounding)
+    private static Tensor FixedPointShift(Tensor acc, string layer, FixedPointRequant requant, long[] channelShape, RoundingMode rounding)
     {
         var a = acc.to(int64);
-        long worst = (long)Math.Ceiling(a.abs().max().item<long>() * (double)layer.FixedMultiplier!.Max());
+        long worst = (long)Math.Ceiling(a.abs().max().item<long>() * (double)requant.M0.Max());
         if (worst >= long.MaxValue / 2)
-            throw new InvalidOperationException($"{layer.Name}: |acc|·M0 exceeds int64; the simulation cannot represent it exactly");
+            throw new InvalidOperationException($"{layer}: |acc|·M0 exceeds int64; the simulation cannot represent it exactly");
         // k ≤ 0 is a left shift (multiply by 2^−k, divisor 1); k > 0 divides by 2^k.
-        var up = tensor(layer.FixedShift!.Select(k => k <= 0 ? 1L << -k : 1L).ToArray(), channelShape);
-        var divisor = tensor(layer.FixedShift!.Select(k => k > 0 ? 1L << k : 1L).ToArray(), channelShape);
-        var v = a * tensor(layer.FixedMultiplier!, channelShape) * up;
+        var up = tensor(requant.Shift.Select(k => k <= 0 ? 1L << -k : 1L).ToArray(), channelShape);
+        var divisor = tensor(requant.Shift.Select(k => k > 0 ? 1L << k : 1L).ToArray(), channelShape);
+        var v = a * tensor(requant.M0, channelShape) * up;
         var q = v.floor_divide(divisor);          // floor(v / 2^k)
         var twiceRemainder = (v - q * divisor) * 2; // 2·r, r ∈ [0, 2^k)
         var result = rounding switch

@@ -62,24 +62,28 @@ public static class PtqBuilder
         var wq = QuantizeWeights(weight, sw, config.WeightBits, config.Rounding);
 
         var biasMode = bias is null ? BiasMode.None : config.Bias;
-        int[]? bq = null;
-        double[]? bf = null;
-        if (biasMode == BiasMode.Int32)
-            bq = Enumerable.Range(0, outC).Select(c => Quantizer.QuantizeBias(bias!.Data[c], Sw(sw, c), sx, config.Rounding)).ToArray();
-        else if (biasMode == BiasMode.Float)
-            bf = Enumerable.Range(0, outC).Select(c => bias!.Data[c] / sy).ToArray();
+        LayerBias layerBias = biasMode switch
+        {
+            BiasMode.Int32 => new Int32Bias(Enumerable.Range(0, outC).Select(c => Quantizer.QuantizeBias(bias!.Data[c], Sw(sw, c), sx, config.Rounding)).ToArray()),
+            BiasMode.Float => new FloatBias(Enumerable.Range(0, outC).Select(c => bias!.Data[c] / sy).ToArray()),
+            _ => NoBias.Instance,
+        };
 
         var m = Enumerable.Range(0, outC).Select(c => Sw(sw, c) * sx / sy).ToArray();
-        long[]? m0 = null;
-        int[]? shift = null;
+        LayerRequant requant = new FloatRequant(m);
         if (config.Requant.IsFixedPoint)
         {
-            m0 = new long[outC];
-            shift = new int[outC];
+            var m0 = new long[outC];
+            var shift = new int[outC];
             for (int c = 0; c < outC; c++) (m0[c], shift[c]) = FixedPointMultiplier.Derive(m[c], config.Requant.Precision);
+            requant = new FixedPointRequant(config.Requant.Precision, m0, shift);
         }
-        return new IntLayer(spec.Name, isConv, inC, outC, k, wq, config.WeightBits, sw, sx, sy, config.ActBits, relu,
-            biasMode, bq, bf, config.Requant, m, m0, shift) { OutputSigned = signedOutput };
+        return new IntLayer(spec.Name)
+        {
+            Shape = isConv ? new Conv2dShape(k) : LinearShape.Instance, InChannels = inC, OutChannels = outC, Weights = wq, WeightBits = config.WeightBits, WeightScale = sw,
+            InputScale = sx, OutputScale = sy, OutputBits = config.ActBits, Relu = relu, OutputSigned = signedOutput,
+            Bias = layerBias, Requant = requant,
+        };
     }
 
     private static double Sw(double[] sw, int channel) => sw.Length == 1 ? sw[0] : sw[channel];

@@ -10,13 +10,19 @@ public class IntegerEngineTests
     /// <summary>A 3×3 input, a 2×2 convolution and a 4→2 linear layer, small enough to compute by hand.</summary>
     private static IntModel Tiny(BiasMode linearBias, RequantSpec requant, RoundingMode rounding = RoundingMode.Floor)
     {
-        long[]? m0 = requant.IsFixedPoint ? [1717986918L] : null; // 0.1 ≈ 1717986918·2^-34 (P = 31)
-        int[]? k = requant.IsFixedPoint ? [34] : null;
-        var conv = new IntLayer("conv", true, 1, 1, 2, [1, 2, 3, 4], 8, [1.0], 1.0, 10.0, 8, true,
-            BiasMode.None, null, null, requant, [0.1], m0, k);
-        var linear = new IntLayer("fc", false, 4, 2, 1, [1, -1, 0, 0, 0, 0, 1, 1], 8, [1.0], 10.0, 10.0, 8, false,
-            linearBias, linearBias == BiasMode.Int32 ? [5, -20] : null, null, requant, [1.0, 1.0],
-            requant.IsFixedPoint ? [1L << 30, 1L << 30] : null, requant.IsFixedPoint ? [30, 30] : null);
+        var conv = new IntLayer("conv")
+        {
+            Shape = new Conv2dShape(2), InChannels = 1, OutChannels = 1, Weights = [1, 2, 3, 4], WeightBits = 8, WeightScale = [1.0],
+            InputScale = 1.0, OutputScale = 10.0, OutputBits = 8, Relu = true, Bias = NoBias.Instance,
+            Requant = requant.IsFixedPoint ? new FixedPointRequant(requant.Precision, [1717986918L], [34]) : new FloatRequant([0.1]), // 0.1 ≈ 1717986918·2^-34 (P = 31)
+        };
+        var linear = new IntLayer("fc")
+        {
+            Shape = LinearShape.Instance, InChannels = 4, OutChannels = 2, Weights = [1, -1, 0, 0, 0, 0, 1, 1], WeightBits = 8, WeightScale = [1.0],
+            InputScale = 10.0, OutputScale = 10.0, OutputBits = 8, Relu = false,
+            Bias = linearBias == BiasMode.Int32 ? new Int32Bias([5, -20]) : NoBias.Instance,
+            Requant = requant.IsFixedPoint ? new FixedPointRequant(requant.Precision, [1L << 30, 1L << 30], [30, 30]) : new FloatRequant([1.0, 1.0]),
+        };
         return new IntModel(rounding, 8, 1.0, [conv, new IntFlatten("flatten"), linear]) { InputShape = [1, 3, 3] };
     }
 
@@ -117,8 +123,11 @@ public class IntegerEngineTests
     public void The_bound_is_the_worst_case_of_the_actual_weights()
     {
         // Two output channels: Σ|w| = 6 and 15; inputs up to 100; int32 bias 7 on the second.
-        var layer = new IntLayer("l", false, 3, 2, 1, [1, -2, 3, -4, 5, -6], 8, [1.0], 1, 1, 8, false,
-            BiasMode.Int32, [0, -7], null, RequantSpec.Float, [1, 1], null, null);
+        var layer = new IntLayer("l")
+        {
+            Shape = LinearShape.Instance, InChannels = 3, OutChannels = 2, Weights = [1, -2, 3, -4, 5, -6], WeightBits = 8, WeightScale = [1.0],
+            InputScale = 1, OutputScale = 1, OutputBits = 8, Relu = false, Bias = new Int32Bias([0, -7]), Requant = new FloatRequant([1, 1]),
+        };
         Assert.Equal(15 * 100 + 7, CompiledModel.Bound(layer, 100));
     }
 

@@ -107,7 +107,7 @@ public class SimulationEquivalenceTests
         var model = SharedModels.QuickBias;
         var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
         var conv1 = intModel.Layers.First();
-        var perturbed = intModel with { Ops = intModel.Ops.Select(op => op == conv1 ? conv1 with { Multiplier = conv1.Multiplier.Select(m => m * 1.01).ToArray() } : op).ToList() };
+        var perturbed = intModel with { Ops = intModel.Ops.Select(op => op == conv1 ? conv1 with { Requant = new FloatRequant(((FloatRequant)conv1.Requant).Multiplier.Select(m => m * 1.01).ToArray()) } : op).ToList() };
         var images = SharedMnist.TestSubset(500);
         Assert.NotEqual(IntegerEngine.Run(perturbed, QuantizeJob.QuantizeInputs(perturbed, images)), FakeQuantSimulation.Run(intModel, images));
     }

@@ -1,3 +1,4 @@
+using QuantLab.Engine.Int;
 using System.Text.Json;
 using QuantLab.Engine.Export;
 using QuantLab.Engine.Qat;
@@ -45,7 +46,7 @@ public sealed class QatCliTests : IDisposable
         Assert.Equal(q.GetProperty("accuracy").GetDouble(), i.GetProperty("accuracy").GetDouble());
         Assert.True(i.GetProperty("matchesExport").GetBoolean());
         var (intModel, _, _) = IntExport.Read(export);
-        Assert.All(intModel.Layers, l => Assert.Equal(16, l.Requant.Precision));
+        Assert.All(intModel.Layers, l => Assert.Equal(16, Assert.IsType<FixedPointRequant>(l.Requant).Precision));
 
         // The requantization alone may change at conversion (the seed's §3.1 converts with float and fixed-point M).
         var asFloat = Json(CliRunner.Run("quantize", "--model", qatDir, "--requant", "float", "--json"));

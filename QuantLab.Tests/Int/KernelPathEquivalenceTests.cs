@@ -120,8 +120,11 @@ public class KernelPathEquivalenceTests
         int fanIn = (1 << 21) + (1 << 8);
         var weights = new short[fanIn];
         Array.Fill(weights, short.MaxValue);
-        var layer = new IntLayer("fc", false, fanIn, 1, 1, weights, 16, [1.0], 1, 1, 16, false, BiasMode.None, null, null,
-            RequantSpec.Float, [1e-12], null, null);
+        var layer = new IntLayer("fc")
+        {
+            Shape = LinearShape.Instance, InChannels = fanIn, OutChannels = 1, Weights = weights, WeightBits = 16, WeightScale = [1.0],
+            InputScale = 1, OutputScale = 1, OutputBits = 16, Relu = false, Bias = NoBias.Instance, Requant = new FloatRequant([1e-12]),
+        };
         var model = new IntModel(RoundingMode.Floor, 16, 1.0, [new IntFlatten("flatten"), layer]) { InputShape = [fanIn, 1, 1] };
         var inputs = new short[fanIn];
         Array.Fill(inputs, short.MinValue);
@@ -175,22 +178,25 @@ public class KernelPathEquivalenceTests
             var m = Enumerable.Range(0, cout).Select(_ => c.PerChannel ? Multiplier() : shared).ToArray();
             // Dyadic multipliers now and then, so that ties of the rounding modes occur.
             if (random.Next(4) == 0) m = m.Select(x => Math.ScaleB(1, Math.ILogB(x))).ToArray();
-            int[]? bq = c.Bias == BiasMode.Int32
-                ? Enumerable.Range(0, cout).Select(_ => c.Extreme ? random.Next(int.MinValue, int.MaxValue) : (int)(random.NextDouble() * 2 - 1) * (int)Math.Min(int.MaxValue, typical * 4)).ToArray()
-                : null;
-            double[]? bf = c.Bias == BiasMode.Float
-                ? Enumerable.Range(0, cout).Select(_ => (random.NextDouble() * 2 - 1) * Math.ScaleB(1, outputBits)).ToArray()
-                : null;
-            var requant = c.Precision == 0 ? RequantSpec.Float : RequantSpec.FixedPoint(c.Precision);
-            long[]? m0 = null;
-            int[]? shift = null;
+            LayerBias bias = c.Bias switch
+            {
+                BiasMode.Int32 => new Int32Bias(Enumerable.Range(0, cout).Select(_ => c.Extreme ? random.Next(int.MinValue, int.MaxValue) : (int)(random.NextDouble() * 2 - 1) * (int)Math.Min(int.MaxValue, typical * 4)).ToArray()),
+                // A float bias is added by float requantization only (the export refuses it with fixed-point).
+                BiasMode.Float when c.Precision == 0 => new FloatBias(Enumerable.Range(0, cout).Select(_ => (random.NextDouble() * 2 - 1) * Math.ScaleB(1, outputBits)).ToArray()),
+                _ => NoBias.Instance,
+            };
+            LayerRequant requant = new FloatRequant(m);
             if (c.Precision > 0)
             {
                 var fixedPoint = m.Select(x => FixedPointMultiplier.Derive(x, c.Precision)).ToArray();
-                (m0, shift) = (fixedPoint.Select(f => f.M0).ToArray(), fixedPoint.Select(f => f.Shift).ToArray());
+                requant = new FixedPointRequant(c.Precision, fixedPoint.Select(f => f.M0).ToArray(), fixedPoint.Select(f => f.Shift).ToArray());
             }
-            return new IntLayer(name, conv, cin, cout, k, weights, c.WeightBits, [1.0], 1.0, 1.0, outputBits, relu,
-                c.Bias, bq, bf, requant, m, m0, shift) { OutputSigned = !(c.Unsigned && relu) };
+            return new IntLayer(name)
+            {
+                Shape = conv ? new Conv2dShape(k) : LinearShape.Instance, InChannels = cin, OutChannels = cout, Weights = weights,
+                WeightBits = c.WeightBits, WeightScale = [1.0], InputScale = 1.0, OutputScale = 1.0, OutputBits = outputBits, Relu = relu,
+                Bias = bias, Requant = requant, OutputSigned = !(c.Unsigned && relu),
+            };
         }
     }
 }

@@ -201,8 +201,8 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(16, conv3.WeightScale.Length);
         Assert.Equal(model.Manifest.Thresholds.Weights["conv3"].Select(t => Quantizer.Step(t, config.WeightBits)), conv3.WeightScale);
         Assert.Equal(Quantizer.Step(model.Manifest.Thresholds.Activations["conv3"], config.ActBits), conv3.OutputScale);
-        Assert.NotNull(conv3.FixedMultiplier);
-        Assert.NotNull(conv3.BiasInt32);
+        Assert.IsType<FixedPointRequant>(conv3.Requant);
+        Assert.IsType<Int32Bias>(conv3.Bias);
         // The weight thresholds are the PTQ observer's on the trained weights.
         Assert.Equal(Calibrator.WeightRanges(model.Weights.Layer("conv3").Weight, RangeMethod.MinMax, 8, config.Rounding, Granularity.Channel).Select(r => r.Threshold),
             model.Manifest.Thresholds.Weights["conv3"]);
