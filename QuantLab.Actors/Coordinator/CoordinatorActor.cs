@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
 using QuantLab.Actors.Messages;
+using QuantLab.Actors.Storage;
 
 namespace QuantLab.Actors.Coordinator;
 
@@ -23,6 +24,10 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     public const string DefaultPersistenceId = "quantlab-coordinator";
 
     private sealed record LeaseTick;
+    private sealed record WriteStatus;
+
+    /// <summary>How often at most the status row (<see cref="StatusTable"/>) is rewritten.</summary>
+    private static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(250);
     private sealed record Worker(IActorRef Ref, string Node, bool Idle);
 
     /// <summary>Events for one journal write, what waits for them, and the state once they are applied.</summary>
@@ -46,18 +51,27 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private Batch? _writing;
     /// <summary>Events in the journal after the newest snapshot.</summary>
     private long _sinceSnapshot;
+    private readonly StatusTable? _statusTable;
+    /// <summary>The journal sequence number the status row was last written at, and when.</summary>
+    private long _statusWrittenAt = -1;
+    /// <summary>The journal sequence number of <see cref="_durable"/>'s last event (the journal's success replies come
+    /// one per event, so <c>LastSequenceNr</c> may run ahead of it while a batch completes).</summary>
+    private long _durableSequenceNr;
+    private DateTimeOffset _statusWritten;
 
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
     public CoordinatorState State => _state;
 
-    public static Props Props(CoordinatorPolicy policy, TimeSpan? leaseCheck = null, string persistenceId = DefaultPersistenceId) =>
-        Akka.Actor.Props.Create(() => new CoordinatorActor(policy, leaseCheck ?? TimeSpan.FromSeconds(1), persistenceId));
+    /// <param name="statusTable">Where to keep every campaign's status for readers (null: nowhere).</param>
+    public static Props Props(CoordinatorPolicy policy, TimeSpan? leaseCheck = null, string persistenceId = DefaultPersistenceId, StatusTable? statusTable = null) =>
+        Akka.Actor.Props.Create(() => new CoordinatorActor(policy, leaseCheck ?? TimeSpan.FromSeconds(1), persistenceId, statusTable));
 
-    public CoordinatorActor(CoordinatorPolicy policy, TimeSpan leaseCheck, string persistenceId)
+    public CoordinatorActor(CoordinatorPolicy policy, TimeSpan leaseCheck, string persistenceId, StatusTable? statusTable)
     {
         PersistenceId = persistenceId;
         _leaseCheck = leaseCheck;
+        _statusTable = statusTable;
         _state = _durable = CoordinatorState.Empty(policy);
 
         Recover<SnapshotOffer>(o => _state = CoordinatorState.FromSnapshot(policy, (CoordinatorSnapshot)o.Snapshot));
@@ -84,6 +98,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(_durable.Status(w.Campaign));
         });
         Command<LeaseTick>(_ => Record(_state.ExpireLeases(DateTimeOffset.UtcNow)));
+        Command<WriteStatus>(_ => WriteStatusRow());
         Command<ClusterEvent.MemberRemoved>(m =>
         {
             var node = m.Member.Address.ToString();
@@ -109,6 +124,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        _statusTable?.Dispose();
         if (IsCluster)
             Cluster.Get(Context.System).Unsubscribe(Self);
         base.PostStop();
@@ -121,7 +137,9 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         // Workers of running jobs may still be alive (only the coordinator moved): give them a full lease.
         var now = DateTimeOffset.UtcNow;
         _state = _durable = _state.RenewAllLeases(now);
+        _durableSequenceNr = LastSequenceNr;
         Timers.StartPeriodicTimer("leases", new LeaseTick(), _leaseCheck);
+        WriteStatusRow();
         _log.Info("coordinator recovered: {0} campaigns, {1} jobs, {2} ready; {3} events replayed after the snapshot at {4}",
             _state.Campaigns.Count, _state.Jobs.Count, _state.Ready.Count, _sinceSnapshot, LastSequenceNr - _sinceSnapshot);
         if (_state.Policy.WorkersDieWithCoordinator)
@@ -258,6 +276,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         var batch = _writing!;
         _writing = null;
         _durable = batch.After!;
+        _durableSequenceNr = LastSequenceNr;
         _sinceSnapshot += batch.Events.Count;
         if (_sinceSnapshot >= Math.Max(_durable.Policy.SnapshotEvery, _durable.Jobs.Count))
         {
@@ -267,7 +286,37 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         foreach (var then in batch.Then) then();
         NotifyIdleWorkers();
         NotifyWatchers();
+        ScheduleStatusRow();
         Flush();
+    }
+
+    /// <summary>Rewrites the status row now, or once <see cref="StatusInterval"/> has passed since the last write.</summary>
+    private void ScheduleStatusRow()
+    {
+        if (_statusTable is null || Timers.IsTimerActive("status")) return;
+        var wait = _statusWritten + StatusInterval - DateTimeOffset.UtcNow;
+        if (wait <= TimeSpan.Zero) WriteStatusRow();
+        else Timers.StartSingleTimer("status", new WriteStatus(), wait);
+    }
+
+    /// <summary>
+    /// The durable state's statuses, as of the journal's last sequence number. A projection for readers: a failed
+    /// write costs them only speed (they read the journal), so it is logged, not fatal.
+    /// </summary>
+    private void WriteStatusRow()
+    {
+        if (_statusTable is null || _statusWrittenAt == _durableSequenceNr) return;
+        try
+        {
+            var now = DateTimeOffset.UtcNow;
+            _statusTable.Write(_durableSequenceNr, _durable.Campaigns.Keys.Order(StringComparer.Ordinal).Select(_durable.Status), now);
+            (_statusWrittenAt, _statusWritten) = (_durableSequenceNr, now);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("the status row was not written ('status' reads the journal meanwhile): {0}", e.GetBaseException().Message);
+            _statusWritten = DateTimeOffset.UtcNow;
+        }
     }
 
     private void NotifyIdleWorkers()

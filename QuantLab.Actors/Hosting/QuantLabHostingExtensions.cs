@@ -36,17 +36,22 @@ public static class QuantLabHostingExtensions
     public static AkkaConfigurationBuilder WithQuantLabSqlite(this AkkaConfigurationBuilder builder, string databasePath) =>
         builder.AddHocon(QuantLabConfig.Serialization().WithFallback(QuantLabConfig.SqlitePersistence(databasePath)), HoconAddMode.Prepend);
 
-    /// <summary>The coordinator as a plain actor: a single-process lab.</summary>
-    public static AkkaConfigurationBuilder WithQuantLabCoordinator(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null) =>
+    /// <summary>The coordinator as a plain actor: a single-process lab. With <paramref name="databasePath"/>, it keeps
+    /// the campaigns' statuses there for <c>status</c> (<see cref="StatusTable"/>).</summary>
+    public static AkkaConfigurationBuilder WithQuantLabCoordinator(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null, string? databasePath = null) =>
         builder.WithActors((system, registry) =>
-            registry.Register<CoordinatorKey>(system.ActorOf(CoordinatorActor.Props(policy ?? CoordinatorPolicy.Default), "coordinator")));
+            registry.Register<CoordinatorKey>(system.ActorOf(CoordinatorProps(policy, databasePath), "coordinator")));
 
     /// <summary>The coordinator as a cluster singleton on nodes with role <c>coordinator</c>; every node gets a proxy.</summary>
-    public static AkkaConfigurationBuilder WithQuantLabCoordinatorSingleton(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null, bool hostsCoordinator = true) =>
+    public static AkkaConfigurationBuilder WithQuantLabCoordinatorSingleton(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null, bool hostsCoordinator = true,
+        string? databasePath = null) =>
         hostsCoordinator
-            ? builder.WithSingleton<CoordinatorKey>("coordinator", CoordinatorActor.Props(policy ?? CoordinatorPolicy.Default),
+            ? builder.WithSingleton<CoordinatorKey>("coordinator", CoordinatorProps(policy, databasePath),
                 new ClusterSingletonOptions { Role = "coordinator" })
             : builder.WithSingletonProxy<CoordinatorKey>("coordinator", new ClusterSingletonOptions { Role = "coordinator" });
+
+    private static Props CoordinatorProps(CoordinatorPolicy? policy, string? databasePath) =>
+        CoordinatorActor.Props(policy ?? CoordinatorPolicy.Default, statusTable: databasePath is null ? null : new StatusTable(databasePath));
 
     /// <summary>
     /// <paramref name="count"/> workers on this node, each with its own executor (from <paramref name="executor"/>) and

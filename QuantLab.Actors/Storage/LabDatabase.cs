@@ -37,7 +37,7 @@ public static class LabDatabase
                     size INTEGER NOT NULL,
                     data BLOB NOT NULL,
                     created TEXT NOT NULL);
-                """);
+                """ + StatusTable.Schema);
             using var read = connection.CreateCommand();
             read.CommandText = "SELECT MAX(version) FROM quantlab_schema;";
             var version = read.ExecuteScalar();
@@ -62,11 +62,7 @@ public static class LabDatabase
         if (!File.Exists(path)) throw new BadInputException($"no QuantLab database at {Path.GetFullPath(path)} (give it with --db, or run a campaign first)");
         try
         {
-            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-            {
-                DataSource = Path.GetFullPath(path), Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30, Pooling = false,
-            }.ToString());
-            connection.Open();
+            using var connection = OpenReadOnly(path);
             using var read = connection.CreateCommand();
             read.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'quantlab_schema';";
             if (read.ExecuteScalar() is null) throw new BadInputException($"{path} is not a QuantLab database (no quantlab_schema table)");
@@ -141,6 +137,17 @@ public static class LabDatabase
         if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
             throw new BadInputException($"database {path} holds campaigns of QuantLab engine 1.x, whose job records and keys this engine ({EngineInfo.Version}) " +
                                         "does not read; give a new --db (the old file stays readable by QuantLab 1.x)");
+    }
+
+    /// <summary>A connection that cannot change the file (readers: status, report).</summary>
+    public static SqliteConnection OpenReadOnly(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.GetFullPath(path), Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30, Pooling = false,
+        }.ToString());
+        connection.Open();
+        return connection;
     }
 
     public static SqliteConnection Open(string path)

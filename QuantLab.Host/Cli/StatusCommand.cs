@@ -18,18 +18,14 @@ public static class StatusCommand
         {
             var ctx = context();
             var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
-            var state = await LabReader.LoadAsync(path);
-            // Read once, before the statuses: whether a live process works on this database.
-            bool orphaned = LabReader.Orphaned(path);
-            CampaignStatus StatusOf(string c) => LabReader.Status(state, c, orphaned);
+            var (all, _) = await LabReader.StatusesAsync(path);
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(campaign) is { } name)
             {
-                LabReader.RequireCampaign(state, name, path);
-                Print(ctx, StatusOf(name), asJson);
+                LabReader.RequireCampaign(all.Select(s => s.Campaign), name, path);
+                Print(ctx, all.Single(s => s.Campaign == name), asJson);
                 return 0;
             }
-            var all = state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(StatusOf).ToList();
             if (asJson) ctx.WriteJson(new { campaigns = all.Select(StatusDocument.Of) });
             else if (all.Count == 0) ctx.Out.WriteLine("no campaigns");
             else foreach (var s in all) ctx.Out.WriteLine(CampaignClient.Describe(s));

@@ -109,9 +109,9 @@ public static class LabHost
                 if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
                 if (lab.Cluster is null)
-                    b.WithQuantLabCoordinator(CoordinatorPolicy.From(o.Orchestration, singleProcess: true));
+                    b.WithQuantLabCoordinator(CoordinatorPolicy.From(o.Orchestration, singleProcess: true), lab.Database);
                 else
-                    b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator);
+                    b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator, databasePath: lab.Database);
                 if (make is not null && lab.Database is not null)
                     b.WithQuantLabWorkers(lab.Workers, lab.Database, make, WorkerSettings.From(o.Orchestration),
                         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(lab.Database))!, "cache"));

@@ -42,11 +42,35 @@ public static class LabReader
         }
     }
 
-    /// <summary>The campaign's entry, or bad input naming the campaigns the database has.</summary>
-    public static void RequireCampaign(CoordinatorState state, string campaign, string databasePath)
+    /// <summary>Where <see cref="StatusesAsync"/> found the statuses.</summary>
+    public enum StatusSource { StatusRow, Journal }
+
+    /// <summary>
+    /// Every campaign's status, in name order, told as interrupted where no live process holds the database: from the
+    /// status row the coordinator keeps (<see cref="StatusTable"/>; one row, milliseconds) where it is up to date, else
+    /// from snapshot and journal (the row is missing, or behind a journal that nobody is catching it up with).
+    /// </summary>
+    public static async Task<(IReadOnlyList<QuantLab.Actors.Messages.CampaignStatus> Campaigns, StatusSource Source)> StatusesAsync(string databasePath)
     {
-        if (state.Campaigns.ContainsKey(campaign)) return;
-        var known = state.Campaigns.Keys.Order(StringComparer.Ordinal).ToList();
+        LabDatabase.CheckReadable(databasePath);
+        // Read before the statuses: whether a live process works on this database.
+        bool orphaned = Orphaned(databasePath);
+        var row = StatusTable.Read(databasePath, CoordinatorActor.DefaultPersistenceId);
+        if (row is not null && row.UpToDate(live: !orphaned, DateTimeOffset.UtcNow))
+            return (row.Campaigns.OrderBy(c => c.Campaign, StringComparer.Ordinal).Select(c => orphaned ? Interrupted(c) : c).ToList(), StatusSource.StatusRow);
+        var state = await LoadAsync(databasePath);
+        return (state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(c => Status(state, c, orphaned)).ToList(), StatusSource.Journal);
+    }
+
+    /// <summary>The campaign's entry, or bad input naming the campaigns the database has.</summary>
+    public static void RequireCampaign(CoordinatorState state, string campaign, string databasePath) =>
+        RequireCampaign(state.Campaigns.Keys, campaign, databasePath);
+
+    /// <summary>The campaign is one of <paramref name="campaigns"/>, or bad input naming them.</summary>
+    public static void RequireCampaign(IEnumerable<string> campaigns, string campaign, string databasePath)
+    {
+        var known = campaigns.Order(StringComparer.Ordinal).ToList();
+        if (known.Contains(campaign, StringComparer.Ordinal)) return;
         throw new BadInputException($"no campaign '{campaign}' in {databasePath}; " +
             (known.Count == 0 ? "it has no campaigns" : $"it has: {string.Join(", ", known)}"));
     }

@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using QuantLab.Actors.Messages;
+
+namespace QuantLab.Actors.Storage;
+
+/// <summary>
+/// Every campaign's status as of a journal sequence number, in one row of the lab's database. The coordinator
+/// writes it after its durable batches (at most a few times a second), so that <c>status</c> reads one row instead
+/// of recovering the coordinator's whole state from snapshot and journal (seconds on a large campaign). A
+/// projection: the journal stays the truth, and a reader that finds the row behind the journal with nobody
+/// catching it up reads the journal instead (<see cref="Row.UpToDate"/>).
+/// </summary>
+public sealed class StatusTable(string databasePath) : IDisposable
+{
+    internal const string Schema =
+        "CREATE TABLE IF NOT EXISTS lab_status (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), sequence_nr INTEGER NOT NULL, written TEXT NOT NULL, campaigns TEXT NOT NULL);";
+
+    /// <summary>How long a row may trail the journal while a live process works on the database: the coordinator
+    /// rewrites it within a fraction of a second of each durable batch, so a row older than this is not being kept.</summary>
+    public static readonly TimeSpan MaxLag = TimeSpan.FromSeconds(2);
+
+    /// <param name="SequenceNr">The journal sequence number the statuses are as of.</param>
+    /// <param name="JournalSequenceNr">The journal's newest sequence number when the row was read.</param>
+    public sealed record Row(long SequenceNr, DateTimeOffset Written, long JournalSequenceNr, IReadOnlyList<CampaignStatus> Campaigns)
+    {
+        /// <summary>Whether the row tells the journal's state: exactly, or (while <paramref name="live"/>: a process
+        /// works on the database) as of at most <see cref="MaxLag"/> ago.</summary>
+        public bool UpToDate(bool live, DateTimeOffset now) =>
+            SequenceNr == JournalSequenceNr || (live && SequenceNr < JournalSequenceNr && now - Written <= MaxLag);
+    }
+
+    private SqliteConnection? _connection;
+
+    /// <summary>Replaces the row (one statement, atomic). The connection stays open for the next write.</summary>
+    public void Write(long sequenceNr, IEnumerable<CampaignStatus> campaigns, DateTimeOffset now)
+    {
+        _connection ??= LabDatabase.Open(databasePath);
+        using var command = _connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO lab_status (id, sequence_nr, written, campaigns) VALUES (1, $seq, $written, $campaigns)
+            ON CONFLICT (id) DO UPDATE SET sequence_nr = excluded.sequence_nr, written = excluded.written, campaigns = excluded.campaigns;
+            """;
+        command.Parameters.AddWithValue("$seq", sequenceNr);
+        command.Parameters.AddWithValue("$written", now.ToString("O", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$campaigns", JsonSerializer.Serialize(campaigns.ToList()));
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>The row with the journal's newest sequence number of <paramref name="persistenceId"/>, read
+    /// read-only; null where the database has no row (written before the table existed, or no coordinator ran).</summary>
+    public static Row? Read(string databasePath, string persistenceId)
+    {
+        try
+        {
+            using var connection = LabDatabase.OpenReadOnly(databasePath);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('lab_status', 'journal');";
+            if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) < 2) return null;
+            // One read transaction: the row and the journal's end as of the same moment.
+            using var transaction = connection.BeginTransaction();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT sequence_nr, written, campaigns FROM lab_status WHERE id = 1;";
+            long sequenceNr;
+            DateTimeOffset written;
+            List<CampaignStatus> campaigns;
+            using (var reader = command.ExecuteReader())
+            {
+                if (!reader.Read()) return null;
+                sequenceNr = reader.GetInt64(0);
+                written = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture);
+                campaigns = JsonSerializer.Deserialize<List<CampaignStatus>>(reader.GetString(2)) ?? [];
+            }
+            command.CommandText = "SELECT COALESCE(MAX(sequence_number), 0) FROM journal WHERE persistence_id = $id;";
+            command.Parameters.AddWithValue("$id", persistenceId);
+            var journal = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+            return new Row(sequenceNr, written, journal, campaigns);
+        }
+        catch (SqliteException e)
+        {
+            throw LabDatabase.Fault(databasePath, e);
+        }
+    }
+
+    public void Dispose() => _connection?.Dispose();
+}
