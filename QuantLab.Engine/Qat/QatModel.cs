@@ -103,7 +103,7 @@ public sealed class QatModel
 public sealed record QatManifest
 {
     public string Format { get; init; } = QatModel.Format;
-    public string Architecture { get; init; } = "lenet5";
+    public string Architecture { get; init; } = LeNet5Architecture.Name;
     public string EngineVersion { get; init; } = EngineInfo.Version;
     public bool Bias { get; init; }
     public string InputTransform { get; init; } = "resize";
