@@ -1,3 +1,4 @@
+using QuantLab.Engine.Qat;
 using QuantLab.Engine.Jobs;
 using QuantLab.Engine.Quantization;
 
@@ -26,7 +27,12 @@ public sealed record TrainSpec(
     IReadOnlyList<double> Momentum,
     IReadOnlyList<int> Seed,
     IReadOnlyList<int?> TrainLimit,
-    QuantAxes? Qat);
+    QuantAxes? Qat,
+    IReadOnlyList<QatMethod>? QatMethods = null)
+{
+    /// <summary>The <c>qat.method</c> axis: the spec's, or observe (the default) alone.</summary>
+    public IReadOnlyList<QatMethod> Methods => QatMethods ?? [QatMethod.Observe];
+}
 
 /// <summary>
 /// The quantization axes: per option of the grammar (<see cref="QuantizationOptions.All"/> and

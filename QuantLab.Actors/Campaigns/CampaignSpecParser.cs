@@ -1,3 +1,4 @@
+using QuantLab.Engine.Qat;
 using System.Text.Json;
 using QuantLab.Engine;
 using QuantLab.Engine.Calibration;
@@ -76,9 +77,25 @@ public static class CampaignSpecParser
         var momentum = o.Axis("momentum", e => Real(e, x => x >= 0 && x < 1, "numbers in [0, 1)"), [d.Momentum]);
         var seed = o.Axis("seed", e => Int(e, 0, int.MaxValue, "integers >= 0"), [d.Seed]);
         var limit = o.Axis("trainLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"), [null]);
-        var qat = o.Optional("qat", e => ReadAxes(new Obj(e.Element, e.Path), qat: true));
+        var qat = o.Optional("qat", e => ReadQat(new Obj(e.Element, e.Path)));
         o.RejectUnknown();
-        return new TrainSpec(id, bias, epochs, batch, lr, momentum, seed, limit, qat);
+        return new TrainSpec(id, bias, epochs, batch, lr, momentum, seed, limit, qat?.Axes, qat?.Methods);
+    }
+
+    /// <summary>The <c>qat</c> object: the quantization axes and <c>method</c> (one value or a list, as an axis).</summary>
+    private static QatFields ReadQat(Obj o)
+    {
+        var methods = o.Optional("method", e => ReadList(e, MethodValue));
+        return new QatFields(ReadAxes(o, qat: true), methods);
+    }
+
+    private sealed record QatFields(QuantAxes Axes, IReadOnlyList<QatMethod>? Methods);
+
+    private static QatMethod MethodValue(Node e)
+    {
+        var text = Str(e, QatMethodOption.Allowed);
+        try { return QatMethod.Parse(text); }
+        catch (BadInputException bad) { throw new SpecError($"{e.Path}: {bad.Message}"); }
     }
 
     private static QuantizeSpec ReadQuantize(Obj o, IReadOnlyList<TrainSpec> train)

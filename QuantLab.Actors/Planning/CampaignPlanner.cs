@@ -31,7 +31,7 @@ public static class CampaignPlanner
         var dropped = new List<DroppedCombination>();
 
         long trainings = spec.Train.Sum(t => Product([t.Bias.Count, t.Epochs.Count, t.BatchSize.Count, t.Lr.Count, t.Momentum.Count, t.Seed.Count, t.TrainLimit.Count])
-                                             * (t.Qat is null ? 1 : new QuantSpace(t.Qat, qat: true).Count));
+                                             * (t.Qat is null ? 1 : new QuantSpace(t.Qat, qat: true).Count * t.Methods.Count));
         if (trainings > maxJobs) throw TooMany($"its trainings expand to {trainings:N0} jobs", maxJobs);
 
         // Training variants, in spec order, and the QAT evaluations they lead to.
@@ -138,19 +138,21 @@ public static class CampaignPlanner
             var options = new TrainOptions { Bias = bias, Epochs = epochs, BatchSize = batch, Lr = lr, Momentum = momentum, Seed = seed, TrainLimit = limit };
             var plain = new TrainVariant(t.Id, label, options, null, null);
             if (t.Qat is null) { yield return plain; continue; }
+            foreach (var method in t.Methods)
             foreach (var (config, _) in new QuantSpace(t.Qat, qat: true).All(bias))
             {
                 var description = $"{label} qat {Describe(config, null)}";
                 if (QuantizationOptions.Problem(config, bias) is { } reason) { dropped.Add(new DroppedCombination(description, reason)); continue; }
-                yield return plain with { Qat = new QatOptions { Config = config }, Label = QatLabel(label, t.Qat, config) };
+                yield return plain with { Qat = new QatOptions { Config = config, Method = method }, Label = QatLabel(label, t, config, method) };
             }
         }
     }
 
-    /// <summary>The training's label with the QAT options its spec sweeps.</summary>
-    private static string QatLabel(string label, QuantAxes axes, QuantizationConfig config)
+    /// <summary>The training's label with the QAT options its spec sweeps (the method too, where it sweeps one).</summary>
+    private static string QatLabel(string label, TrainSpec t, QuantizationConfig config, QatMethod method)
     {
-        var parts = QuantizationOptions.All.Where(axes.Sweeps).Select(o => $"{o.Field}={QuantizationOptions.ValueOf(o, config)}").ToList();
+        var parts = (t.Methods.Count > 1 ? [$"method={method.ToOption()}"] : new List<string>())
+            .Concat(QuantizationOptions.All.Where(t.Qat!.Sweeps).Select(o => $"{o.Field}={QuantizationOptions.ValueOf(o, config)}")).ToList();
         return parts.Count == 0 ? label : $"{label}{{{string.Join(',', parts)}}}";
     }
 

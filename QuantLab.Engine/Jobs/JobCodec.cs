@@ -36,6 +36,8 @@ public static class JobCodec
                 var qat = WriteQuantization(new JsonObject(), q.Qat.Config);
                 qat["emaConstant"] = q.Qat.EmaConstant;
                 qat["freezeFraction"] = q.Qat.FreezeFraction;
+                // Written only where it is not the default, so observe jobs keep the keys they had before lsq existed.
+                if (q.Qat.Method != QatMethod.Observe) qat["method"] = q.Qat.Method.ToOption();
                 o["qat"] = qat;
                 break;
             case CalibrateJob c:
@@ -165,6 +167,7 @@ public static class JobCodec
         Config = ReadQuantization(o),
         EmaConstant = Number(o, "emaConstant"),
         FreezeFraction = Number(o, "freezeFraction"),
+        Method = OptionalText(o, "method") is { } method ? QatMethod.Parse(method) : QatMethod.Observe,
     };
 
     private static void WriteRange(JsonObject o, string side, RangeRequest r)

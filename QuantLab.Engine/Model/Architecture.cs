@@ -49,6 +49,9 @@ public sealed record LinearSpec(string Name, int InFeatures, int OutFeatures, bo
 /// </summary>
 public static class LeNet5Architecture
 {
+    /// <summary>The <c>architecture</c> of the model directories QuantLab writes.</summary>
+    public const string Name = "lenet5";
+
     public static readonly int[] InputShape = [1, 32, 32];
 
     public static readonly IReadOnlyList<LayerSpec> Layers =

@@ -146,7 +146,7 @@ public sealed class Fp32Model
 public sealed record ModelManifest
 {
     public string Format { get; init; } = Fp32Model.Format;
-    public string Architecture { get; init; } = "lenet5";
+    public string Architecture { get; init; } = LeNet5Architecture.Name;
     public string EngineVersion { get; init; } = EngineInfo.Version;
     public bool Bias { get; init; }
     /// <summary>How 28×28 MNIST becomes the 32×32 input: <c>resize</c> or <c>pad</c>.</summary>

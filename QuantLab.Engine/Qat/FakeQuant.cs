@@ -36,6 +36,32 @@ public static class FakeQuant
         return (q + (x - x.detach()) * mask).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// LSQ's quantizer (Esser et al., ICLR 2020) with a trained <paramref name="step"/> s: the same forward value
+    /// as <see cref="Apply(Tensor, Tensor, Tensor, double, double, RoundingMode)"/> (so the network trains on the
+    /// grid it converts to), with v = x / divisor and the range −Q_N &lt; v &lt; Q_P (lo = −Q_N, hi = Q_P):
+    /// the gradient with respect to x is 1 inside the range and 0 outside; with respect to s it is
+    /// R(v) − v inside, lo where v ≤ lo and hi where v ≥ hi, times <paramref name="gradScale"/> g (LSQ's
+    /// 1/√(N·Q_P), which keeps the step's updates in proportion to the weights').
+    /// </summary>
+    /// <remarks>Both gradient terms are exactly 0 in the forward value, as in <see cref="Apply(Tensor, Tensor, Tensor, double, double, RoundingMode)"/>;
+    /// g multiplies the step's gradient only (LSQ's "grad scale"), not its value.</remarks>
+    public static Tensor ApplyLearned(Tensor x, Tensor divisor, Tensor step, double lo, double hi, RoundingMode rounding, double gradScale)
+    {
+        using var scope = NewDisposeScope();
+        Tensor q, inside, stepGradient;
+        using (no_grad())
+        {
+            var v = x.detach() / divisor.detach();
+            var clipped = FakeQuantSimulation.Round(v, rounding).clamp(lo, hi);
+            inside = (v > lo).logical_and(v < hi).to(x.dtype);
+            q = clipped * step.detach();
+            // R(v) − v inside; the clip level (lo or hi) where v is clipped, as clipped already holds it there.
+            stepGradient = (clipped - v * inside) * gradScale;
+        }
+        return (q + (x - x.detach()) * inside + (step - step.detach()) * stepGradient).MoveToOuterDisposeScope();
+    }
+
     /// <summary><see cref="Apply(Tensor, Tensor, Tensor, double, double, RoundingMode)"/> on n-bit signed integers, divisor = step.</summary>
     public static Tensor Apply(Tensor x, Tensor step, int bits, RoundingMode rounding) =>
         Apply(x, step, step, Quantization.Quantizer.QMin(bits), Quantization.Quantizer.QMax(bits), rounding);

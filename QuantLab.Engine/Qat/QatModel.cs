@@ -103,7 +103,7 @@ public sealed class QatModel
 public sealed record QatManifest
 {
     public string Format { get; init; } = QatModel.Format;
-    public string Architecture { get; init; } = "lenet5";
+    public string Architecture { get; init; } = LeNet5Architecture.Name;
     public string EngineVersion { get; init; } = EngineInfo.Version;
     public bool Bias { get; init; }
     public string InputTransform { get; init; } = "resize";
@@ -124,5 +124,6 @@ public sealed record QatManifest
 /// <summary>The thresholds T (s = 2T/(2^n − 1)): weights per layer (one, or one per output channel), activations per point.</summary>
 public sealed record LearnedThresholds(Dictionary<string, double[]> Weights, Dictionary<string, double> Activations);
 
-/// <summary>How the activation ranges were learned: EMA constant, the frozen fraction and the step it started at.</summary>
-public sealed record QatSchedule(double EmaConstant, double FreezeFraction, long FreezeStep, long TotalSteps);
+/// <summary>How the activation ranges were learned: EMA constant, the frozen fraction and the step it started at;
+/// <see cref="Method"/> <c>lsq</c> where every step was trained instead (null: observe, the files written before it existed).</summary>
+public sealed record QatSchedule(double EmaConstant, double FreezeFraction, long FreezeStep, long TotalSteps, string? Method = null);

@@ -16,7 +16,8 @@ namespace QuantLab.Engine.Qat;
 /// float requantization and by s_w·s_x/(M0·2^(−k)) under fixed-point (so acc·M0·2^(−k) is what is rounded,
 /// as the integer engine does). Gradients pass by the straight-through estimator of <see cref="FakeQuant"/>.
 /// Activation thresholds come from <see cref="MovingAverageThreshold"/>s, updated only when the forward
-/// is asked to observe.
+/// is asked to observe. Under <see cref="QatMethod.Lsq"/> every step is a trained parameter of
+/// <see cref="LsqSteps"/> instead (activation steps set by the first forward asked to observe), on the same grids.
 /// </summary>
 /// <remarks>
 /// This float32 forward approximates the exact arithmetic (float32 products and sums, divisions in
@@ -33,15 +34,29 @@ public sealed class QatNetwork
         Options = options;
         Config = options.Config;
         _parameters = module.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
-        Activations = ActivationPoints.All.ToDictionary(p => p,
-            p => new MovingAverageThreshold(Config.ActRange, options.EmaConstant, initialThresholds?.GetValueOrDefault(p)));
+        if (options.Method == QatMethod.Lsq)
+        {
+            Steps = new LsqSteps(module, Config);
+            Activations = new Dictionary<string, MovingAverageThreshold>();
+        }
+        else
+        {
+            Activations = ActivationPoints.All.ToDictionary(p => p,
+                p => new MovingAverageThreshold(Config.ActRange, options.EmaConstant, initialThresholds?.GetValueOrDefault(p)));
+        }
     }
 
     /// <summary>The float weights being trained (parameter names as in the model directory).</summary>
     public LeNet5 Module { get; }
     public QatOptions Options { get; }
     public QuantizationConfig Config { get; }
+    /// <summary>The moving-average activation ranges (observe method; empty under lsq).</summary>
     public IReadOnlyDictionary<string, MovingAverageThreshold> Activations { get; }
+    /// <summary>The trained steps (lsq method; null under observe).</summary>
+    public LsqSteps? Steps { get; }
+
+    /// <summary>What the optimizer trains besides the module's parameters: the steps under lsq.</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> ExtraParameters => Steps?.Parameters ?? [];
 
     public void FreezeActivationRanges()
     {
@@ -49,7 +64,7 @@ public sealed class QatNetwork
     }
 
     /// <summary>The current activation thresholds (every point must have been observed).</summary>
-    public Dictionary<string, double> ActivationThresholds() => Activations.ToDictionary(kv => kv.Key,
+    public Dictionary<string, double> ActivationThresholds() => Steps?.ActivationThresholds() ?? Activations.ToDictionary(kv => kv.Key,
         kv => kv.Value.Threshold ?? throw new InvalidOperationException($"the activation range of '{kv.Key}' has not been observed yet"));
 
     /// <summary>The fake-quantized forward pass; <paramref name="observe"/> updates the (unfrozen) activation ranges first.</summary>
@@ -73,10 +88,22 @@ public sealed class QatNetwork
 
     private Tensor QuantizeActivation(string point, Tensor x, bool observe, out double step)
     {
-        if (observe) Activations[point].Observe(x);
-        step = Quantizer.Step(Threshold(point), Config.ActBits);
+        step = ActivationStep(point, x, observe, signed: true);
         using var s = tensor((float)step);
-        return FakeQuant.Apply(x, s, Config.ActBits, Config.Rounding);
+        return Steps is { } lsq ? lsq.QuantizeActivation(point, x, s) : FakeQuant.Apply(x, s, Config.ActBits, Config.Rounding);
+    }
+
+    /// <summary>The step of an activation point: the trained one (set from this batch if it is the first to
+    /// observe), or from the moving-average threshold (moved by this batch when observing).</summary>
+    private double ActivationStep(string point, Tensor x, bool observe, bool signed)
+    {
+        if (Steps is { } lsq)
+        {
+            if (observe) lsq.Initialize(point, x);
+            return lsq.ActivationStep(point);
+        }
+        if (observe) Activations[point].Observe(x);
+        return Quantizer.Step(Threshold(point), Config.ActBits, signed);
     }
 
     private double Threshold(string point) => Activations[point].Threshold
@@ -88,11 +115,21 @@ public sealed class QatNetwork
         bool relu = spec is ConvSpec c ? c.Relu : ((LinearSpec)spec).Relu;
         var weight = _parameters[$"{spec.Name}.weight"];
         int outputs = (int)weight.shape[0];
-        var sw = WeightSteps(weight, Config);
         long[] weightShape = conv ? [outputs, 1, 1, 1] : [outputs, 1];
         long[] channelShape = conv ? [1, outputs, 1, 1] : [1, outputs];
-        var swTensor = sw.Length == 1 ? tensor((float)sw[0]) : tensor(sw.Select(v => (float)v).ToArray(), weightShape);
-        var w = FakeQuant.Apply(weight, swTensor, Config.WeightBits, Config.Rounding);
+        double[] sw;
+        Tensor w;
+        if (Steps is { } lsq)
+        {
+            w = lsq.QuantizeWeight(spec.Name, weight);
+            sw = lsq.WeightSteps(spec.Name);
+        }
+        else
+        {
+            sw = WeightSteps(weight, Config);
+            var swTensor = sw.Length == 1 ? tensor((float)sw[0]) : tensor(sw.Select(v => (float)v).ToArray(), weightShape);
+            w = FakeQuant.Apply(weight, swTensor, Config.WeightBits, Config.Rounding);
+        }
 
         Tensor? bias = null;
         if (_parameters.TryGetValue($"{spec.Name}.bias", out var b))
@@ -108,14 +145,14 @@ public sealed class QatNetwork
         var z = conv ? nn.functional.conv2d(x, w, bias) : nn.functional.linear(x, w, bias);
         if (relu) z = nn.functional.relu(z);
 
-        if (observe) Activations[spec.Name].Observe(z);
         // The output grid the integer model will use (PtqBuilder): unsigned after a ReLU under unsigned-after-relu.
         bool signedOutput = Config.ActSignedness.OutputSigned(relu);
-        sy = Quantizer.Step(Threshold(spec.Name), Config.ActBits, signedOutput);
+        sy = ActivationStep(spec.Name, z, observe, signedOutput);
         double outStep = sy;
         var divisor = Config.Requant.IsFixedPoint
             ? PerChannel(sw, outputs, s => s * sx / FixedPointMultiplier.Derive(s * sx / outStep, Config.Requant.Precision).Value, channelShape)
             : tensor((float)sy);
+        if (Steps is { } lsqOutput) return lsqOutput.QuantizeActivation(spec.Name, z, divisor);
         return FakeQuant.Apply(z, divisor, tensor((float)sy), Quantizer.QMin(Config.ActBits, signedOutput), Quantizer.QMax(Config.ActBits, signedOutput), Config.Rounding);
     }
 

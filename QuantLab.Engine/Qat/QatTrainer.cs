@@ -52,15 +52,16 @@ public static class QatTrainer
             (step, total) =>
             {
                 totalSteps = total;
-                freezeStep = qat.FreezeStep(total);
+                // Under lsq nothing is frozen: the freeze step is the end.
+                freezeStep = qat.Method == QatMethod.Lsq ? total : qat.FreezeStep(total);
                 if (step == freezeStep) network.FreezeActivationRanges();
             },
-            log, cancel);
+            log, cancel, network.ExtraParameters);
 
         double fp32Accuracy = Evaluation.Accuracy(module, test);
         double seconds = watch.Elapsed.TotalSeconds;
         var manifest = new Partial(
-            new QatSchedule(qat.EmaConstant, qat.FreezeFraction, freezeStep, totalSteps),
+            Schedule(qat, freezeStep, totalSteps),
             new TrainingRecord(options.Epochs, options.BatchSize, options.Lr, options.Momentum, options.Seed, options.TrainLimit, options.Threads, seconds),
             fromPath is null ? null : Path.GetFullPath(fromPath), epochs[^1].TestAccuracy, fp32Accuracy);
         var model = Snapshot(network, manifest);
@@ -69,15 +70,20 @@ public static class QatTrainer
             network.Activations.ToDictionary(kv => kv.Key, kv => kv.Value.Updates));
     }
 
+    /// <summary>The manifest's record of how the steps were learned; the method only under lsq, so observe models are written as before.</summary>
+    private static QatSchedule Schedule(QatOptions qat, long freezeStep, long totalSteps) =>
+        new(qat.EmaConstant, qat.FreezeFraction, freezeStep, totalSteps, qat.Method == QatMethod.Observe ? null : qat.Method.ToOption());
+
     private sealed record Partial(QatSchedule Schedule, TrainingRecord Training, string? From, double TestAccuracy, double Fp32Accuracy);
 
     /// <summary>The QAT model of the network's current state: its weights, the PTQ observers' thresholds of
-    /// those weights (the weight range method, per tensor or channel) and the activation thresholds.</summary>
+    /// those weights (the weight range method, per tensor or channel) or under lsq the thresholds of the
+    /// learned weight steps, and the activation thresholds.</summary>
     private static QatModel Snapshot(QatNetwork network, Partial? details)
     {
         var config = network.Config;
         var weights = Fp32Model.FromModule(network.Module, new ModelManifest { TestAccuracy = details?.Fp32Accuracy });
-        var weightThresholds = ActivationPoints.WeightLayers.ToDictionary(layer => layer,
+        var weightThresholds = network.Steps?.WeightThresholds() ?? ActivationPoints.WeightLayers.ToDictionary(layer => layer,
             layer => Calibrator.WeightRanges(weights.Layer(layer).Weight, config.WeightRange, config.WeightBits, config.Rounding, config.Granularity)
                 .Select(r => r.Threshold).ToArray());
         var manifest = new QatManifest
@@ -85,7 +91,7 @@ public static class QatTrainer
             Bias = weights.HasBias,
             Quantization = QuantizationSettings.From(config),
             Thresholds = new LearnedThresholds(weightThresholds, network.ActivationThresholds()),
-            Qat = details?.Schedule ?? new QatSchedule(network.Options.EmaConstant, network.Options.FreezeFraction, 0, 0),
+            Qat = details?.Schedule ?? Schedule(network.Options, 0, 0),
             Training = details?.Training,
             From = details?.From,
             TestAccuracy = details?.TestAccuracy,

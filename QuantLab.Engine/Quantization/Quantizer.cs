@@ -65,6 +65,20 @@ public static class Quantizer
     }
 
     /// <summary>
+    /// The threshold T whose <see cref="Step"/> is <paramref name="step"/> (s &gt; 0): T = s·(2^n − 1)/2, or
+    /// s·(2^n − 1) on the unsigned grid. Exact for a float32 step: s·(2^n − 1) needs at most 24 + 16 bits, so
+    /// Step(Threshold(s)) = s bit for bit (how a learned step is stored as a threshold).
+    /// </summary>
+    public static double Threshold(double step, int bits, bool signed = true)
+    {
+        BitWidth.Validate(bits);
+        if (!(double.IsFinite(step) && step > 0))
+            throw new ArgumentOutOfRangeException(nameof(step), step, "The step must be a finite number > 0.");
+        double t = step * ((1 << bits) - 1);
+        return signed ? t / 2 : t;
+    }
+
+    /// <summary>
     /// q = clamp(R(x / s), qmin, qmax). x / s is a true division in double (not x·(1/s)): the fake-quant
     /// simulation must do the same to agree bit for bit. Clamping happens in double before the conversion,
     /// so any finite x is safe; NaN gives 0.

@@ -42,10 +42,11 @@ public static class Trainer
     /// <param name="beforeStep">Called before every mini-batch with (step, total steps), steps counted from 0
     /// over all epochs (QAT freezes its activation ranges from it).</param>
     /// <param name="evaluate">The test accuracy after an epoch.</param>
+    /// <param name="extra">Parameters trained with the model's, by the same SGD (LSQ's steps).</param>
     internal static List<EpochResult> Fit(LeNet5 model, Func<Tensor, Tensor> forward, TrainOptions options, LabeledImages train,
-        Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel)
+        Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel, IEnumerable<TorchSharp.Modules.Parameter>? extra = null)
     {
-        using var optimizer = optim.SGD(model.parameters(), options.Lr, options.Momentum);
+        using var optimizer = optim.SGD(model.parameters().Concat(extra ?? []), options.Lr, options.Momentum);
         using var criterion = nn.CrossEntropyLoss();
         using var images = train.ImagesTensor();
         using var labels = train.LabelsTensor();

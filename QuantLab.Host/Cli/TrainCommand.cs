@@ -33,13 +33,19 @@ public static class TrainCommand
         var from = new Option<string?>("--from") { Description = "With --qat: start from this FP32 model directory (written by 'quantlab train') instead of random weights" };
         var freeze = new Option<double>("--freeze-fraction") { Description = "With --qat: the last fraction of the mini-batch steps during which activation ranges are frozen", DefaultValueFactory = _ => QatOptions.DefaultFreezeFraction };
         var ema = new Option<double>("--ema-constant") { Description = "With --qat: activation ranges move by T ← (1−c)·T + c·T_batch", DefaultValueFactory = _ => QatOptions.DefaultEmaConstant };
+        var method = new Option<string>("--qat-method")
+        {
+            Description = "With --qat: how the quantizers' steps are found: observe (the default: weight ranges and moving averages of activation ranges) " +
+                          "or lsq (every step trained by gradient descent, Esser et al. 2020; by the same SGD and lr as the weights)",
+            DefaultValueFactory = _ => QatMethod.Observe.ToOption(),
+        };
         var data = DataCommand.DataDirOption();
         var transform = DataCommand.InputTransformOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON document (accuracy as a fraction, epochs, seconds, …); progress goes to stderr" };
 
         var command = new Command("train", "Train LeNet-5 in FP32 (the seed's §1.3: SGD lr 0.001, momentum 0.9, mini-batch 4, 2 epochs), or quantization-aware with --qat (§3.1)")
         {
-            outOption, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, freeze, ema, data, transform, json,
+            outOption, bias, epochs, batchSize, lr, momentum, seed, trainLimit, threads, qat, from, method, freeze, ema, data, transform, json,
         };
         foreach (var option in flags.AllButBias) command.Add(option);
         command.SetAction((parse, cancel) =>
@@ -64,15 +70,21 @@ public static class TrainCommand
             {
                 if (biasMode is not null)
                     throw new BadInputException($"--bias {biasMode.Value.ToOption()} names a bias mode, which only applies with --qat; FP32 training takes --bias alone");
-                var qatOnly = flags.Given(parse).Concat(new Option[] { from, freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)).ToList();
+                var qatOnly = flags.Given(parse).Concat(new Option[] { from, method, freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)).ToList();
                 if (qatOnly.Count > 0)
                     throw new BadInputException($"{string.Join(", ", qatOnly)} only apply to quantization-aware training: add --qat (FP32 training has no quantization)");
             }
             bool asJson = parse.GetValue(json);
             var outDir = parse.GetValue(outOption)!;
             DataCommand.EnsureWritableParent(outDir);
-            if (isQat) return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), parse.GetValue(freeze), parse.GetValue(ema),
-                biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
+            if (isQat)
+            {
+                var qatMethod = ReadMethod(parse.GetValue(method));
+                if (qatMethod == QatMethod.Lsq && new Option[] { freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList() is { Count: > 0 } schedule)
+                    throw new BadInputException($"{string.Join(", ", schedule)} only apply to --qat-method observe (lsq trains its activation steps; it has no moving averages to freeze)");
+                return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), qatMethod, parse.GetValue(freeze), parse.GetValue(ema),
+                    biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
+            }
 
             var progress = ctx.Progress(asJson);
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), parse.GetValue(transform), ctx.Err.WriteLine);
@@ -107,18 +119,24 @@ public static class TrainCommand
         return command;
     }
 
+    private static QatMethod ReadMethod(string? text)
+    {
+        try { return QatMethod.Parse(text); }
+        catch (BadInputException e) { throw new BadInputException($"--qat-method: {e.Message}", e); }
+    }
+
     private static int TrainQat(CliContext ctx, ParseResult parse, TrainOptions options, QuantizationFlags flags, string outDir, string? fromDir,
-        double freezeFraction, double emaConstant, bool biasGiven, BiasMode? biasMode, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
+        QatMethod method, double freezeFraction, double emaConstant, bool biasGiven, BiasMode? biasMode, string? dataDir, string? transform, bool asJson, CancellationToken cancel)
     {
         // Everything the engine would refuse is refused here, before the data is loaded or a step is taken.
         var start = fromDir is null ? null : QatStart.Load(fromDir, biasGiven && biasMode is null, transform);
         if (start is not null) transform = start.Manifest.InputTransform;
         bool hasBias = start?.HasBias ?? options.Bias;
-        var qat = new QatOptions { Config = flags.Read(parse, hasBias, biasMode), FreezeFraction = freezeFraction, EmaConstant = emaConstant }.Validate(hasBias);
+        var qat = new QatOptions { Config = flags.Read(parse, hasBias, biasMode), FreezeFraction = freezeFraction, EmaConstant = emaConstant, Method = method }.Validate(hasBias);
 
         var progress = ctx.Progress(asJson);
         var dataset = DataAccess.Load(ctx, dataDir, transform, ctx.Err.WriteLine);
-        progress($"QAT: {QuantizationOptions.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
+        progress($"QAT{(method == QatMethod.Lsq ? " (lsq)" : "")}: {QuantizationOptions.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
         // The same record and entry point as a campaign's QAT train job (campaigns train from scratch).
         var job = new QatTrainJob(options with { Bias = hasBias }, qat, new DataSelection(dataset.Transform));
         var output = JobExecution.Train(job, dataset.Train, dataset.Test, options.Threads, start is null ? null : (start, fromDir!), progress, cancel);

@@ -1,6 +1,7 @@
-using QuantLab.Engine.Jobs;
 using QuantLab.Actors.Campaigns;
 using QuantLab.Actors.Planning;
+using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Qat;
 
 namespace QuantLab.Tests.Actors;
 
@@ -100,6 +101,21 @@ public class CampaignPlannerTests
         var plan = Plan("""{"name":"q","train":{"id":"q","bias":[false,true],"qat":{"requant":"fixed-point","bias":"float"}}}""");
         Assert.Equal(0, plan.Count(JobKind.Train));
         Assert.Equal(2, plan.Dropped.Count);
+    }
+
+    [Fact]
+    public void A_qat_method_axis_trains_each_method_and_observe_keeps_its_keys()
+    {
+        var plain = Plan("""{"name":"q","train":{"id":"q","qat":{"weightBits":2,"actBits":2}}}""");
+        var observe = Plan("""{"name":"q","train":{"id":"q","qat":{"method":"observe","weightBits":2,"actBits":2}}}""");
+        var both = Plan("""{"name":"q","train":{"id":"q","qat":{"method":["observe","lsq"],"weightBits":2,"actBits":2}}}""");
+        // A spec without the field plans exactly what naming the default does.
+        Assert.Equal(plain.Jobs.Select(j => j.Key), observe.Jobs.Select(j => j.Key));
+        var trainings = both.Jobs.Where(j => j.Kind == JobKind.Train).ToList();
+        Assert.Equal(2, trainings.Count);
+        Assert.Equal([QatMethod.Observe, QatMethod.Lsq], trainings.Select(j => ((QatTrainJob)j.Job).Qat.Method));
+        Assert.Contains(plain.Jobs.Single(j => j.Kind == JobKind.Train).Key, trainings.Select(j => j.Key));
+        Assert.Contains("method=lsq", trainings[1].Label);
     }
 
     /// <summary>6.75 million combinations of one model (issue 16's probe of such a grid took 4 minutes and 21.7 GB to plan).</summary>

@@ -90,6 +90,8 @@ public class CampaignSpecParserTests
     [InlineData("""{"name":".hidden","train":[{"id":"a"}]}""", "$.name", "not starting with '.'")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"actRange":"entropy"}}]}""", "$.train[0].qat.actRange", "calibration-set method")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"scope":"weights"}}]}""", "$.train[0].qat.scope", "allowed: all")]
+    [InlineData("""{"name":"x","train":[{"id":"a","qat":{"method":"adam"}}]}""", "$.train[0].qat.method", "observe, lsq")]
+    [InlineData("""{"name":"x","train":[{"id":"a","qat":{"method":["lsq","lsq"]}}]}""", "$.train[0].qat.method[1]", "repeats")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"search":{"kind":"random"}}""", "$.search.samples", "required")]
     [InlineData("""{"name":"x","train":[{"id":"a"}],"search":{"kind":"grid","samples":3}}""", "$.search.samples", "unknown field")]
     [InlineData("""{"name":"x","name":"y","train":[{"id":"a"}]}""", "$.name", "twice")]

@@ -77,6 +77,10 @@ public sealed class QatCliTests : IDisposable
         var broken = Path.Combine(_dir, "broken");
         SharedModels.Quick.Save(broken);
         Npy.Write<float>(Path.Combine(broken, "fc6.weight.npy"), new float[84 * 100], 84, 100);
+        var otherArchitecture = Path.Combine(_dir, "resnet");
+        SharedModels.Quick.Save(otherArchitecture);
+        var otherManifest = Path.Combine(otherArchitecture, "model.json");
+        File.WriteAllText(otherManifest, File.ReadAllText(otherManifest).Replace("\"lenet5\"", "\"resnet18\""));
         var outDir = Path.Combine(_dir, "out");
 
         (string[] Args, string Mentioned)[] cases =
@@ -97,6 +101,12 @@ public sealed class QatCliTests : IDisposable
             (["--qat", "--from", fp32Dir, "--bias"], "without bias"),
             (["--qat", "--from", fp32Dir, "--bias", "int32"], "needs a model with bias"),
             (["--qat", "--from", fp32Dir, "--input-transform", "pad"], "resize"),
+            (["--qat", "--from", otherArchitecture], "resnet18"),
+            (["--qat", "--qat-method", "lsq", "--act-range", "entropy"], "--qat-method lsq"),
+            (["--qat", "--qat-method", "lsq", "--weight-range", "mse"], "--weight-range"),
+            (["--qat", "--qat-method", "adam"], "observe, lsq"),
+            (["--qat", "--qat-method", "lsq", "--freeze-fraction", "0.5"], "--freeze-fraction"),
+            (["--qat-method", "lsq"], "--qat"),
         ];
         foreach (var (args, mentioned) in cases)
         {

@@ -32,6 +32,14 @@ public static class SharedQatModels
         Rounding = RoundingMode.HalfEven, ActSignedness = ActSignedness.UnsignedAfterRelu,
     }, bias: true));
 
+    /// <summary>W2/A2 unsigned-after-relu, half-even, per channel: the LSQ test configuration.</summary>
+    public static readonly QuantizationConfig LsqTwoBit = QuantizationConfig.Default with
+    {
+        WeightBits = 2, ActBits = 2, ActSignedness = ActSignedness.UnsignedAfterRelu, Rounding = RoundingMode.HalfEven, Granularity = Granularity.Channel,
+    };
+
+    private static readonly Lazy<QatTrainer.Result> Lsq2 = new(() => Train(LsqTwoBit, bias: false, method: QatMethod.Lsq, from: SharedModels.Quick));
+
     /// <summary>The seed's QAT setting (8-bit, floor, minmax, per tensor, float M), no bias.</summary>
     public static QatTrainer.Result Seed => FloatM.Value;
     /// <summary>Fixed-point M (P = 31), int32 bias, per-channel weights, half-away rounding.</summary>
@@ -40,12 +48,15 @@ public static class SharedQatModels
     public static QatTrainer.Result FourBitFloatBias => FloatBias.Value;
     /// <summary>4-bit unsigned-after-relu, fixed-point M, int32 bias, per channel, half-even.</summary>
     public static QatTrainer.Result FourBitUnsigned => Unsigned4.Value;
+    /// <summary>LSQ on <see cref="LsqTwoBit"/>, fine-tuning <see cref="SharedModels.Quick"/>.</summary>
+    public static QatTrainer.Result LsqTwoBitUnsigned => Lsq2.Value;
 
-    public static QatTrainer.Result Train(QuantizationConfig config, bool bias, int limit = 4000, int seed = 5, int epochs = 1, double freeze = 0.25)
+    public static QatTrainer.Result Train(QuantizationConfig config, bool bias, int limit = 4000, int seed = 5, int epochs = 1, double freeze = 0.25,
+        QatMethod method = QatMethod.Observe, Fp32Model? from = null)
     {
         lock (TorchThreads.Gate)
-            return QatTrainer.Train(new QatOptions { Config = config, FreezeFraction = freeze },
-                new TrainOptions { Bias = bias, Epochs = epochs, TrainLimit = limit, Seed = seed }, SharedMnist.Train, SharedMnist.Test);
+            return QatTrainer.Train(new QatOptions { Config = config, FreezeFraction = freeze, Method = method },
+                new TrainOptions { Bias = bias, Epochs = epochs, TrainLimit = limit, Seed = seed }, SharedMnist.Train, SharedMnist.Test, from, from is null ? null : "quick");
     }
 }
 
@@ -136,13 +147,14 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
         Assert.True(r.Float32.PredictionMismatches <= 50, $"{r.Float32.PredictionMismatches} prediction mismatches");
     }
 
-    public static TheoryData<string> Models() => ["seed", "fixed-point+int32 bias", "4-bit+float bias", "4-bit unsigned-after-relu"];
+    public static TheoryData<string> Models() => ["seed", "fixed-point+int32 bias", "4-bit+float bias", "4-bit unsigned-after-relu", "2-bit lsq unsigned-after-relu"];
 
     private static QatTrainer.Result Model(string name) => name switch
     {
         "seed" => SharedQatModels.Seed,
         "fixed-point+int32 bias" => SharedQatModels.FixedPointWithBias,
         "4-bit unsigned-after-relu" => SharedQatModels.FourBitUnsigned,
+        "2-bit lsq unsigned-after-relu" => SharedQatModels.LsqTwoBitUnsigned,
         _ => SharedQatModels.FourBitFloatBias,
     };
 
