@@ -24,10 +24,6 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     public const string DefaultPersistenceId = "quantlab-coordinator";
 
     private sealed record LeaseTick;
-    private sealed record WriteStatus;
-
-    /// <summary>How often at most the status row (<see cref="StatusTable"/>) is rewritten.</summary>
-    private static readonly TimeSpan StatusInterval = TimeSpan.FromMilliseconds(250);
     private sealed record Worker(IActorRef Ref, string Node, bool Idle);
 
     /// <summary>Events for one journal write, what waits for them, and the state once they are applied.</summary>
@@ -52,12 +48,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     /// <summary>Events in the journal after the newest snapshot.</summary>
     private long _sinceSnapshot;
     private readonly StatusTable? _statusTable;
-    /// <summary>The journal sequence number the status row was last written at, and when.</summary>
+    /// <summary>The journal sequence number the status row was last written at.</summary>
     private long _statusWrittenAt = -1;
     /// <summary>The journal sequence number of <see cref="_durable"/>'s last event (the journal's success replies come
     /// one per event, so <c>LastSequenceNr</c> may run ahead of it while a batch completes).</summary>
     private long _durableSequenceNr;
-    private DateTimeOffset _statusWritten;
 
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
@@ -98,7 +93,6 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(_durable.Status(w.Campaign));
         });
         Command<LeaseTick>(_ => Record(_state.ExpireLeases(DateTimeOffset.UtcNow)));
-        Command<WriteStatus>(_ => WriteStatusRow());
         Command<ClusterEvent.MemberRemoved>(m =>
         {
             var node = m.Member.Address.ToString();
@@ -283,39 +277,29 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             SaveSnapshot(_durable.ToSnapshot(DateTimeOffset.UtcNow));   // of the journal up to this batch: LastSequenceNr
             _sinceSnapshot = 0;
         }
+        // Before anyone hears of the batch: what a watcher prints, status then reads.
+        WriteStatusRow();
         foreach (var then in batch.Then) then();
         NotifyIdleWorkers();
         NotifyWatchers();
-        ScheduleStatusRow();
         Flush();
     }
 
-    /// <summary>Rewrites the status row now, or once <see cref="StatusInterval"/> has passed since the last write.</summary>
-    private void ScheduleStatusRow()
-    {
-        if (_statusTable is null || Timers.IsTimerActive("status")) return;
-        var wait = _statusWritten + StatusInterval - DateTimeOffset.UtcNow;
-        if (wait <= TimeSpan.Zero) WriteStatusRow();
-        else Timers.StartSingleTimer("status", new WriteStatus(), wait);
-    }
-
     /// <summary>
-    /// The durable state's statuses, as of the journal's last sequence number. A projection for readers: a failed
-    /// write costs them only speed (they read the journal), so it is logged, not fatal.
+    /// The durable state's statuses, as of the journal sequence number of its last event, after every durable batch.
+    /// A projection for readers: a failed write costs them only speed (they read the journal), so it is logged, not fatal.
     /// </summary>
     private void WriteStatusRow()
     {
         if (_statusTable is null || _statusWrittenAt == _durableSequenceNr) return;
         try
         {
-            var now = DateTimeOffset.UtcNow;
-            _statusTable.Write(_durableSequenceNr, _durable.Campaigns.Keys.Order(StringComparer.Ordinal).Select(_durable.Status), now);
-            (_statusWrittenAt, _statusWritten) = (_durableSequenceNr, now);
+            _statusTable.Write(_durableSequenceNr, _durable.Campaigns.Keys.Order(StringComparer.Ordinal).Select(_durable.Status), DateTimeOffset.UtcNow);
+            _statusWrittenAt = _durableSequenceNr;
         }
         catch (Exception e)
         {
             _log.Warning("the status row was not written ('status' reads the journal meanwhile): {0}", e.GetBaseException().Message);
-            _statusWritten = DateTimeOffset.UtcNow;
         }
     }
 
