@@ -38,8 +38,13 @@ public sealed class SlowScaleTests(ITestOutputHelper output) : IDisposable
             lab.ExpectMsg<CampaignAccepted>(Long);
             coordinator.Tell(new WatchCampaign("scale"), lab.TestActor);
             Assert.Equal(expected, lab.FishForMessage<CampaignStatus>(s => s.Finished, Long));
-            // The newest snapshot is at most one snapshot interval (here: the job count) behind the journal's end.
-            lab.AwaitAssert(() => Assert.InRange(LastSequenceNr(db) - SnapshotSequenceNr(db), 0, Jobs - 1), Long);
+            // The newest snapshot is at most one snapshot interval (here: the job count) behind the journal's end,
+            // and the older ones are deleted (after the new one is saved, so awaited with it).
+            lab.AwaitAssert(() =>
+            {
+                Assert.InRange(LastSequenceNr(db) - SnapshotSequenceNr(db), 0, Jobs - 1);
+                Assert.Equal(1, Scalar(db, "SELECT COUNT(*) FROM snapshot"));
+            }, Long);
             lab.Shutdown(Long, verifySystemShutdown: true);
         }
         Assert.Equal(Jobs, executor.Calls.Count);
@@ -50,7 +55,7 @@ public sealed class SlowScaleTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(Jobs, Scalar(db, "SELECT COUNT(*) FROM journal WHERE manifest = 'ql.job-started.v1'"));
         Assert.Equal(2L * Jobs + 1, LastSequenceNr(db));
         Assert.Equal(0, Scalar(db, "SELECT COUNT(*) FROM tags"));
-        Assert.Equal(1, Scalar(db, "SELECT COUNT(*) FROM snapshot"));   // older snapshots are deleted
+        Assert.Equal(1, Scalar(db, "SELECT COUNT(*) FROM snapshot"));   // still one after the shutdown
 
         // Recovery uses the snapshot: without the events it covers, the coordinator and the read side still know everything.
         var snapshot = SnapshotSequenceNr(db);
