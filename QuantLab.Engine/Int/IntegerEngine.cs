@@ -75,8 +75,21 @@ public static class IntegerEngine
 
     /// <summary>Compiles for the best supported path (or <paramref name="path"/>) and runs. Models whose op
     /// sequence the SIMD kernels do not cover run on the scalar reference.</summary>
-    public static int[] Run(IntModel model, ReadOnlyMemory<short> inputs, int threads = 0, KernelPath? path = null) =>
-        Run(new CompiledModel(model, CompiledModel.CanCompile(model) ? path : KernelPath.Scalar), inputs, threads);
+    public static int[] Run(IntModel model, ReadOnlyMemory<short> inputs, int threads = 0, KernelPath? path = null)
+    {
+        // Compiled once on the usual path; only a model the SIMD paths refuse is asked why (an unsupported
+        // machine path with a compilable model still throws).
+        CompiledModel compiled;
+        try
+        {
+            compiled = new CompiledModel(model, path);
+        }
+        catch (NotSupportedException) when (!CompiledModel.CanCompile(model))
+        {
+            compiled = new CompiledModel(model, KernelPath.Scalar);
+        }
+        return Run(compiled, inputs, threads);
+    }
 
     /// <summary>The reference path over many images, one at a time (tests and cross-checks).</summary>
     public static int[] RunReference(IntModel model, ReadOnlySpan<short> inputs)

@@ -66,9 +66,11 @@ public sealed class SeededInitTests
             {
                 // Each job twice, in a shuffled order, each started after a small random delay, all at once.
                 var order = Enumerable.Range(0, jobs.Length * 2).Select(i => i % jobs.Length).OrderBy(_ => random.Next()).ToArray();
-                var delays = order.Select(_ => random.Next(0, 30)).ToArray();
+                // Released together, then staggered by a random spin (not by sleeping), so the jobs' starts interleave differently each round.
+                var spins = order.Select(_ => random.Next(0, 2_000_000)).ToArray();
                 var results = new string[order.Length];
-                var threads = order.Select((j, i) => new Thread(() => { Thread.Sleep(delays[i]); results[i] = jobs[j].Run(); })).ToList();
+                using var start = new Barrier(order.Length);
+                var threads = order.Select((j, i) => new Thread(() => { start.SignalAndWait(); Thread.SpinWait(spins[i]); results[i] = jobs[j].Run(); })).ToList();
                 threads.ForEach(t => t.Start());
                 threads.ForEach(t => t.Join());
                 for (int i = 0; i < order.Length; i++)
