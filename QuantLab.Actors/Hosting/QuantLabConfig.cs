@@ -33,15 +33,13 @@ public static class QuantLabConfig
         }
         """);
 
-    /// <summary>Journal, snapshots and read journal in the SQLite file at <paramref name="databasePath"/>.</summary>
-    public static Config SqlitePersistence(string databasePath, TimeSpan? queryRefresh = null) =>
-        SqlPersistence(LabDatabase.ConnectionString(databasePath), LinqToDB.ProviderName.SQLiteMS, writeParallelism: 1, queryRefresh);
-
     /// <summary>
-    /// Journal, snapshots and read journal in any database linq2db knows (PostgreSQL: <c>LinqToDB.ProviderName.PostgreSQL15</c>).
-    /// SQLite allows one writer, hence parallelism 1 there.
+    /// Journal, snapshots and read journal in any database linq2db knows (<see cref="LabStore.Persistence"/> gives
+    /// each provider's). SQLite allows one writer, hence parallelism 1 there.
     /// </summary>
-    public static Config SqlPersistence(string connectionString, string providerName, int writeParallelism, TimeSpan? queryRefresh = null)
+    /// <param name="createTables">Whether the plugins create their tables when they start (auto-initialize): never
+    /// where several processes could start at once on a fresh database (they race on CREATE TABLE).</param>
+    public static Config SqlPersistence(string connectionString, string providerName, int writeParallelism, bool createTables, TimeSpan? queryRefresh = null)
     {
         var refresh = (int)(queryRefresh ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
         var cs = Quote(connectionString);
@@ -53,7 +51,7 @@ public static class QuantLabConfig
                   connection-string = {{cs}}
                   provider-name = "{{providerName}}"
                   parallelism = {{writeParallelism}}
-                  auto-initialize = true
+                  auto-initialize = {{(createTables ? "true" : "false")}}
                   tag-write-mode = TagTable
                 }
               }
@@ -62,7 +60,7 @@ public static class QuantLabConfig
                 sql {
                   connection-string = {{cs}}
                   provider-name = "{{providerName}}"
-                  auto-initialize = true
+                  auto-initialize = {{(createTables ? "true" : "false")}}
                 }
               }
               query.journal.sql {

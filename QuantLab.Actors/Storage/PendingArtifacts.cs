@@ -15,7 +15,7 @@ public sealed class PendingArtifacts(IArtifactStore store) : IArtifactStore
     public string Put(ReadOnlySpan<byte> data)
     {
         var bytes = data.ToArray();
-        var hash = SqliteArtifactStore.Hash(bytes);
+        var hash = DbArtifactStore.Hash(bytes);
         _blobs.TryAdd(hash, bytes);
         return hash;
     }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using QuantLab.Actors.Messages;
 
 namespace QuantLab.Actors.Storage;
@@ -12,11 +12,8 @@ namespace QuantLab.Actors.Storage;
 /// projection: the journal stays the truth, and a reader that finds the row behind the journal with nobody
 /// catching it up reads the journal instead (<see cref="Row.UpToDate"/>).
 /// </summary>
-public sealed class StatusTable(string databasePath) : IDisposable
+public sealed class StatusTable(LabStore database) : IDisposable
 {
-    internal const string Schema =
-        "CREATE TABLE IF NOT EXISTS lab_status (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), sequence_nr INTEGER NOT NULL, written TEXT NOT NULL, campaigns TEXT NOT NULL);";
-
     /// <summary>How long a row may trail the journal while a live process works on the database: the coordinator
     /// rewrites it right after each durable batch (milliseconds), so a row older than this is not being kept.</summary>
     public static readonly TimeSpan MaxLag = TimeSpan.FromSeconds(2);
@@ -31,43 +28,40 @@ public sealed class StatusTable(string databasePath) : IDisposable
             SequenceNr == JournalSequenceNr || (live && SequenceNr < JournalSequenceNr && now - Written <= MaxLag);
     }
 
-    private SqliteConnection? _connection;
+    private DbConnection? _connection;
 
     /// <summary>Replaces the row (one statement, atomic). The connection stays open for the next write.</summary>
     public void Write(long sequenceNr, IEnumerable<CampaignStatus> campaigns, DateTimeOffset now)
     {
         if (_connection is null)
         {
-            _connection = LabDatabase.Open(databasePath);
-            // No fsync per rewrite (WAL: still safe from corruption): a row lost to a power cut only sends readers
-            // to the journal, which the journal's own writes keep durable.
-            using var pragma = _connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
-            pragma.ExecuteNonQuery();
+            _connection = database.Open();
+            // No sync per rewrite: a row lost to a power cut only sends readers to the journal, which the journal's
+            // own writes keep durable.
+            database.RelaxDurability(_connection);
         }
         using var command = _connection.CreateCommand();
         command.CommandText = """
-            INSERT INTO lab_status (id, sequence_nr, written, campaigns) VALUES (1, $seq, $written, $campaigns)
+            INSERT INTO lab_status (id, sequence_nr, written, campaigns) VALUES (1, @seq, @written, @campaigns)
             ON CONFLICT (id) DO UPDATE SET sequence_nr = excluded.sequence_nr, written = excluded.written, campaigns = excluded.campaigns;
             """;
-        command.Parameters.AddWithValue("$seq", sequenceNr);
-        command.Parameters.AddWithValue("$written", now.ToString("O", CultureInfo.InvariantCulture));
-        command.Parameters.AddWithValue("$campaigns", JsonSerializer.Serialize(campaigns.ToList()));
+        LabStore.AddParameter(command, "@seq", sequenceNr);
+        LabStore.AddParameter(command, "@written", now.ToString("O", CultureInfo.InvariantCulture));
+        LabStore.AddParameter(command, "@campaigns", JsonSerializer.Serialize(campaigns.ToList()));
         command.ExecuteNonQuery();
     }
 
     /// <summary>The row with the journal's newest sequence number of <paramref name="persistenceId"/>, read
     /// read-only; null where the database has no row (written before the table existed, or no coordinator ran).</summary>
-    public static Row? Read(string databasePath, string persistenceId)
+    public static Row? Read(LabStore database, string persistenceId)
     {
         try
         {
-            using var connection = LabDatabase.OpenReadOnly(databasePath);
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('lab_status', 'journal');";
-            if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) < 2) return null;
+            using var connection = database.OpenReadOnly();
+            if (!database.TablesExist(connection, "lab_status", "journal")) return null;
             // One read transaction: the row and the journal's end as of the same moment.
-            using var transaction = connection.BeginTransaction();
+            using var transaction = LabStore.BeginSnapshotRead(connection);
+            using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = "SELECT sequence_nr, written, campaigns FROM lab_status WHERE id = 1;";
             long sequenceNr;
@@ -80,14 +74,14 @@ public sealed class StatusTable(string databasePath) : IDisposable
                 written = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture);
                 campaigns = JsonSerializer.Deserialize<List<CampaignStatus>>(reader.GetString(2)) ?? [];
             }
-            command.CommandText = "SELECT COALESCE(MAX(sequence_number), 0) FROM journal WHERE persistence_id = $id;";
-            command.Parameters.AddWithValue("$id", persistenceId);
+            command.CommandText = "SELECT COALESCE(MAX(sequence_number), 0) FROM journal WHERE persistence_id = @id;";
+            LabStore.AddParameter(command, "@id", persistenceId);
             var journal = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
             return new Row(sequenceNr, written, journal, campaigns);
         }
-        catch (SqliteException e)
+        catch (DbException e)
         {
-            throw LabDatabase.Fault(databasePath, e);
+            throw database.Fault(e);
         }
     }
 

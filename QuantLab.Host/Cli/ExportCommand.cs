@@ -75,14 +75,14 @@ public static class ExportCommand
             }
             if (parse.GetValue(campaign) is null || parse.GetValue(job) is null)
                 throw new BadInputException("give CAMPAIGN --job KEY (a campaign job) or --model EXPORT (an export directory)");
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var database = LabOptions.Store(ctx, parse.GetValue(db));
             var name = parse.GetValue(campaign)!;
-            var state = await LabReader.LoadAsync(path);
-            LabReader.RequireCampaign(state, name, path);
+            var state = await LabReader.LoadAsync(database);
+            LabReader.RequireCampaign(state, name, database);
             var results = state.Results(name).Results;
             var result = Find(results, parse.GetValue(job)!, name);
             var byKey = state.Results(name).Results.ToDictionary(r => r.Key);
-            var store = new SqliteArtifactStore(path);
+            var store = new DbArtifactStore(database);
 
             object document;
             switch (result.Job)
@@ -104,7 +104,7 @@ public static class ExportCommand
                         new EngineExecutorOptions(TorchThreads: ctx.Options.Training.Threads, IntegerThreads: 0));
                     IReadOnlyDictionary<string, string> Upstream(string role) =>
                         byKey.TryGetValue(evaluate.UpstreamKey(role), out var r) ? r.Artifacts
-                            : throw new InfrastructureException($"{path}: the {role} job {evaluate.UpstreamKey(role)} of {result.Key} has no recorded result");
+                            : throw new InfrastructureException($"{database.Name}: the {role} job {evaluate.UpstreamKey(role)} of {result.Key} has no recorded result");
                     var output2 = executor.Evaluate(evaluate, Upstream, store).Result;
                     var recorded = result.Metrics.Text.GetValueOrDefault("predictionsSha256");
                     bool matches = recorded == output2.PredictionsSha256;
@@ -113,14 +113,14 @@ public static class ExportCommand
                     if (fmt != "npy")
                     {
                         var quantization = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), JsonOutput.Options);
-                        int code = WriteOther(ctx, fmt, style, vectorCount, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Path.GetFullPath(path)}#{name}/{result.Key}", parse.GetValue(json));
+                        int code = WriteOther(ctx, fmt, style, vectorCount, outDir, output2.IntModel!, output2.TestSet!, quantization, $"{Source(database)}#{name}/{result.Key}", parse.GetValue(json));
                         return matches ? code : 1;
                     }
                     IntExport.Write(outDir, output2.IntModel!, output2.TestSet, new JsonObject
                     {
                         ["inputTransform"] = evaluate.Data.InputTransform,
                         ["quantization"] = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), JsonOutput.Options),
-                        ["source"] = $"{Path.GetFullPath(path)}#{name}/{result.Key}",
+                        ["source"] = $"{Source(database)}#{name}/{result.Key}",
                         ["ranges"] = evaluate.Method == EvaluationMethod.Qat ? "qat" : "calibration",
                         ["job"] = JobCodec.Write(evaluate),
                     });
@@ -193,4 +193,7 @@ public static class ExportCommand
             _ => throw new BadInputException($"--job '{key}' matches {matches.Count} jobs of '{campaign}'; give more characters"),
         };
     }
+
+    /// <summary>Where an export came from: the SQLite file's path, or the PostgreSQL database's name (no password).</summary>
+    private static string Source(LabStore database) => database is SqliteLabStore sqlite ? sqlite.Path : database.Name;
 }

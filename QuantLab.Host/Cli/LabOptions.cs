@@ -1,6 +1,7 @@
 using System.CommandLine;
 using QuantLab.Actors.Campaigns;
 using QuantLab.Actors.Planning;
+using QuantLab.Actors.Storage;
 using QuantLab.Engine.Data;
 
 namespace QuantLab.Host.Cli;
@@ -8,14 +9,41 @@ namespace QuantLab.Host.Cli;
 /// <summary>Options and steps the orchestration verbs (run, node, submit, status, report) share.</summary>
 public static class LabOptions
 {
-    public static Option<string?> Database() => new("--db") { Description = $"The campaign database (SQLite file); default QuantLab:Storage:Database ({new QuantLab.Host.Configuration.StorageOptions().Database})" };
+    public static Option<string?> Database() => new("--db")
+    {
+        Description = $"The campaign database as a SQLite file; default QuantLab:Storage:Database ({new QuantLab.Host.Configuration.StorageOptions().Database}). " +
+                      "With QuantLab:Storage:Provider = postgresql the database is QuantLab:Storage:ConnectionString instead",
+    };
 
     /// <summary><c>--json</c> of the verbs that run a lab to a campaign's end (run, retry).</summary>
     public static Option<bool> FinalStatusJson() => new("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
 
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };
 
-    public static string DatabasePath(CliContext ctx, string? flag) => flag ?? ctx.Options.Storage.Database;
+    /// <summary>The lab's database from the configuration (<c>QuantLab:Storage</c>), or the SQLite file of <c>--db</c>.</summary>
+    public static LabStore Store(CliContext ctx, string? dbFlag)
+    {
+        var s = ctx.Options.Storage;
+        if (s.Provider != "postgresql") return LabStore.Create(s.Provider, dbFlag ?? s.Database, null, s.CacheDir);
+        if (dbFlag is not null)
+            throw new QuantLab.Engine.BadInputException($"--db '{dbFlag}' names a SQLite file, but QuantLab:Storage:Provider is postgresql: leave --db out " +
+                                                        "(the database is QuantLab:Storage:ConnectionString), or set the provider to sqlite");
+        return LabStore.Create(s.Provider, s.Database, ConnectionString(s), s.CacheDir);
+    }
+
+    /// <summary>The connection string, from the setting or its file; never printed (it holds the password).</summary>
+    private static string? ConnectionString(QuantLab.Host.Configuration.StorageOptions s)
+    {
+        if (string.IsNullOrWhiteSpace(s.ConnectionStringFile)) return s.ConnectionString;
+        try
+        {
+            return File.ReadAllText(s.ConnectionStringFile).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantLab.Engine.BadInputException($"QuantLab:Storage:ConnectionStringFile {s.ConnectionStringFile}: cannot read it: {e.Message}", e);
+        }
+    }
 
     public static int WorkerCount(CliContext ctx, int? flag)
     {

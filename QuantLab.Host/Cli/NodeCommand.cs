@@ -6,7 +6,7 @@ using QuantLab.Host.Lab;
 namespace QuantLab.Host.Cli;
 
 /// <summary><c>quantlab node</c>: a long-running cluster node (coordinator singleton host, workers, or both)
-/// sharing the campaign database with the other nodes. Stops on Ctrl-C / SIGTERM (leaving the cluster).</summary>
+/// sharing the campaign database (a SQLite file on one machine, or a PostgreSQL server) with the other nodes. Stops on Ctrl-C / SIGTERM (leaving the cluster).</summary>
 public static class NodeCommand
 {
     public static Command Create(Func<CliContext> context)
@@ -24,17 +24,17 @@ public static class NodeCommand
             var seedList = LabHost.SeedNodes(parse.GetValue(seeds));
             var p = parse.GetValue(port);
             if (p is < 1 or > 65535) throw new BadInputException($"--port must be 1..65535 (got {p})");
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var store = LabOptions.Store(ctx, parse.GetValue(db));
             var count = roleList.Contains("worker") ? LabOptions.WorkerCount(ctx, parse.GetValue(workers)) : 0;
             var node = new ClusterNode(p, seedList, roleList);
-            using var shared = LabLock.AcquireShared(path);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(path, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine, verbose: parse.GetValue(QuantLabCli.Verbose));
+            using var shared = store.AcquireShared();
+            using var host = LabHost.Build(ctx.Options, new LabProcess(store, roleList.Contains("coordinator"), count, node), log: ctx.Err.WriteLine, verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try
             {
                 var system = (ActorSystem)host.Services.GetService(typeof(ActorSystem))!;
                 await LabHost.AwaitJoinedAsync(system, node, TimeSpan.FromSeconds(ctx.Options.Cluster.JoinTimeoutSeconds), cancel);
-                ctx.Err.WriteLine($"node {((ExtendedActorSystem)system).Provider.DefaultAddress} is up: roles {string.Join(',', roleList)}, {count} workers, database {Path.GetFullPath(path)}");
+                ctx.Err.WriteLine($"node {((ExtendedActorSystem)system).Provider.DefaultAddress} is up: roles {string.Join(',', roleList)}, {count} workers, {store.Name}");
                 // A node runs until Ctrl+C or SIGTERM (its normal end, handled below: exit 0), or until the cluster removes it.
                 await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, cancel));
                 cancel.ThrowIfCancellationRequested();

@@ -33,6 +33,7 @@ public static class QuantLabCli
         StatusCommand.Create(context),
         ReportCommand.Create(context),
         ExportCommand.Create(context),
+        DbCommand.Create(context),
     };
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)

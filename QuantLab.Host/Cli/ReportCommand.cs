@@ -32,18 +32,18 @@ public static class ReportCommand
                 throw new BadInputException($"--format '{fmt}' is not one of: {string.Join(", ", ReportWriter.Formats)}");
             var outDir = parse.GetValue(output);
             if (outDir is not null) DataCommand.EnsureWritableParent(Path.Combine(outDir, "report"));
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var store = LabOptions.Store(ctx, parse.GetValue(db));
             var name = parse.GetValue(campaign)!;
-            var state = await LabReader.LoadAsync(path);
-            LabReader.RequireCampaign(state, name, path);
+            var state = await LabReader.LoadAsync(store);
+            LabReader.RequireCampaign(state, name, store);
             var results = state.Results(name);
             var report = CampaignReport.Build(results, parse.GetValue(rows), parse.GetValue(cols));
             if (report.Pivot is { } pivot && report.Rows.Any(r => r.IsEvaluation))
                 foreach (var axis in new[] { pivot.RowAxis, pivot.ColumnAxis })
                     if (!report.Rows.Any(r => r.Param(axis) is not null))
                         throw new BadInputException($"--rows/--cols: no job of '{name}' has a parameter '{axis}'; known: {string.Join(", ", report.Rows.SelectMany(r => r.Params.Keys).Distinct().Order())}");
-            var histograms = fmt == "html" ? ModelHistograms.For(ctx.Options.Data, ctx.Err.WriteLine, path, results) : null;
-            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name, LabReader.Orphaned(path)), histograms);
+            var histograms = fmt == "html" ? ModelHistograms.For(ctx.Options.Data, ctx.Err.WriteLine, store, results) : null;
+            var text = ReportWriter.Render(report, fmt, ReportFiles.Header(state, name, LabReader.Orphaned(store)), histograms);
             if (outDir is null)
             {
                 ctx.Out.Write(text);

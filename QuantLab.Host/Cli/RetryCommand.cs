@@ -21,11 +21,11 @@ public static class RetryCommand
         {
             var ctx = context();
             var name = parse.GetValue(campaign)!;
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
-            QuantLab.Actors.Storage.LabDatabase.CheckReadable(path);   // a database that exists: retry creates none
+            var store = LabOptions.Store(ctx, parse.GetValue(db));
+            store.CheckReadable();   // a database that exists: retry creates none
             var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
             if (count < 1) throw new BadInputException("retry needs at least one worker (--workers 1 or more)");
-            return await RunCommand.RunLabAsync(ctx, path, count, name, parse.GetValue(json), parse.GetValue(QuantLabCli.Verbose), async (coordinator, watch, c) =>
+            return await RunCommand.RunLabAsync(ctx, store, count, name, parse.GetValue(json), parse.GetValue(QuantLabCli.Verbose), async (coordinator, watch, c) =>
             {
                 var accepted = await watch.Guard(t => CampaignClient.RetryAsync(coordinator, name, parse.GetValue(job), TimeSpan.FromSeconds(60), t), c);
                 ctx.Err.WriteLine($"campaign {name}: retrying {accepted.Jobs} failed jobs; {count} workers");

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using QuantLab.Actors.Hosting;
 using QuantLab.Actors.Messages;
+using QuantLab.Actors.Storage;
 using QuantLab.Engine;
 using QuantLab.Host.Lab;
 using QuantLab.Host.Progress;
@@ -11,7 +12,7 @@ using QuantLab.Host.Reports;
 
 namespace QuantLab.Host.Cli;
 
-/// <summary><c>quantlab run SPEC</c>: a single-process lab (coordinator + workers on SQLite) that runs one
+/// <summary><c>quantlab run SPEC</c>: a single-process lab (coordinator + workers, on the configured database) that runs one
 /// campaign to its end. Running it again resumes: finished jobs are not run again.</summary>
 public static class RunCommand
 {
@@ -26,10 +27,10 @@ public static class RunCommand
         {
             var ctx = context();
             var plan = LabOptions.Plan(ctx, parse.GetValue(spec)!);
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
+            var store = LabOptions.Store(ctx, parse.GetValue(db));
             var count = LabOptions.WorkerCount(ctx, parse.GetValue(workers));
             if (count < 1) throw new BadInputException("run needs at least one worker (--workers 1 or more)");
-            return await RunLabAsync(ctx, path, count, plan.Campaign, parse.GetValue(json), parse.GetValue(QuantLabCli.Verbose), async (coordinator, watch, c) =>
+            return await RunLabAsync(ctx, store, count, plan.Campaign, parse.GetValue(json), parse.GetValue(QuantLabCli.Verbose), async (coordinator, watch, c) =>
             {
                 var accepted = await watch.Guard(t => CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), t), c);
                 ctx.Err.WriteLine($"campaign {plan.Campaign}: {accepted.Total} jobs ({accepted.Reused} already known, {accepted.Dropped} impossible combinations dropped); {count} workers");
@@ -43,22 +44,22 @@ public static class RunCommand
     }
 
     /// <summary>
-    /// A single-process lab on <paramref name="path"/> (held alone) that lets <paramref name="start"/> give its
+    /// A single-process lab on <paramref name="store"/> (held alone) that lets <paramref name="start"/> give its
     /// coordinator work for <paramref name="campaign"/>, follows the campaign to its end, prints its status, writes
-    /// its report beside the database, and returns the exit code: 3 when the environment failed jobs (fix it and
+    /// its report in the store's local directory (beside a SQLite file), and returns the exit code: 3 when the environment failed jobs (fix it and
     /// run again: they are retried), 1 when configurations failed, else 0. Shared by <c>run</c> and <c>retry</c>.
     /// </summary>
-    internal static async Task<int> RunLabAsync(CliContext ctx, string path, int workers, string campaign, bool json, bool verbose,
+    internal static async Task<int> RunLabAsync(CliContext ctx, LabStore store, int workers, string campaign, bool json, bool verbose,
         Func<IActorRef, CoordinatorWatch, CancellationToken, Task> start, CancellationToken cancel)
     {
-        using var exclusive = LabLock.AcquireExclusive(path);
-        using var host = LabHost.Build(ctx.Options, new LabProcess(path, Coordinator: true, workers, Cluster: null), log: ctx.Err.WriteLine, verbose: verbose);
+        using var exclusive = store.AcquireExclusive();
+        using var host = LabHost.Build(ctx.Options, new LabProcess(store, Coordinator: true, workers, Cluster: null), log: ctx.Err.WriteLine, verbose: verbose);
         await LabHost.StartAsync(host, cancel);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             var coordinator = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<CoordinatorKey>(cancel);
-            using var watch = new CoordinatorWatch(system, coordinator, path);
+            using var watch = new CoordinatorWatch(system, coordinator, store);
             await start(coordinator, watch, cancel);
             var progress = ProgressPrinter.For(ctx.Err, TimeSpan.FromSeconds(ctx.Options.Orchestration.ProgressSeconds));
             CampaignStatus final;
@@ -71,9 +72,9 @@ public static class RunCommand
                 progress.Finish();
             }
             StatusCommand.Print(ctx, final, json);
-            // The report goes beside the database: .quantlab/reports/<campaign>/ by default.
-            var reports = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "reports", campaign);
-            var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, path, await LabReader.LoadAsync(path), campaign, reports);
+            // The report goes beside a SQLite file (.quantlab/reports/<campaign>/ by default), or into .quantlab/reports/.
+            var reports = Path.Combine(store.LocalDirectory, "reports", campaign);
+            var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, store, await LabReader.LoadAsync(store), campaign, reports);
             ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
             return final.EnvironmentFailed > 0 ? 3 : final.Failed > 0 ? 1 : 0;
         }

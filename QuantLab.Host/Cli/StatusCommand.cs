@@ -17,12 +17,12 @@ public static class StatusCommand
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
-            var path = LabOptions.DatabasePath(ctx, parse.GetValue(db));
-            var (all, _) = await LabReader.StatusesAsync(path);
+            var store = LabOptions.Store(ctx, parse.GetValue(db));
+            var (all, _) = await LabReader.StatusesAsync(store);
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(campaign) is { } name)
             {
-                LabReader.RequireCampaign(all.Select(s => s.Campaign), name, path);
+                LabReader.RequireCampaign(all.Select(s => s.Campaign), name, store);
                 Print(ctx, all.Single(s => s.Campaign == name), asJson);
                 return 0;
             }

@@ -23,7 +23,7 @@ public static class SubmitCommand
             var ctx = context();
             var plan = LabOptions.Plan(ctx, parse.GetValue(spec)!);
             var node = new ClusterNode(0, LabHost.SeedNodes(parse.GetValue(seeds)), ["client"]);
-            using var host = LabHost.Build(ctx.Options, new LabProcess(Database: null, Coordinator: false, Workers: 0, node), verbose: parse.GetValue(QuantLabCli.Verbose));
+            using var host = LabHost.Build(ctx.Options, new LabProcess(Store: null, Coordinator: false, Workers: 0, node), verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try
             {

@@ -38,9 +38,22 @@ public sealed class TrainingOptions
     public int Threads { get; set; } = 1;
 }
 
+/// <summary>Where the lab's database is: an embedded SQLite file (default) or a PostgreSQL server.</summary>
 public sealed class StorageOptions
 {
+    /// <summary><c>sqlite</c> (the file <see cref="Database"/>) or <c>postgresql</c> (<see cref="ConnectionString"/> or
+    /// <see cref="ConnectionStringFile"/>).</summary>
+    public string Provider { get; set; } = "sqlite";
+    /// <summary>The SQLite file (the verbs' <c>--db</c>).</summary>
     public string Database { get; set; } = ".quantlab/quantlab.db";
+    /// <summary>PostgreSQL's connection string, password included: set it in the environment
+    /// (QUANTLAB__STORAGE__CONNECTIONSTRING) or give <see cref="ConnectionStringFile"/>; it is never printed.</summary>
+    public string? ConnectionString { get; set; }
+    /// <summary>A file holding the connection string (readable by the node's user alone, say).</summary>
+    public string? ConnectionStringFile { get; set; }
+    /// <summary>Where a node caches the artifacts it read; default: <c>cache</c> beside the SQLite file, or
+    /// <c>.quantlab/cache</c> with PostgreSQL.</summary>
+    public string? CacheDir { get; set; }
 }
 
 /// <summary>Akka.Cluster settings of <c>quantlab node</c> and <c>quantlab submit</c>.</summary>

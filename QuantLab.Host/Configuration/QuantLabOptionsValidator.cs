@@ -35,7 +35,12 @@ public sealed class QuantLabOptionsValidator : IValidateOptions<QuantLabOptions>
         if (AtLeast(data + "MirrorTimeoutSeconds", o.Data.MirrorTimeoutSeconds, 1) is { } timeout) yield return timeout;
         if (string.IsNullOrWhiteSpace(o.Data.NpmPackage)) yield return $"{data}NpmPackage must not be empty";
         if (AtLeast(QuantLabOptions.Section + ":Training:Threads", o.Training.Threads, 1) is { } threads) yield return threads;
-        if (string.IsNullOrWhiteSpace(o.Storage.Database)) yield return $"{QuantLabOptions.Section}:Storage:Database must not be empty";
+        const string storage = QuantLabOptions.Section + ":Storage:";
+        if (string.IsNullOrWhiteSpace(o.Storage.Database)) yield return $"{storage}Database must not be empty";
+        if (o.Storage.Provider is not ("sqlite" or "postgresql"))
+            yield return $"{storage}Provider is '{o.Storage.Provider}'; allowed: {QuantLab.Actors.Storage.LabStore.AllowedProviders}";
+        else if (o.Storage.Provider == "postgresql" && string.IsNullOrWhiteSpace(o.Storage.ConnectionString) == string.IsNullOrWhiteSpace(o.Storage.ConnectionStringFile))
+            yield return $"{storage}Provider is postgresql: set exactly one of {storage}ConnectionString (e.g. the environment variable QUANTLAB__STORAGE__CONNECTIONSTRING) and {storage}ConnectionStringFile";
 
         var run = o.Orchestration;
         if (AtLeast(orchestration + "Workers", run.Workers, 1) is { } workers) yield return workers;

@@ -15,12 +15,12 @@ public sealed class CoordinatorWatch : IDisposable
     private readonly ActorSystem _system;
     private readonly IActorRef _watcher;
     private readonly TaskCompletionSource<Exception?> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly string _databasePath;
+    private readonly LabStore _store;
 
-    public CoordinatorWatch(ActorSystem system, IActorRef coordinator, string databasePath)
+    public CoordinatorWatch(ActorSystem system, IActorRef coordinator, LabStore store)
     {
         _system = system;
-        _databasePath = databasePath;
+        _store = store;
         _watcher = system.ActorOf(Props.Create(() => new Watcher(coordinator, _stopped)));
     }
 
@@ -34,8 +34,8 @@ public sealed class CoordinatorWatch : IDisposable
         await abandon.CancelAsync();
         var cause = await _stopped.Task;
         throw cause is null
-            ? new InfrastructureException($"the coordinator stopped (database {_databasePath}); run again to resume")
-            : LabDatabase.Fault(_databasePath, cause);
+            ? new InfrastructureException($"the coordinator stopped ({_store.Name}); run again to resume")
+            : _store.Fault(cause);
     }
 
     public void Dispose() => _system.Stop(_watcher);

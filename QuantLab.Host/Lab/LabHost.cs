@@ -25,14 +25,15 @@ namespace QuantLab.Host.Lab;
 
 /// <summary>What a lab process hosts: the coordinator (plain or as the cluster singleton), workers, or neither (a client).</summary>
 /// <param name="Cluster">Null: one process, no remoting. Otherwise this node's port, seed nodes and roles.</param>
-public sealed record LabProcess(string? Database, bool Coordinator, int Workers, ClusterNode? Cluster);
+/// <param name="Store">The lab's database; null: a client (submit), which reaches it only through the coordinator.</param>
+public sealed record LabProcess(LabStore? Store, bool Coordinator, int Workers, ClusterNode? Cluster);
 
 /// <param name="Port">0 picks a free port (clients).</param>
 public sealed record ClusterNode(int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles);
 
 /// <summary>
 /// Composes a lab process with Microsoft.Extensions.Hosting + Akka.Hosting from the small extension methods
-/// of QuantLab.Actors: SQLite persistence, the coordinator (or its singleton and proxy), the workers and
+/// of QuantLab.Actors: SQL persistence (SQLite or PostgreSQL), the coordinator (or its singleton and proxy), the workers and
 /// their executor. Akka logs go to stderr through Microsoft.Extensions.Logging; stdout stays the CLI's.
 /// </summary>
 public static class LabHost
@@ -63,7 +64,7 @@ public static class LabHost
     public static IHost Build(QuantLabOptions options, LabProcess lab, Func<IJobExecutor>? executors = null, Action<string>? log = null, bool verbose = false)
     {
         if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(options.Cluster.Hostname, node.Port);
-        if (lab.Database is not null) LabDatabase.Initialize(lab.Database);
+        lab.Store?.PrepareForWriting();
         var make = lab.Workers > 0 ? executors ?? Executors(options, log ?? (_ => { })) : null;
         return new HostBuilder()
             .ConfigureLogging(logging =>
@@ -106,15 +107,14 @@ public static class LabHost
                 // system under the verb; the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
                 b.AddHocon("akka.stdout-loglevel = OFF\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 if (lab.Cluster is { } c) WithCluster(b, o.Cluster, c);
-                if (lab.Database is not null) b.WithQuantLabSqlite(lab.Database);
+                if (lab.Store is not null) b.WithQuantLabStore(lab.Store);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
                 if (lab.Cluster is null)
-                    b.WithQuantLabCoordinator(CoordinatorPolicy.From(o.Orchestration, singleProcess: true), lab.Database);
+                    b.WithQuantLabCoordinator(CoordinatorPolicy.From(o.Orchestration, singleProcess: true), lab.Store);
                 else
-                    b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator, databasePath: lab.Database);
-                if (make is not null && lab.Database is not null)
-                    b.WithQuantLabWorkers(lab.Workers, lab.Database, make, WorkerSettings.From(o.Orchestration),
-                        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(lab.Database))!, "cache"));
+                    b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator, store: lab.Store);
+                if (make is not null && lab.Store is not null)
+                    b.WithQuantLabWorkers(lab.Workers, lab.Store, make, WorkerSettings.From(o.Orchestration));
             }))
             .Build();
     }

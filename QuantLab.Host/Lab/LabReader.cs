@@ -11,22 +11,20 @@ namespace QuantLab.Host.Lab;
 /// <summary>The campaign database read from its events alone (the read side): no coordinator or cluster needed.</summary>
 public static class LabReader
 {
-    public static Task<CoordinatorState> LoadAsync(string databasePath) => ReadAsync(databasePath, LabReadSide.LoadAsync);
+    public static Task<CoordinatorState> LoadAsync(LabStore store) => ReadAsync(store, LabReadSide.LoadAsync);
 
-    public static Task<IReadOnlyList<QuantLab.Actors.Messages.ICoordinatorEvent>> EventsAsync(string databasePath) => ReadAsync(databasePath, LabReadSide.EventsAsync);
+    public static Task<IReadOnlyList<QuantLab.Actors.Messages.ICoordinatorEvent>> EventsAsync(LabStore store) => ReadAsync(store, LabReadSide.EventsAsync);
 
-    private static async Task<T> ReadAsync<T>(string databasePath, Func<ActorSystem, string, Task<T>> read)
+    private static async Task<T> ReadAsync<T>(LabStore store, Func<ActorSystem, string, Task<T>> read, bool checkedReadable = false)
     {
-        LabDatabase.CheckReadable(databasePath);
+        if (!checkedReadable) store.CheckReadable();
         var config = ConfigurationFactory.ParseString("""
                 akka.loglevel = OFF
                 akka.stdout-loglevel = OFF
                 akka.log-dead-letters = off
-                akka.persistence.journal.sql.auto-initialize = false
-                akka.persistence.snapshot-store.sql.auto-initialize = false
                 """)
             .WithFallback(QuantLabConfig.Serialization())
-            .WithFallback(QuantLabConfig.SqlitePersistence(databasePath));
+            .WithFallback(store.Persistence(createTables: false));
         var system = ActorSystem.Create("quantlab-read", config);
         try
         {
@@ -34,7 +32,7 @@ public static class LabReader
         }
         catch (Exception e) when (e is not QuantLabException)
         {
-            throw new InfrastructureException($"database {databasePath}: cannot read the campaign events: {e.GetBaseException().Message}", e);
+            throw new InfrastructureException($"{store.Name}: cannot read the campaign events: {e.GetBaseException().Message}", e);
         }
         finally
         {
@@ -50,33 +48,33 @@ public static class LabReader
     /// status row the coordinator keeps (<see cref="StatusTable"/>; one row, milliseconds) where it is up to date, else
     /// from snapshot and journal (the row is missing, or behind a journal that nobody is catching it up with).
     /// </summary>
-    public static async Task<(IReadOnlyList<QuantLab.Actors.Messages.CampaignStatus> Campaigns, StatusSource Source)> StatusesAsync(string databasePath)
+    public static async Task<(IReadOnlyList<QuantLab.Actors.Messages.CampaignStatus> Campaigns, StatusSource Source)> StatusesAsync(LabStore store)
     {
-        LabDatabase.CheckReadable(databasePath);
+        store.CheckReadable();
         // Read before the statuses: whether a live process works on this database.
-        bool orphaned = Orphaned(databasePath);
-        var row = StatusTable.Read(databasePath, CoordinatorActor.DefaultPersistenceId);
+        bool orphaned = Orphaned(store);
+        var row = StatusTable.Read(store, CoordinatorActor.DefaultPersistenceId);
         if (row is not null && row.UpToDate(live: !orphaned, DateTimeOffset.UtcNow))
             return (row.Campaigns.OrderBy(c => c.Campaign, StringComparer.Ordinal).Select(c => orphaned ? Interrupted(c) : c).ToList(), StatusSource.StatusRow);
-        var state = await LoadAsync(databasePath);
+        var state = await ReadAsync(store, LabReadSide.LoadAsync, checkedReadable: true);
         return (state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(c => Status(state, c, orphaned)).ToList(), StatusSource.Journal);
     }
 
     /// <summary>The campaign's entry, or bad input naming the campaigns the database has.</summary>
-    public static void RequireCampaign(CoordinatorState state, string campaign, string databasePath) =>
-        RequireCampaign(state.Campaigns.Keys, campaign, databasePath);
+    public static void RequireCampaign(CoordinatorState state, string campaign, LabStore store) =>
+        RequireCampaign(state.Campaigns.Keys, campaign, store);
 
     /// <summary>The campaign is one of <paramref name="campaigns"/>, or bad input naming them.</summary>
-    public static void RequireCampaign(IEnumerable<string> campaigns, string campaign, string databasePath)
+    public static void RequireCampaign(IEnumerable<string> campaigns, string campaign, LabStore store)
     {
         var known = campaigns.Order(StringComparer.Ordinal).ToList();
         if (known.Contains(campaign, StringComparer.Ordinal)) return;
-        throw new BadInputException($"no campaign '{campaign}' in {databasePath}; " +
+        throw new BadInputException($"no campaign '{campaign}' in {store.Name}; " +
             (known.Count == 0 ? "it has no campaigns" : $"it has: {string.Join(", ", known)}"));
     }
 
     /// <summary>Whether no live process (<c>run</c>, <c>node</c>) holds the database: then nothing it shows running runs.</summary>
-    public static bool Orphaned(string databasePath) => LabLock.IsHeld(databasePath) == false;
+    public static bool Orphaned(LabStore store) => store.IsHeld() == false;
 
     /// <summary>A campaign's status as the database shows it, told as interrupted where <paramref name="orphaned"/>.</summary>
     public static QuantLab.Actors.Messages.CampaignStatus Status(CoordinatorState state, string campaign, bool orphaned) =>

@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Hosting;
@@ -50,7 +51,7 @@ public static class OrchestrationBench
             ClusterNode? first = null;
             if (nodes == 1)
             {
-                hosts.Add(LabHost.Build(options, new LabProcess(db, true, workers, null), () => executor));
+                hosts.Add(LabHost.Build(options, new LabProcess(new SqliteLabStore(db), true, workers, null), () => executor));
                 await LabHost.StartAsync(hosts[0], CancellationToken.None);
             }
             else
@@ -61,7 +62,7 @@ public static class OrchestrationBench
                 {
                     var node = new ClusterNode(ports[i], seeds, i == 0 ? ["coordinator", "worker"] : ["worker"]);
                     first ??= node;
-                    var host = LabHost.Build(options, new LabProcess(db, i == 0, workers, node), () => executor);
+                    var host = LabHost.Build(options, new LabProcess(new SqliteLabStore(db), i == 0, workers, node), () => executor);
                     hosts.Add(host);
                     await LabHost.StartAsync(host, CancellationToken.None);
                     await LabHost.AwaitJoinedAsync(host.Services.GetRequiredService<ActorSystem>(), node, TimeSpan.FromSeconds(30), CancellationToken.None);

@@ -35,12 +35,12 @@ public static class ModelHistograms
         return sections;
     }
 
-    /// <summary>The histograms of <paramref name="campaign"/>'s FP32 models in the database at <paramref name="databasePath"/>,
+    /// <summary>The histograms of <paramref name="campaign"/>'s FP32 models in <paramref name="store"/>,
     /// on 300 seeded training images.</summary>
-    public static IReadOnlyList<Section> For(Configuration.DataOptions data, Action<string> log, string databasePath, CampaignResults results)
+    public static IReadOnlyList<Section> For(Configuration.DataOptions data, Action<string> log, LabStore store, CampaignResults results)
     {
         var loaded = new Dictionary<string, LabeledImages>();   // one load per input transform
-        return For(results, new SqliteArtifactStore(databasePath), transform =>
+        return For(results, new DbArtifactStore(store), transform =>
             loaded.TryGetValue(transform, out var images) ? images
                 : loaded[transform] = QuantLab.Engine.Ptq.Calibrator.Sample(Data.MnistData.Load(data, null, transform, log).Train, 300));
     }

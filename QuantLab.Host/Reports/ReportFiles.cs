@@ -27,12 +27,12 @@ public static class ReportFiles
     /// <summary>Writes <c>&lt;campaign&gt;.{md,html,json,csv}</c> into <paramref name="directory"/>; returns the HTML file's path.</summary>
     /// <param name="data">Where the histograms' images come from.</param>
     /// <param name="log">MNIST acquisition messages.</param>
-    public static string WriteAll(DataOptions data, Action<string> log, string databasePath, CoordinatorState state, string campaign, string directory)
+    public static string WriteAll(DataOptions data, Action<string> log, QuantLab.Actors.Storage.LabStore store, CoordinatorState state, string campaign, string directory)
     {
         var results = state.Results(campaign);
         var report = CampaignReport.Build(results);
         var header = Header(state, campaign);
-        var histograms = ModelHistograms.For(data, log, databasePath, results);
+        var histograms = ModelHistograms.For(data, log, store, results);
         Directory.CreateDirectory(directory);
         foreach (var format in ReportWriter.Formats)
             AtomicFile.WriteAllText(Path.Combine(directory, ReportWriter.FileName(campaign, format)), ReportWriter.Render(report, format, header, histograms));

@@ -12,7 +12,7 @@ public sealed class ArtifactStoreTests : IDisposable
     public ArtifactStoreTests()
     {
         _db = _dir.File("lab.db");
-        LabDatabase.Initialize(_db);
+        new SqliteLabStore(_db).PrepareForWriting();
     }
 
     public void Dispose() => _dir.Dispose();
@@ -20,7 +20,7 @@ public sealed class ArtifactStoreTests : IDisposable
     [Fact]
     public void Blobs_are_keyed_by_their_SHA256_stored_once_and_read_back()
     {
-        var store = new SqliteArtifactStore(_db);
+        var store = new DbArtifactStore(new SqliteLabStore(_db));
         var data = "weights"u8.ToArray();
         var hash = store.Put(data);
         Assert.Equal(64, hash.Length);
@@ -35,7 +35,7 @@ public sealed class ArtifactStoreTests : IDisposable
     [Fact]
     public void A_corrupt_database_row_is_detected_on_read()
     {
-        var store = new SqliteArtifactStore(_db);
+        var store = new DbArtifactStore(new SqliteLabStore(_db));
         var hash = store.Put([1, 2, 3]);
         Scalar($"UPDATE artifacts SET data = X'010204' WHERE hash = '{hash}'");
         var e = Assert.Throws<ArtifactCorruptException>(() => store.Get(hash));
@@ -46,7 +46,7 @@ public sealed class ArtifactStoreTests : IDisposable
     public void The_node_cache_serves_reads_and_a_damaged_cache_file_is_read_again_from_the_database()
     {
         var cache = _dir.File("cache");
-        var store = new SqliteArtifactStore(_db, cache);
+        var store = new DbArtifactStore(new SqliteLabStore(_db), cache);
         var hash = store.Put([9, 8, 7]);
         Assert.Equal([9, 8, 7], store.Get(hash));
         var file = Path.Combine(cache, hash);
@@ -61,7 +61,7 @@ public sealed class ArtifactStoreTests : IDisposable
     {
         Assert.Equal("wal", Scalar("PRAGMA journal_mode"));
         Scalar("INSERT INTO quantlab_schema (version) VALUES (99)");
-        var e = Assert.Throws<BadInputException>(() => LabDatabase.Initialize(_db));
+        var e = Assert.Throws<BadInputException>(() => new SqliteLabStore(_db).PrepareForWriting());
         Assert.Contains("schema version 99", e.Message);
     }
 
@@ -71,9 +71,9 @@ public sealed class ArtifactStoreTests : IDisposable
         // The journal's columns as Akka.Persistence.Sql creates them, reduced to what the check reads; one event of engine 1.
         Scalar("CREATE TABLE journal (ordering INTEGER PRIMARY KEY, persistence_id TEXT, sequence_number INTEGER, manifest TEXT, message BLOB)");
         Scalar("INSERT INTO journal (persistence_id, sequence_number, manifest, message) VALUES ('quantlab-coordinator', 1, 'ql.job-started.v1', x'00')");
-        LabDatabase.Initialize(_db);   // an event whose shape did not change is fine
+        new SqliteLabStore(_db).PrepareForWriting();   // an event whose shape did not change is fine
         Scalar("INSERT INTO journal (persistence_id, sequence_number, manifest, message) VALUES ('quantlab-coordinator', 2, 'ql.campaign-submitted.v1', x'00')");
-        foreach (var open in new Action[] { () => LabDatabase.Initialize(_db), () => LabDatabase.CheckReadable(_db) })
+        foreach (var open in new Action[] { () => new SqliteLabStore(_db).PrepareForWriting(), () => new SqliteLabStore(_db).CheckReadable() })
         {
             var e = Assert.Throws<BadInputException>(open);
             Assert.Equal(2, e.ExitCode);
@@ -95,7 +95,7 @@ public sealed class ArtifactStoreTests : IDisposable
             cmd.ExecuteNonQuery();
         }
         var before = File.ReadAllBytes(foreign);
-        var e = Assert.Throws<BadInputException>(() => LabDatabase.Initialize(foreign));
+        var e = Assert.Throws<BadInputException>(() => new SqliteLabStore(foreign).PrepareForWriting());
         Assert.Contains("not a QuantLab database", e.Message);
         Assert.Contains("customers", e.Message);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -104,7 +104,7 @@ public sealed class ArtifactStoreTests : IDisposable
 
     private object? Scalar(string sql)
     {
-        using var c = LabDatabase.Open(_db);
+        using var c = new SqliteLabStore(_db).Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         return cmd.ExecuteScalar();

@@ -32,7 +32,7 @@ public sealed class CoordinatorActorTests : TestKit
     private IActorRef Coordinator() => Sys.ActorOf(CoordinatorActor.Props(LabConfig.Policy, LabConfig.LeaseCheck), "coordinator");
 
     private IActorRef StartWorker(IActorRef coordinator, IJobExecutor executor, string id, WorkerSettings? settings = null) =>
-        Sys.ActorOf(WorkerActor.Props(coordinator, executor, new SqliteArtifactStore(_db), settings ?? LabConfig.Worker, id), id);
+        Sys.ActorOf(WorkerActor.Props(coordinator, executor, new DbArtifactStore(new SqliteLabStore(_db)), settings ?? LabConfig.Worker, id), id);
 
     private CampaignStatus RunToEnd(IActorRef coordinator, CampaignPlan plan)
     {
@@ -56,7 +56,7 @@ public sealed class CoordinatorActorTests : TestKit
         coordinator.Tell(new GetCampaignResults("small"), TestActor);
         var results = ExpectMsg<CampaignResults>(Long);
         Assert.Equal(plan.Jobs.Select(j => j.Key).Order(), results.Results.Select(r => r.Key).Order());
-        var store = new SqliteArtifactStore(_db);
+        var store = new DbArtifactStore(new SqliteLabStore(_db));
         Assert.All(results.Results, r =>
         {
             Assert.Equal(ComputeExecutor.Metrics(r.Key).Numbers["accuracy"], r.Metrics.Numbers["accuracy"]);

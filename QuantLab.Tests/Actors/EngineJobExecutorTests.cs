@@ -33,8 +33,8 @@ public sealed class EngineJobExecutorTests : IDisposable
     public void Train_calibrate_and_evaluate_run_through_the_engine_with_artifacts_by_key()
     {
         var db = _dir.File("lab.db");
-        LabDatabase.Initialize(db);
-        var store = new SqliteArtifactStore(db);
+        new SqliteLabStore(db).PrepareForWriting();
+        var store = new DbArtifactStore(new SqliteLabStore(db));
         var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse(TinySpec), MnistFileSet.Standard.Fingerprint);
         var executor = new EngineJobExecutor(Mnist);
         var produced = new Dictionary<string, IReadOnlyDictionary<string, string>>();
@@ -83,12 +83,12 @@ public sealed class EngineJobExecutorTests : IDisposable
     public void A_diverging_training_is_a_configuration_failure()
     {
         var db = _dir.File("lab.db");
-        LabDatabase.Initialize(db);
+        new SqliteLabStore(db).PrepareForWriting();
         // lr 1e6 is outside what a spec allows; the executor must still report the divergence as the configuration's.
         var record = new Fp32TrainJob(new TrainOptions { Epochs = 1, Lr = 1_000_000, Seed = 1, TrainLimit = 400 }, new DataSelection("resize", 100));
         var job = JobDescriptor.For(record, "d", "e", "nan");
         JobOutcome outcome;
-        lock (TorchThreads.Gate) outcome = new EngineJobExecutor(Mnist).Execute(job, new Dictionary<string, IReadOnlyDictionary<string, string>>(), new SqliteArtifactStore(db), CancellationToken.None);
+        lock (TorchThreads.Gate) outcome = new EngineJobExecutor(Mnist).Execute(job, new Dictionary<string, IReadOnlyDictionary<string, string>>(), new DbArtifactStore(new SqliteLabStore(db)), CancellationToken.None);
         Assert.Equal(OutcomeStatus.ConfigurationFailed, outcome.Status);
         Assert.Contains("diverged", outcome.Error);
     }
@@ -106,8 +106,8 @@ public sealed class EngineJobExecutorTests : IDisposable
     public void A_qat_training_and_its_evaluation_run_through_the_qat_engine()
     {
         var db = _dir.File("lab.db");
-        LabDatabase.Initialize(db);
-        var store = new SqliteArtifactStore(db);
+        new SqliteLabStore(db).PrepareForWriting();
+        var store = new DbArtifactStore(new SqliteLabStore(db));
         var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse(TinyQatSpec), MnistFileSet.Standard.Fingerprint);
         Assert.Equal(new[] { JobKind.Train, JobKind.Evaluate }, plan.Jobs.Select(j => j.Kind));
         var executor = new EngineJobExecutor(Mnist);

@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,13 +19,14 @@ public sealed class HostingTests : IDisposable
     {
         var db = _dir.File("lab.db");
         var executor = new ComputeExecutor();
-        QuantLab.Actors.Storage.LabDatabase.Initialize(db);
+        var store = new SqliteLabStore(db, _dir.File("cache"));
+        store.PrepareForWriting();
         using var host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("quantlab", b => b
                 .AddHocon("akka.loglevel = WARNING", HoconAddMode.Prepend)
-                .WithQuantLabSqlite(db)
+                .WithQuantLabStore(store)
                 .WithQuantLabCoordinator(LabConfig.Policy)
-                .WithQuantLabWorkers(2, db, () => executor, LabConfig.Worker, _dir.File("cache"))))
+                .WithQuantLabWorkers(2, store, () => executor, LabConfig.Worker)))
             .Build();
         await host.StartAsync();
         try

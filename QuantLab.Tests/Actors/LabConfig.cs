@@ -17,7 +17,7 @@ public static class LabConfig
     /// <summary>Initializes the SQLite file and returns a local ActorSystem config persisting into it.</summary>
     public static Config Sqlite(string databasePath)
     {
-        LabDatabase.Initialize(databasePath);
+        new SqliteLabStore(databasePath).PrepareForWriting();
         return ConfigurationFactory.ParseString("""
                 akka.loglevel = WARNING
                 akka.stdout-loglevel = WARNING
@@ -25,6 +25,6 @@ public static class LabConfig
                 akka.test.single-expect-default = 15s
                 """)
             .WithFallback(QuantLabConfig.Serialization())
-            .WithFallback(QuantLabConfig.SqlitePersistence(databasePath, queryRefresh: TimeSpan.FromMilliseconds(100)));
+            .WithFallback(new SqliteLabStore(databasePath).Persistence(createTables: true, queryRefresh: TimeSpan.FromMilliseconds(100)));
     }
 }

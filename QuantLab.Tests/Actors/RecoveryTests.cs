@@ -27,7 +27,7 @@ public sealed class RecoveryTests : IDisposable
             Kit = new Kit(ActorSystem.Create("lab", LabConfig.Sqlite(db)));
             Coordinator = Kit.Sys.ActorOf(CoordinatorActor.Props(LabConfig.Policy, LabConfig.LeaseCheck), "coordinator");
             for (var i = 0; i < workers; i++)
-                Kit.Sys.ActorOf(WorkerActor.Props(Coordinator, executor, new SqliteArtifactStore(db), LabConfig.Worker, $"w{i}"), $"w{i}");
+                Kit.Sys.ActorOf(WorkerActor.Props(Coordinator, executor, new DbArtifactStore(new SqliteLabStore(db)), LabConfig.Worker, $"w{i}"), $"w{i}");
         }
 
         public T Ask<T>(object message)
@@ -99,7 +99,7 @@ public sealed class RecoveryTests : IDisposable
 
     private static long CountEvents(string db, string manifest)
     {
-        using var c = LabDatabase.Open(db);
+        using var c = (Microsoft.Data.Sqlite.SqliteConnection)new SqliteLabStore(db).Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT COUNT(*) FROM journal WHERE manifest = $m";
         cmd.Parameters.AddWithValue("$m", manifest);

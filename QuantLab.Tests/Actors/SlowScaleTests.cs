@@ -33,7 +33,7 @@ public sealed class SlowScaleTests(ITestOutputHelper output) : IDisposable
         {
             var coordinator = lab.Sys.ActorOf(CoordinatorActor.Props(LabConfig.Policy, LabConfig.LeaseCheck), "coordinator");
             for (var i = 0; i < 2; i++)
-                lab.Sys.ActorOf(WorkerActor.Props(coordinator, executor, new SqliteArtifactStore(db), LabConfig.Worker, $"w{i}"), $"w{i}");
+                lab.Sys.ActorOf(WorkerActor.Props(coordinator, executor, new DbArtifactStore(new SqliteLabStore(db)), LabConfig.Worker, $"w{i}"), $"w{i}");
             coordinator.Tell(new SubmitCampaign(plan), lab.TestActor);
             lab.ExpectMsg<CampaignAccepted>(Long);
             coordinator.Tell(new WatchCampaign("scale"), lab.TestActor);
@@ -90,7 +90,7 @@ public sealed class SlowScaleTests(ITestOutputHelper output) : IDisposable
 
     private static long Scalar(string db, string sql)
     {
-        using var c = LabDatabase.Open(db);
+        using var c = new SqliteLabStore(db).Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         return Convert.ToInt64(cmd.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);

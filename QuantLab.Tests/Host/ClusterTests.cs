@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,7 +38,7 @@ public sealed class ClusterTests : IDisposable
         {
             foreach (var node in nodes)
             {
-                var host = LabHost.Build(options, new LabProcess(db, node.Roles.Contains("coordinator"), 2, node), () => executor);
+                var host = LabHost.Build(options, new LabProcess(new SqliteLabStore(db), node.Roles.Contains("coordinator"), 2, node), () => executor);
                 hosts.Add(host);
                 await LabHost.StartAsync(host, CancellationToken.None);
             }
@@ -54,7 +55,7 @@ public sealed class ClusterTests : IDisposable
             Assert.Equal(new CampaignStatus("clustered", "completed", plan.Jobs.Count, plan.Jobs.Count, 0, 0, 0), (final).Totals());
             Assert.All(plan.Jobs, j => Assert.Equal(1, executor.Calls[j.Key]));
 
-            var state = await LabReader.LoadAsync(db);
+            var state = await LabReader.LoadAsync(new SqliteLabStore(db));
             var results = state.Results("clustered").Results;
             Assert.Equal(plan.Jobs.Select(j => j.Key).Order(), results.Select(r => r.Key).Order());
             Assert.All(results, r => Assert.Equal(ComputeExecutor.Metrics(r.Key).Numbers["accuracy"], r.Metrics.Numbers["accuracy"]));

@@ -22,8 +22,8 @@ public sealed class ModelHistogramsTests : IDisposable
     public void One_model_per_training_configuration_is_drawn_whatever_its_seeds()
     {
         var db = _dir.File("lab.db");
-        LabDatabase.Initialize(db);
-        var store = new SqliteArtifactStore(db);
+        new SqliteLabStore(db).PrepareForWriting();
+        var store = new DbArtifactStore(new SqliteLabStore(db));
         JobResult Stored(string key, string label, bool bias, int seed)
         {
             Fp32Model model;

@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using System.Diagnostics;
 using QuantLab.Actors.Coordinator;
 using QuantLab.Actors.Messages;
@@ -57,7 +58,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             {
                 var running = s.Jobs.Values.FirstOrDefault(j => j.Status == JobStatus.Running && j.Node == Address(1));
                 if (running is null) return false;
-                var started = LabReader.EventsAsync(db).GetAwaiter().GetResult().OfType<JobStarted>().Last(e => e.Key == running.Job.Key);
+                var started = LabReader.EventsAsync(new SqliteLabStore(db)).GetAwaiter().GetResult().OfType<JobStarted>().Last(e => e.Key == running.Job.Key);
                 killedJob = running.Job.Key;
                 return DateTimeOffset.UtcNow - started.At < TimeSpan.FromSeconds(0.6);
             }, TimeSpan.FromSeconds(60), "a job just started on node B");
@@ -73,7 +74,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             await UntilStatus(s => s.Done >= 4 && s.Done < s.Total - 3, TimeSpan.FromSeconds(60), "more progress");
             a.Kill();
             var killedCoordinatorAt = watch.Elapsed;
-            var doneAtKill = (await LabReader.LoadAsync(db)).Status("drill").Done;
+            var doneAtKill = (await LabReader.LoadAsync(new SqliteLabStore(db))).Status("drill").Done;
             output.WriteLine($"killed coordinator node A at {killedCoordinatorAt.TotalSeconds:F1} s with {doneAtKill} jobs done");
             a = Start(0, "coordinator,worker");
             await Until(s => s.Status("drill").Done > doneAtKill, TimeSpan.FromSeconds(90), "progress under the next coordinator");
@@ -83,7 +84,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             Assert.Equal("completed", final.Status("drill").State);
 
             // Exactly one result per job, every job of the plan, equal to an uninterrupted run.
-            var events = await LabReader.EventsAsync(db);
+            var events = await LabReader.EventsAsync(new SqliteLabStore(db));
             var completed = events.OfType<JobCompleted>().GroupBy(e => e.Result.Key).ToList();
             Assert.All(completed, g => Assert.Single(g));
             Assert.Contains(events.OfType<JobAttemptFailed>(), f => f.Key == killedJob);
@@ -91,7 +92,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             var config = LabTestSupport.Configuration(new Dictionary<string, string> { ["QuantLab:Orchestration:Executor"] = "synthetic" });
             var run = LabTestSupport.Run(config, "run", spec, "--db", reference);
             Assert.True(run.ExitCode == 0, run.ToString());
-            var expected = (await LabReader.LoadAsync(reference)).Results("drill").Results.ToDictionary(r => r.Key);
+            var expected = (await LabReader.LoadAsync(new SqliteLabStore(reference))).Results("drill").Results.ToDictionary(r => r.Key);
             var actual = final.Results("drill").Results.ToDictionary(r => r.Key);
             Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
             foreach (var (key, r) in expected)
@@ -116,7 +117,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             var deadline = DateTime.UtcNow + timeout;
             while (true)
             {
-                var status = (await LabReader.StatusesAsync(db)).Campaigns.FirstOrDefault(c => c.Campaign == "drill");
+                var status = (await LabReader.StatusesAsync(new SqliteLabStore(db))).Campaigns.FirstOrDefault(c => c.Campaign == "drill");
                 if (status is not null && condition(status)) return;
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited {timeout.TotalSeconds:F0} s for {what}; status {status}");
                 await Task.Delay(100);
@@ -128,7 +129,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             var deadline = DateTime.UtcNow + timeout;
             while (true)
             {
-                var state = await LabReader.LoadAsync(db);
+                var state = await LabReader.LoadAsync(new SqliteLabStore(db));
                 if (state.Campaigns.ContainsKey("drill") && condition(state)) return state;
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited {timeout.TotalSeconds:F0} s for {what}; status {state.Status("drill")}");
                 await Task.Delay(200);

@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
@@ -110,7 +111,7 @@ public sealed class OptionsTests : IDisposable
     {
         var options = new QuantLabOptions();
         options.Orchestration.MaxAttempts = 0;   // not bound through AppConfiguration.Bind, so not yet validated
-        using var host = LabHost.Build(options, new LabProcess(_dir.File("lab.db"), Coordinator: true, Workers: 0, Cluster: null));
+        using var host = LabHost.Build(options, new LabProcess(new SqliteLabStore(_dir.File("lab.db")), Coordinator: true, Workers: 0, Cluster: null));
         var e = await Assert.ThrowsAsync<BadInputException>(() => LabHost.StartAsync(host, CancellationToken.None));
         Assert.Contains("QuantLab:Orchestration:MaxAttempts must be >= 1 (got 0)", e.Message);
     }
@@ -120,7 +121,7 @@ public sealed class OptionsTests : IDisposable
     {
         // LabHost initializes the file once, before the host starts; the Akka.Hosting step only adds configuration.
         var db = _dir.File("untouched.db");
-        new AkkaConfigurationBuilder(new ServiceCollection(), "quantlab").WithQuantLabSqlite(db);
+        new AkkaConfigurationBuilder(new ServiceCollection(), "quantlab").WithQuantLabStore(new SqliteLabStore(db));
         Assert.False(File.Exists(db));
     }
 
@@ -130,7 +131,7 @@ public sealed class OptionsTests : IDisposable
         var options = AppConfiguration.Bind(LabTestSupport.Configuration());
         int port = LabTestSupport.FreePort();
         var node = new ClusterNode(port, [$"akka.tcp://quantlab@127.0.0.1:{port}"], ["coordinator", "worker"]);
-        using var host = LabHost.Build(options, new LabProcess(_dir.File("lab.db"), Coordinator: true, Workers: 0, node));
+        using var host = LabHost.Build(options, new LabProcess(new SqliteLabStore(_dir.File("lab.db")), Coordinator: true, Workers: 0, node));
         await LabHost.StartAsync(host, CancellationToken.None);
         try
         {

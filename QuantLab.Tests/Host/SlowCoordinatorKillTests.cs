@@ -1,3 +1,4 @@
+using QuantLab.Actors.Storage;
 using System.Text.RegularExpressions;
 using QuantLab.Actors.Messages;
 using QuantLab.Host.Lab;
@@ -43,7 +44,7 @@ public sealed partial class SlowCoordinatorKillTests(ITestOutputHelper output) :
             run.Kill();
             reported = Done(run.Err);
         }
-        var afterKill = await LabReader.EventsAsync(db);
+        var afterKill = await LabReader.EventsAsync(new SqliteLabStore(db));
         var recorded = afterKill.OfType<JobCompleted>().Select(c => c.Result.Key).ToHashSet();
         output.WriteLine($"killed with {reported} jobs reported done; {recorded.Count} recorded, {afterKill.Count} events");
         Assert.InRange(reported, Jobs / 4, Jobs - 1);
@@ -53,7 +54,7 @@ public sealed partial class SlowCoordinatorKillTests(ITestOutputHelper output) :
         using (var again = new QuantlabProcess(env, "run", spec, "--db", db))
             Assert.True(await again.WaitAsync(TimeSpan.FromMinutes(5)) == 0, again.ToString());
 
-        var events = await LabReader.EventsAsync(db);
+        var events = await LabReader.EventsAsync(new SqliteLabStore(db));
         var completed = events.OfType<JobCompleted>().ToList();
         Assert.Equal(Jobs, completed.Count);                                         // one result per job
         Assert.Equal(Jobs, completed.Select(c => c.Result.Key).Distinct().Count());
@@ -63,8 +64,8 @@ public sealed partial class SlowCoordinatorKillTests(ITestOutputHelper output) :
         var reference = _dir.File("reference.db");
         var r = LabTestSupport.Run(LabTestSupport.Configuration(env), "run", spec, "--db", reference);
         Assert.True(r.ExitCode == 0, r.ToString());
-        var expected = (await LabReader.LoadAsync(reference)).Results("kill").Results.ToDictionary(x => x.Key);
-        var actual = (await LabReader.LoadAsync(db)).Results("kill").Results.ToDictionary(x => x.Key);
+        var expected = (await LabReader.LoadAsync(new SqliteLabStore(reference))).Results("kill").Results.ToDictionary(x => x.Key);
+        var actual = (await LabReader.LoadAsync(new SqliteLabStore(db))).Results("kill").Results.ToDictionary(x => x.Key);
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (key, x) in expected)
         {

@@ -34,19 +34,19 @@ public sealed class StatusRowTests : IDisposable
 
     private static async Task<IReadOnlyList<QuantLab.Actors.Messages.CampaignStatus>> FromJournal(string db)
     {
-        var state = await LabReader.LoadAsync(db);
-        return state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(c => LabReader.Status(state, c, LabReader.Orphaned(db))).ToList();
+        var state = await LabReader.LoadAsync(new SqliteLabStore(db));
+        return state.Campaigns.Keys.Order(StringComparer.Ordinal).Select(c => LabReader.Status(state, c, LabReader.Orphaned(new SqliteLabStore(db)))).ToList();
     }
 
     [Fact]
     public async Task After_a_run_status_reads_the_row_and_it_equals_the_journals_account()
     {
         var db = RunTwoCampaigns();
-        var row = StatusTable.Read(db, CoordinatorActor.DefaultPersistenceId);
+        var row = StatusTable.Read(new SqliteLabStore(db), CoordinatorActor.DefaultPersistenceId);
         Assert.NotNull(row);
         Assert.Equal(row.JournalSequenceNr, row.SequenceNr);
 
-        var (campaigns, source) = await LabReader.StatusesAsync(db);
+        var (campaigns, source) = await LabReader.StatusesAsync(new SqliteLabStore(db));
         Assert.Equal(LabReader.StatusSource.StatusRow, source);
         Assert.Equal(await FromJournal(db), campaigns);
         Assert.Equal(["first", "second"], campaigns.Select(c => c.Campaign));
@@ -71,9 +71,9 @@ public sealed class StatusRowTests : IDisposable
             cmd.CommandText = "UPDATE lab_status SET sequence_nr = sequence_nr - 1, campaigns = replace(campaigns, '\"Done\":5', '\"Done\":4');";
             Assert.Equal(1, cmd.ExecuteNonQuery());
         }
-        Assert.Equal(4, StatusTable.Read(db, CoordinatorActor.DefaultPersistenceId)!.Campaigns.Single(c => c.Campaign == "second").Done);
+        Assert.Equal(4, StatusTable.Read(new SqliteLabStore(db), CoordinatorActor.DefaultPersistenceId)!.Campaigns.Single(c => c.Campaign == "second").Done);
 
-        var (campaigns, source) = await LabReader.StatusesAsync(db);
+        var (campaigns, source) = await LabReader.StatusesAsync(new SqliteLabStore(db));
         Assert.Equal(LabReader.StatusSource.Journal, source);
         Assert.Equal(truth, campaigns);
     }
@@ -90,7 +90,7 @@ public sealed class StatusRowTests : IDisposable
             cmd.CommandText = "DROP TABLE lab_status;";   // as in a database written before the row existed
             cmd.ExecuteNonQuery();
         }
-        var (campaigns, source) = await LabReader.StatusesAsync(db);
+        var (campaigns, source) = await LabReader.StatusesAsync(new SqliteLabStore(db));
         Assert.Equal(LabReader.StatusSource.Journal, source);
         Assert.Equal(truth, campaigns);
     }

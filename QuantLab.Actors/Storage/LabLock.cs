@@ -1,9 +1,9 @@
 using QuantLab.Engine;
 
-namespace QuantLab.Host.Lab;
+namespace QuantLab.Actors.Storage;
 
 /// <summary>
-/// Which processes hold a lab database, through an advisory lock (flock, which .NET takes for a FileStream on
+/// Which processes hold a lab's SQLite file, through an advisory lock (flock, which .NET takes for a FileStream on
 /// Unix: exclusive for <see cref="FileShare.None"/>, shared otherwise) on the file <c>DB.run-lock</c> beside it.
 /// A <c>run</c> holds it exclusively (two single-process coordinators on one journal would interleave); a
 /// <c>node</c> holds it shared (the nodes of one cluster share the database, and a <c>run</c> must not join
@@ -23,10 +23,10 @@ public sealed class LabLock : IDisposable
     public static string PathOf(string databasePath) => Path.GetFullPath(databasePath) + ".run-lock";
 
     /// <summary>For <c>run</c>: this process alone.</summary>
-    public static LabLock AcquireExclusive(string databasePath) => Acquire(databasePath, FileShare.None);
+    public static LabLock AcquireExclusive(SqliteLabStore store) => Acquire(store.Path, FileShare.None);
 
     /// <summary>For <c>node</c>: with the other nodes of its cluster, without a <c>run</c>.</summary>
-    public static LabLock AcquireShared(string databasePath) => Acquire(databasePath, FileShare.ReadWrite);
+    public static LabLock AcquireShared(SqliteLabStore store) => Acquire(store.Path, FileShare.ReadWrite);
 
     private static LabLock Acquire(string databasePath, FileShare share)
     {

@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using QuantLab.Engine;
 
 namespace QuantLab.Actors.Storage;
 
 /// <summary>
-/// Artifacts in the lab database's <c>artifacts</c> table, with a per-node file cache in front of it
-/// (one file per hash). Both are verified on every read: a corrupt cache file is dropped and read again
+/// Artifacts in the lab database's <c>artifacts</c> table (SQLite or PostgreSQL: the same SQL), with a per-node file
+/// cache in front of it (one file per hash), so a node on another machine needs nothing but the database. Both are verified on every read: a corrupt cache file is dropped and read again
 /// from the database; a corrupt database row is an error. Thread-safe.
 /// </summary>
 /// <remarks>
@@ -14,7 +14,8 @@ namespace QuantLab.Actors.Storage;
 /// one, on the writer's one connection, so a transaction's cost (its sync to disk) is shared by every job that
 /// finished meanwhile instead of paid per artifact.
 /// </remarks>
-public sealed class SqliteArtifactStore(string databasePath, string? cacheDirectory = null) : IArtifactStore
+/// <param name="cacheDirectory">The node's cache; null: none (readers such as <c>export</c>).</param>
+public sealed class DbArtifactStore(LabStore database, string? cacheDirectory = null) : IArtifactStore
 {
     private readonly Lock _gate = new();
     private List<(IReadOnlyCollection<byte[]> Blobs, TaskCompletionSource Stored)> _queued = [];
@@ -44,7 +45,7 @@ public sealed class SqliteArtifactStore(string databasePath, string? cacheDirect
     /// <summary>Writes what is queued, one transaction per round, until nothing is left.</summary>
     private void WriteQueued()
     {
-        SqliteConnection? connection = null;
+        DbConnection? connection = null;
         try
         {
             while (true)
@@ -58,7 +59,7 @@ public sealed class SqliteArtifactStore(string databasePath, string? cacheDirect
                 }
                 try
                 {
-                    connection ??= LabDatabase.Open(databasePath);
+                    connection ??= database.Open();
                     Insert(connection, batch.SelectMany(b => b.Blobs));
                     foreach (var b in batch) b.Stored.SetResult();
                 }
@@ -76,19 +77,20 @@ public sealed class SqliteArtifactStore(string databasePath, string? cacheDirect
         }
     }
 
-    private static void Insert(SqliteConnection connection, IEnumerable<byte[]> blobs)
+    private static void Insert(DbConnection connection, IEnumerable<byte[]> blobs)
     {
         using var transaction = connection.BeginTransaction();
         using var insert = connection.CreateCommand();
-        insert.CommandText = "INSERT OR IGNORE INTO artifacts (hash, size, data, created) VALUES ($hash, $size, $data, $created);";
-        var hash = insert.Parameters.Add("$hash", SqliteType.Text);
-        var size = insert.Parameters.Add("$size", SqliteType.Integer);
-        var data = insert.Parameters.Add("$data", SqliteType.Blob);
-        var created = insert.Parameters.Add("$created", SqliteType.Text);
+        insert.Transaction = transaction;
+        insert.CommandText = "INSERT INTO artifacts (hash, size, data, created) VALUES (@hash, @size, @data, @created) ON CONFLICT (hash) DO NOTHING;";
+        var hash = LabStore.AddParameter(insert, "@hash", "");
+        var size = LabStore.AddParameter(insert, "@size", 0L);
+        var data = LabStore.AddParameter(insert, "@data", Array.Empty<byte>());
+        var created = LabStore.AddParameter(insert, "@created", "");
         foreach (var blob in blobs)
         {
             hash.Value = Hash(blob);
-            size.Value = blob.Length;
+            size.Value = (long)blob.Length;
             data.Value = blob;
             created.Value = DateTimeOffset.UtcNow.ToString("O");
             insert.ExecuteNonQuery();
@@ -105,12 +107,12 @@ public sealed class SqliteArtifactStore(string databasePath, string? cacheDirect
             if (Hash(bytes) == hash) return bytes;
             File.Delete(cached);   // a damaged cache file is only a cache miss
         }
-        using var connection = LabDatabase.Open(databasePath);
+        using var connection = database.Open();
         using var select = connection.CreateCommand();
-        select.CommandText = "SELECT data FROM artifacts WHERE hash = $hash;";
-        select.Parameters.AddWithValue("$hash", hash);
+        select.CommandText = "SELECT data FROM artifacts WHERE hash = @hash;";
+        LabStore.AddParameter(select, "@hash", hash);
         var data = select.ExecuteScalar() as byte[] ?? throw new ArtifactNotFoundException(hash);
-        if (Hash(data) != hash) throw new ArtifactCorruptException(hash, $"database {databasePath}");
+        if (Hash(data) != hash) throw new ArtifactCorruptException(hash, database.Name);
         if (cached is not null)
         {
             Directory.CreateDirectory(cacheDirectory!);
@@ -121,10 +123,10 @@ public sealed class SqliteArtifactStore(string databasePath, string? cacheDirect
 
     public bool Contains(string hash)
     {
-        using var connection = LabDatabase.Open(databasePath);
+        using var connection = database.Open();
         using var select = connection.CreateCommand();
-        select.CommandText = "SELECT COUNT(*) FROM artifacts WHERE hash = $hash;";
-        select.Parameters.AddWithValue("$hash", hash);
+        select.CommandText = "SELECT COUNT(*) FROM artifacts WHERE hash = @hash;";
+        LabStore.AddParameter(select, "@hash", hash);
         return Convert.ToInt64(select.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
