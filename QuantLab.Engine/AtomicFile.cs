@@ -8,12 +8,15 @@ public static class AtomicFile
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     /// <summary>Writes a file through a temporary sibling, then renames it into place.</summary>
-    public static void Write(string path, Action<Stream> write)
+    /// <param name="mode">The file's Unix permissions from its creation on (a secret: owner only); null: the process's default.</param>
+    public static void Write(string path, Action<Stream> write, UnixFileMode? mode = null)
     {
         var tmp = TempSibling(path);
         try
         {
-            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (mode is { } m && !OperatingSystem.IsWindows()) options.UnixCreateMode = m;
+            using (var stream = new FileStream(tmp, options))
                 write(stream);
             File.Move(tmp, path, overwrite: true);
         }
@@ -23,8 +26,8 @@ public static class AtomicFile
         }
     }
 
-    public static void WriteAllText(string path, string text) =>
-        Write(path, s => { using var w = new StreamWriter(s); w.Write(text); });
+    public static void WriteAllText(string path, string text, UnixFileMode? mode = null) =>
+        Write(path, s => { using var w = new StreamWriter(s); w.Write(text); }, mode);
 
     /// <summary>
     /// Fills a temporary sibling directory, then renames it to <paramref name="directory"/>, replacing

@@ -340,7 +340,7 @@ public sealed class CoordinatorState
             return IsCurrent(entry, report.WorkerId, report.Attempt)
                 ? AttemptFailed(entry, o.Error ?? "unknown error", now) : [];
         var result = new JobResult(entry.Job.Key, entry.Job.Job, entry.Job.Label,
-            o.Status, o.Metrics, o.Artifacts, o.Error, report.WorkerId, report.Node, entry.Job.EngineVersion, report.Attempt, report.DurationMs);
+            o.Status, o.Metrics, o.Artifacts, o.Error, report.WorkerId, report.Node, entry.Job.EngineVersion, report.Attempt, report.DurationMs, report.Identity);
         var events = new List<ICoordinatorEvent> { new JobCompleted(result, now) };
         if (o.Status == OutcomeStatus.ConfigurationFailed)
             foreach (var d in Downstream(entry.Job.Key))

@@ -54,7 +54,8 @@ public sealed record JobResult(
     string Node,
     string EngineVersion,
     int Attempt,
-    long DurationMs)
+    long DurationMs,
+    string? Identity = null)
 {
     [JsonIgnore] public JobKind Kind => Job.Kind;
 

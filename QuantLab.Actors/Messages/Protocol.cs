@@ -20,7 +20,8 @@ public sealed record JobsAvailable(int Count) : IQuantLabMessage;
 /// <summary>Renews the job's lease while it runs.</summary>
 public sealed record JobHeartbeat(string WorkerId, string Key, int Attempt) : IQuantLabMessage;
 /// <summary>Sent until acknowledged; the coordinator persists the result before it acknowledges.</summary>
-public sealed record JobFinished(string WorkerId, string Node, string Key, int Attempt, JobOutcome Outcome, long DurationMs) : IQuantLabMessage;
+/// <param name="Identity">The producing node's identity: its TLS certificate's subject (null without TLS).</param>
+public sealed record JobFinished(string WorkerId, string Node, string Key, int Attempt, JobOutcome Outcome, long DurationMs, string? Identity = null) : IQuantLabMessage;
 public sealed record JobFinishedAck(string Key, int Attempt) : IQuantLabMessage;
 
 // ---- clients (CLI, tests) ⇄ coordinator ----

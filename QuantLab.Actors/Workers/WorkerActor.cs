@@ -86,7 +86,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _held.Remove(ran.Key);
             if (_held.Count == 0) Timers.Cancel("heartbeat");
             _shortJobs = TimeSpan.FromMilliseconds(ran.DurationMs) < ShortJob ? _shortJobs + 1 : 0;
-            var finished = new JobFinished(_workerId, _node, ran.Key, ran.Attempt, ran.Outcome, ran.DurationMs);
+            var finished = new JobFinished(_workerId, _node, ran.Key, ran.Attempt, ran.Outcome, ran.DurationMs, _settings.Identity);
             _unacknowledged[(ran.Key, ran.Attempt)] = finished;
             _coordinator.Tell(finished);
             if (!Timers.IsTimerActive("resend")) Timers.StartPeriodicTimer("resend", new ResendTick(), _settings.ResendInterval);

@@ -7,7 +7,9 @@ namespace QuantLab.Actors.Workers;
 /// <param name="RegisterInterval">How often a worker registers again, so a new or restarted coordinator finds it.</param>
 /// <param name="ResendInterval">How often an unacknowledged result is sent again.</param>
 /// <param name="LeaseBatch">The most jobs a worker holds at once while its jobs are short (see <see cref="WorkerActor"/>).</param>
-public sealed record WorkerSettings(string EngineVersion, TimeSpan HeartbeatInterval, TimeSpan RegisterInterval, TimeSpan ResendInterval, int LeaseBatch = 16)
+/// <param name="Identity">This node's TLS identity (its certificate's subject), recorded with every result; null without TLS.</param>
+public sealed record WorkerSettings(string EngineVersion, TimeSpan HeartbeatInterval, TimeSpan RegisterInterval, TimeSpan ResendInterval, int LeaseBatch = 16,
+    string? Identity = null)
 {
     /// <summary>The settings of the configured orchestration options; a result is sent again at least as often as the heartbeat.</summary>
     public static WorkerSettings From(OrchestrationOptions options) => new(EngineInfo.Version,

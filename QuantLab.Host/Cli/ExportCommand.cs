@@ -121,6 +121,8 @@ public static class ExportCommand
                         ["inputTransform"] = evaluate.Data.InputTransform,
                         ["quantization"] = JsonSerializer.SerializeToNode(QuantizeCommand.ConfigJson(evaluate.Quantization), JsonOutput.Options),
                         ["source"] = $"{Source(database)}#{name}/{result.Key}",
+                        // Who computed the recorded result: its node's address and, with TLS, its certificate's subject.
+                        ["producedBy"] = new JsonObject { ["node"] = result.Node, ["identity"] = result.Identity },
                         ["ranges"] = evaluate.Method == EvaluationMethod.Qat ? "qat" : "calibration",
                         ["job"] = JobCodec.Write(evaluate),
                     });

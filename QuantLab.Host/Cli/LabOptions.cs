@@ -18,6 +18,22 @@ public static class LabOptions
     /// <summary><c>--json</c> of the verbs that run a lab to a campaign's end (run, retry).</summary>
     public static Option<bool> FinalStatusJson() => new("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
 
+    /// <summary><c>--insecure</c> of the verbs that join the cluster (node, submit).</summary>
+    public static Option<bool> Insecure() => new("--insecure")
+    {
+        Description = "Allow remoting on a non-loopback QuantLab:Cluster:Hostname without QuantLab:Cluster:Tls: any process that reaches the port could then join the lab",
+    };
+
+    /// <summary>What a node or client says of its remoting's security as it starts.</summary>
+    public static string? SecurityNote(CliContext ctx, bool insecure)
+    {
+        var cluster = ctx.Options.Cluster;
+        if (cluster.Tls.Configured()) return null;
+        return insecure && !(System.Net.IPAddress.TryParse(cluster.Hostname, out var ip) && System.Net.IPAddress.IsLoopback(ip))
+            ? $"warning: remoting on {cluster.Hostname} without TLS (--insecure): any process that reaches this port can join the lab, take jobs and record results"
+            : $"remoting without TLS, on loopback ({cluster.Hostname}) only: set QuantLab:Cluster:Tls to reach other machines";
+    }
+
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };
 
     /// <summary>The lab's database from the configuration (<c>QuantLab:Storage</c>), or the SQLite file of <c>--db</c>.</summary>

@@ -34,6 +34,7 @@ public static class QuantLabCli
         ReportCommand.Create(context),
         ExportCommand.Create(context),
         DbCommand.Create(context),
+        TlsCommand.Create(context),
     };
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, IConfiguration? configuration = null)

@@ -14,15 +14,16 @@ public static class SubmitCommand
     public static Command Create(Func<CliContext> context)
     {
         var spec = new Argument<string>("spec") { Description = "The campaign spec (experiments/*.json)" };
-        var seeds = new Option<string>("--seed-nodes") { Description = "akka.tcp://quantlab@127.0.0.1:PORT[,…]", Required = true };
+        var seeds = new Option<string>("--seed-nodes") { Description = "akka.tcp://quantlab@127.0.0.1:PORT[,…] (akka.ssl.tcp://… with QuantLab:Cluster:Tls)", Required = true };
+        var insecure = LabOptions.Insecure();
         var wait = new Option<bool>("--wait") { Description = "Follow the campaign's progress until it is completed or failed (exit 1 if jobs failed)" };
         var json = new Option<bool>("--json") { Description = "Print the status (at the end with --wait) as one JSON document" };
-        var command = new Command("submit", "Submit a campaign to a running cluster") { spec, seeds, wait, json };
+        var command = new Command("submit", "Submit a campaign to a running cluster") { spec, seeds, wait, json, insecure };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
             var plan = LabOptions.Plan(ctx, parse.GetValue(spec)!);
-            var node = new ClusterNode(0, LabHost.SeedNodes(parse.GetValue(seeds)), ["client"]);
+            var node = new ClusterNode(0, LabHost.SeedNodes(parse.GetValue(seeds)), ["client"], parse.GetValue(insecure));
             using var host = LabHost.Build(ctx.Options, new LabProcess(Store: null, Coordinator: false, Workers: 0, node), verbose: parse.GetValue(QuantLabCli.Verbose));
             await LabHost.StartAsync(host, cancel);
             try

@@ -56,10 +56,28 @@ public sealed class StorageOptions
     public string? CacheDir { get; set; }
 }
 
+/// <summary>The node's certificate and key and the lab's CA certificate, PEM files (<c>quantlab tls init</c> / <c>issue</c>).</summary>
+public sealed class TlsOptions
+{
+    public string? Certificate { get; set; }
+    public string? Key { get; set; }
+    public string? CaCertificate { get; set; }
+
+    /// <summary>Whether any is set (then all must be). A method, not a property: the options are their properties.</summary>
+    public bool Configured() => Certificate is not null || Key is not null || CaCertificate is not null;
+}
+
 /// <summary>Akka.Cluster settings of <c>quantlab node</c> and <c>quantlab submit</c>.</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>The IP address remoting binds to. Without <see cref="Tls"/> only a loopback address is allowed
+    /// (unless <c>--insecure</c>).</summary>
     public string Hostname { get; set; } = "127.0.0.1";
+    /// <summary>The address other nodes reach this one at, where it differs from <see cref="Hostname"/> (NAT,
+    /// containers); null: <see cref="Hostname"/>.</summary>
+    public string? PublicHostname { get; set; }
+    /// <summary>Mutual TLS between nodes; every setting null: none (loopback only).</summary>
+    public TlsOptions Tls { get; set; } = new();
     public double HeartbeatIntervalSeconds { get; set; } = 1;
     /// <summary>Silence tolerated before a node is marked unreachable.</summary>
     public double AcceptableHeartbeatPauseSeconds { get; set; } = 10;

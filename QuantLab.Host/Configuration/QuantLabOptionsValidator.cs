@@ -65,6 +65,12 @@ public sealed class QuantLabOptionsValidator : IValidateOptions<QuantLabOptions>
 
         if (!IPAddress.TryParse(o.Cluster.Hostname ?? "", out _))
             yield return $"{cluster}Hostname '{o.Cluster.Hostname}' is not an IP address";
+        if (o.Cluster.PublicHostname is { } publicHost && string.IsNullOrWhiteSpace(publicHost))
+            yield return $"{cluster}PublicHostname must not be empty (leave it null to advertise {cluster}Hostname)";
+        var tls = o.Cluster.Tls;
+        if (tls.Configured() && new[] { ("Certificate", tls.Certificate), ("Key", tls.Key), ("CaCertificate", tls.CaCertificate) }
+                .Where(s => string.IsNullOrWhiteSpace(s.Item2)).Select(s => cluster + "Tls:" + s.Item1).ToList() is { Count: > 0 } missing)
+            yield return $"{cluster}Tls: set Certificate, Key and CaCertificate together (missing: {string.Join(", ", missing)})";
         foreach (var (key, value) in new[]
                  {
                      ("HeartbeatIntervalSeconds", o.Cluster.HeartbeatIntervalSeconds), ("AcceptableHeartbeatPauseSeconds", o.Cluster.AcceptableHeartbeatPauseSeconds),

@@ -29,7 +29,8 @@ namespace QuantLab.Host.Lab;
 public sealed record LabProcess(LabStore? Store, bool Coordinator, int Workers, ClusterNode? Cluster);
 
 /// <param name="Port">0 picks a free port (clients).</param>
-public sealed record ClusterNode(int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles);
+/// <param name="Insecure">Allow a non-loopback bind without TLS (<c>--insecure</c>).</param>
+public sealed record ClusterNode(int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles, bool Insecure = false);
 
 /// <summary>
 /// Composes a lab process with Microsoft.Extensions.Hosting + Akka.Hosting from the small extension methods
@@ -63,6 +64,7 @@ public static class LabHost
     /// <param name="verbose">Log exceptions with their stack traces (<c>--verbose</c>).</param>
     public static IHost Build(QuantLabOptions options, LabProcess lab, Func<IJobExecutor>? executors = null, Action<string>? log = null, bool verbose = false)
     {
+        var tls = lab.Cluster is { } cluster ? Security(options.Cluster, cluster) : null;
         if (lab.Cluster is { Port: > 0 } node) EnsurePortFree(options.Cluster.Hostname, node.Port);
         lab.Store?.PrepareForWriting();
         var make = lab.Workers > 0 ? executors ?? Executors(options, log ?? (_ => { })) : null;
@@ -106,7 +108,7 @@ public static class LabHost
                 // No typed options for these two. Akka would also take SIGTERM (its CLR shutdown hook) and terminate the
                 // system under the verb; the verb stops the host itself, which runs the same coordinated shutdown (leaving the cluster).
                 b.AddHocon("akka.stdout-loglevel = OFF\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                if (lab.Cluster is { } c) WithCluster(b, o.Cluster, c);
+                if (lab.Cluster is { } c) WithCluster(b, o.Cluster, c, tls);
                 if (lab.Store is not null) b.WithQuantLabStore(lab.Store);
                 else b.AddHocon(QuantLabConfig.Serialization(), HoconAddMode.Prepend);   // a client: messages only
                 if (lab.Cluster is null)
@@ -114,7 +116,7 @@ public static class LabHost
                 else
                     b.WithQuantLabCoordinatorSingleton(CoordinatorPolicy.From(o.Orchestration), hostsCoordinator: lab.Coordinator, store: lab.Store);
                 if (make is not null && lab.Store is not null)
-                    b.WithQuantLabWorkers(lab.Workers, lab.Store, make, WorkerSettings.From(o.Orchestration));
+                    b.WithQuantLabWorkers(lab.Workers, lab.Store, make, WorkerSettings.From(o.Orchestration) with { Identity = tls?.Subject });
             }))
             .Build();
     }
@@ -148,15 +150,54 @@ public static class LabHost
     }
 
     /// <summary>
-    /// Remoting and clustering through Akka.Hosting's typed options: this node's address, seed nodes, roles, the
-    /// cluster failure detector and the split-brain resolver (keep-majority). Akka.Cluster.Hosting 1.5.73's options
-    /// have no split-brain <c>stable-after</c> and no join timings, so those three keys stay HOCON.
+    /// The cluster's security, checked before anything starts (exit 2 on a bad setting): with
+    /// <c>QuantLab:Cluster:Tls</c>, the node's certificate and the lab's CA, loaded and verified, and seed nodes that
+    /// speak TLS (<c>akka.ssl.tcp://</c>); without it, plain seed nodes (<c>akka.tcp://</c>) and a loopback bind, unless
+    /// <see cref="ClusterNode.Insecure"/>.
     /// </summary>
-    public static AkkaConfigurationBuilder WithCluster(AkkaConfigurationBuilder builder, ClusterOptions o, ClusterNode node)
+    public static LabTls.Credentials? Security(ClusterOptions o, ClusterNode node)
+    {
+        var tls = o.Tls.Configured() ? LabTls.Load(o.Tls.Certificate!, o.Tls.Key!, o.Tls.CaCertificate!, DateTimeOffset.UtcNow) : null;
+        var protocol = tls is null ? PlainProtocol : TlsProtocol;
+        foreach (var seed in node.SeedNodes)
+            if (Address.Parse(seed).Protocol != protocol)
+                throw new BadInputException(tls is null
+                    ? $"--seed-nodes: '{seed}' is a TLS address, but QuantLab:Cluster:Tls is not set (this node speaks {PlainProtocol}://)"
+                    : $"--seed-nodes: '{seed}' does not speak TLS: with QuantLab:Cluster:Tls every node is {TlsProtocol}://quantlab@HOST:PORT");
+        if (tls is null && !node.Insecure && !(IPAddress.TryParse(o.Hostname, out var ip) && IPAddress.IsLoopback(ip)))
+            throw new BadInputException($"QuantLab:Cluster:Hostname {o.Hostname} is not a loopback address and QuantLab:Cluster:Tls is not set: " +
+                                        "any process that reaches the port could join the lab. Set QuantLab:Cluster:Tls (quantlab tls init / issue), or give --insecure");
+        return tls;
+    }
+
+    public const string PlainProtocol = "akka.tcp", TlsProtocol = "akka.ssl.tcp";
+
+    /// <summary>
+    /// Remoting and clustering through Akka.Hosting's typed options: this node's bind and public addresses, mutual
+    /// TLS where <paramref name="tls"/> is given, seed nodes, roles, the cluster failure detector and the split-brain
+    /// resolver (keep-majority). Akka.Cluster.Hosting 1.5.73's options have no split-brain <c>stable-after</c> and no
+    /// join timings, so those three keys stay HOCON.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithCluster(AkkaConfigurationBuilder builder, ClusterOptions o, ClusterNode node, LabTls.Credentials? tls = null)
     {
         static string Milliseconds(double seconds) => $"{(int)Math.Round(seconds * 1000)}ms";
+        var remote = new RemoteOptions { HostName = o.Hostname, PublicHostName = o.PublicHostname, Port = node.Port };
+        if (tls is not null)
+        {
+            remote.EnableSsl = true;
+            // Both ends present a certificate and check the other's against the lab's CA alone; host names are not
+            // checked (a node's identity is its certificate, whatever address it is reached at).
+            remote.Ssl = new SslOptions
+            {
+                X509Certificate = tls.Certificate,
+                SuppressValidation = false,
+                RequireMutualAuthentication = true,
+                ValidateCertificateHostname = false,
+                CustomValidator = tls.Validator,
+            };
+        }
         return builder
-            .WithRemoting(new RemoteOptions { HostName = o.Hostname, Port = node.Port })
+            .WithRemoting(remote)
             .WithClustering(new AkkaClusterOptions
             {
                 SeedNodes = [.. node.SeedNodes],
@@ -184,7 +225,7 @@ public static class LabHost
         return roles;
     }
 
-    /// <summary>Checks seed node addresses: <c>akka.tcp://quantlab@HOST:PORT</c>.</summary>
+    /// <summary>Checks seed node addresses: <c>akka.tcp://quantlab@HOST:PORT</c> (or <c>akka.ssl.tcp://</c> with TLS).</summary>
     public static IReadOnlyList<string> SeedNodes(string? text)
     {
         var seeds = (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
@@ -194,8 +235,8 @@ public static class LabHost
             try
             {
                 var address = Address.Parse(s);
-                if (address.System != SystemName || address.Port is null or <= 0 or > 65535)
-                    throw new UriFormatException("expected akka.tcp://quantlab@HOST:PORT");
+                if (address.System != SystemName || address.Port is null or <= 0 or > 65535 || address.Protocol is not (PlainProtocol or TlsProtocol))
+                    throw new UriFormatException("expected akka.tcp://quantlab@HOST:PORT, or akka.ssl.tcp://quantlab@HOST:PORT with TLS");
             }
             catch (UriFormatException e)
             {

@@ -150,6 +150,7 @@ public static partial class ReportWriter
             error = x.Error,
             node = x.Node,
             worker = x.Worker,
+            identity = x.Identity,
             engineVersion = x.EngineVersion,
             attempt = x.Attempt,
             durationMs = x.DurationMs,
