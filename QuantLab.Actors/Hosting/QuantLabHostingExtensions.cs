@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Pattern;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using QuantLab.Actors.Coordinator;
@@ -43,11 +44,15 @@ public static class QuantLabHostingExtensions
         builder.WithActors((system, registry) =>
             registry.Register<CoordinatorKey>(system.ActorOf(CoordinatorProps(policy, store), "coordinator")));
 
-    /// <summary>The coordinator as a cluster singleton on nodes with role <c>coordinator</c>; every node gets a proxy.</summary>
+    /// <summary>The coordinator as a cluster singleton on nodes with role <c>coordinator</c>; every node gets a proxy.
+    /// The singleton is a backoff supervisor that starts the coordinator again (from its journal) when it stops
+    /// because a write failed (a database server restarting, say): a long-running cluster waits the outage out,
+    /// where a single-process <c>run</c> ends with the cause instead.</summary>
     public static AkkaConfigurationBuilder WithQuantLabCoordinatorSingleton(this AkkaConfigurationBuilder builder, CoordinatorPolicy? policy = null, bool hostsCoordinator = true,
         LabStore? store = null) =>
         hostsCoordinator
-            ? builder.WithSingleton<CoordinatorKey>("coordinator", CoordinatorProps(policy, store),
+            ? builder.WithSingleton<CoordinatorKey>("coordinator",
+                BackoffSupervisor.Props(Backoff.OnStop(CoordinatorProps(policy, store), "coordinator", TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10), 0.2, maxNrOfRetries: -1)),
                 new ClusterSingletonOptions { Role = "coordinator" })
             : builder.WithSingletonProxy<CoordinatorKey>("coordinator", new ClusterSingletonOptions { Role = "coordinator" });
 

@@ -48,7 +48,17 @@ public sealed class StatusTable(LabStore database) : IDisposable
         LabStore.AddParameter(command, "@seq", sequenceNr);
         LabStore.AddParameter(command, "@written", now.ToString("O", CultureInfo.InvariantCulture));
         LabStore.AddParameter(command, "@campaigns", JsonSerializer.Serialize(campaigns.ToList()));
-        command.ExecuteNonQuery();
+        try
+        {
+            command.ExecuteNonQuery();
+        }
+        catch
+        {
+            // The connection may be dead (a database server restarted): the next write opens a new one.
+            _connection.Dispose();
+            _connection = null;
+            throw;
+        }
     }
 
     /// <summary>The row with the journal's newest sequence number of <paramref name="persistenceId"/>, read

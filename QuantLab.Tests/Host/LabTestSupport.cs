@@ -75,12 +75,19 @@ public sealed class QuantlabProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _out = new(), _err = new();
 
-    public QuantlabProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public QuantlabProcess(IReadOnlyDictionary<string, string> environment, params string[] args) : this(null, environment, args) { }
+
+    /// <summary>A <c>quantlab</c> process inside the network namespace <paramref name="netns"/> (a "machine" of
+    /// <see cref="NetworkLab"/>), through <c>ip netns exec</c>, which enters it and execs the rest (same process id).</summary>
+    public static QuantlabProcess InNamespace(string netns, IReadOnlyDictionary<string, string> environment, params string[] args) => new(netns, environment, args);
+
+    private QuantlabProcess(string? netns, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         // Through env(1), which execs dotnet (same process id) with SIGINT's default disposition: when the tests
         // run in a background job, the shell ignores SIGINT for them and their children, and .NET then leaves it
         // ignored, so Signal("INT") would not reach the process as a terminal's Ctrl+C reaches a foreground one.
-        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(netns is null ? "env" : "ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (netns is not null) foreach (var a in new[] { "netns", "exec", netns, "env" }) start.ArgumentList.Add(a);
         start.ArgumentList.Add("--default-signal=INT");
         start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(LabTestSupport.QuantlabDll());

@@ -15,6 +15,7 @@ public sealed class PostgresServer : IDisposable
 {
     private readonly string _bin;
     private readonly string? _runAs;
+    private string _listen = "127.0.0.1";
 
     public string Directory { get; }
     public int Port { get; private set; }
@@ -30,7 +31,9 @@ public sealed class PostgresServer : IDisposable
     }
 
     /// <summary>Makes and starts a new server with an empty database <c>postgres</c>.</summary>
-    public static PostgresServer Start()
+    /// <param name="alsoListenOn">Addresses to listen on besides 127.0.0.1 (a bridge to network namespaces); clients
+    /// from anywhere then authenticate by password as from loopback.</param>
+    public static PostgresServer Start(params string[] alsoListenOn)
     {
         var bin = FindBinaries();
         var runAs = Environment.UserName == "root" ? "postgres" : null;
@@ -44,6 +47,11 @@ public sealed class PostgresServer : IDisposable
             if (runAs is not null) Run("chown", "-R", runAs, directory);
             server.RunPg("initdb", "-D", server.DataDirectory, "-U", "quantlab", "--auth=scram-sha-256", "--pwfile=" + passwordFile, "-E", "UTF8", "--no-sync");
             File.Delete(passwordFile);
+            if (alsoListenOn.Length > 0)
+            {
+                server._listen = string.Join(",", ["127.0.0.1", .. alsoListenOn]);
+                File.AppendAllText(Path.Combine(server.DataDirectory, "pg_hba.conf"), "host all all 0.0.0.0/0 scram-sha-256\n");
+            }
             server.Port = LabTestSupport.FreePort();
             server.Control("start");
             return server;
@@ -105,7 +113,7 @@ public sealed class PostgresServer : IDisposable
 
     private void Control(string action, params string[] extra) =>
         RunPg("pg_ctl", [action, "-D", DataDirectory, "-w", "-t", "60", "-l", Path.Combine(Directory, "server.log"), .. extra,
-            "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {Directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"]);
+            "-o", $"-p {Port.ToString(CultureInfo.InvariantCulture)} -k {Directory} -c listen_addresses={_listen} -c fsync=off -c max_connections=200"]);
 
     private void RunPg(string program, params string[] args)
     {
