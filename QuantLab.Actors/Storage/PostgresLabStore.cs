@@ -202,6 +202,26 @@ public sealed class PostgresLabStore : LabStore
         return new InfrastructureException($"{Name}: {e.GetBaseException().Message}", e);
     }
 
+    /// <summary>Creates the empty database <paramref name="name"/> on this store's server (the user needs CREATEDB)
+    /// and returns a store on it: scratch databases of benchmarks.</summary>
+    public PostgresLabStore CreateDatabase(string name)
+    {
+        using var connection = OpenUnpooled();
+        try { Execute(connection, $"CREATE DATABASE \"{name}\";"); }
+        catch (DbException e) { throw Fault(e); }
+        return new PostgresLabStore(new NpgsqlConnectionStringBuilder(_connectionString) { Database = name }.ConnectionString, _cacheDirectory);
+    }
+
+    /// <summary>Drops this store's database, closing its sessions first.</summary>
+    public void DropDatabase()
+    {
+        NpgsqlConnection.ClearAllPools();
+        var database = new NpgsqlConnectionStringBuilder(_connectionString).Database!;
+        using var connection = (NpgsqlConnection)OpenWith(new NpgsqlConnectionStringBuilder(_connectionString) { Database = "postgres", Pooling = false }.ConnectionString);
+        try { Execute(connection, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE);"); }
+        catch (DbException e) { throw Fault(e); }
+    }
+
     public override IDisposable AcquireExclusive() => AcquireRunLock("pg_try_advisory_lock", "'quantlab run' or 'quantlab node'");
 
     public override IDisposable AcquireShared() => AcquireRunLock("pg_try_advisory_lock_shared", "'quantlab run'");

@@ -21,21 +21,35 @@ public static class BenchCommand
         var data = DataCommand.DataDirOption();
         var orchestration = new Option<bool>("--orchestration") { Description = "Instead: jobs per second of orchestration alone (trivial jobs) on one node and on three in-process cluster nodes" };
         var jobs = new Option<int>("--jobs") { Description = "Trivial jobs per orchestration measurement", DefaultValueFactory = _ => 300 };
-        var command = new Command("bench", "Integer engine and FP32 inference throughput on the MNIST test set, as ratios to the scalar reference path") { data, json, orchestration, jobs };
+        var provider = new Option<string>("--provider")
+        {
+            Description = "With --orchestration: sqlite (SQLite files alone), or postgresql: also on scratch databases of the server of " +
+                          "QuantLab:Storage:ConnectionString (its user needs CREATEDB), beside SQLite in the same run",
+            DefaultValueFactory = _ => "sqlite",
+        };
+        var command = new Command("bench", "Integer engine and FP32 inference throughput on the MNIST test set, as ratios to the scalar reference path") { data, json, orchestration, jobs, provider };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
+            if (!parse.GetValue(orchestration) && parse.GetValue(provider) != "sqlite")
+                throw new QuantLab.Engine.BadInputException("--provider measures orchestration: give it with --orchestration");
             if (parse.GetValue(orchestration))
             {
                 var n = parse.GetValue(jobs);
                 if (n is < 1 or > 100_000) throw new QuantLab.Engine.BadInputException($"--jobs must be 1..100000 (got {n})");
-                var measured = await QuantLab.Host.Lab.OrchestrationBench.RunAsync(ctx.Options, n, workersPerNode: 2, ctx.Err.WriteLine);
+                var postgres = parse.GetValue(provider) switch
+                {
+                    "sqlite" => null,
+                    "postgresql" => LabOptions.PostgresServer(ctx),
+                    var other => throw new QuantLab.Engine.BadInputException($"--provider '{other}'; allowed: sqlite, postgresql"),
+                };
+                var measured = await QuantLab.Host.Lab.OrchestrationBench.RunAsync(ctx.Options, n, workersPerNode: 2, ctx.Err.WriteLine, postgres);
                 if (parse.GetValue(json)) ctx.WriteJson(new { cores = Environment.ProcessorCount, orchestration = measured });
                 else
                 {
-                    ctx.Out.WriteLine($"{"benchmark",-32}{"nodes",6}{"workers/node",14}{"jobs",7}{"seconds",10}{"jobs/s",10}");
-                    foreach (var r in measured) ctx.Out.WriteLine($"{r.Name,-32}{r.Nodes,6}{r.WorkersPerNode,14}{r.Jobs,7}{r.Seconds,10:F2}{r.JobsPerSecond,10:F1}");
-                    ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; one SQLite journal; the 3 nodes share this process)");
+                    ctx.Out.WriteLine($"{"benchmark",-46}{"nodes",6}{"workers/node",14}{"jobs",7}{"seconds",10}{"jobs/s",10}");
+                    foreach (var r in measured) ctx.Out.WriteLine($"{r.Name,-46}{r.Nodes,6}{r.WorkersPerNode,14}{r.Jobs,7}{r.Seconds,10:F2}{r.JobsPerSecond,10:F1}");
+                    ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; one journal per run; the 3 nodes share this process)");
                 }
                 return 0;
             }

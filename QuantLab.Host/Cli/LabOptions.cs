@@ -47,6 +47,13 @@ public static class LabOptions
         return LabStore.Create(s.Provider, s.Database, ConnectionString(s), s.CacheDir);
     }
 
+    /// <summary>The PostgreSQL server of <c>QuantLab:Storage:ConnectionString</c> (or its file), whatever the provider:
+    /// <c>bench --orchestration --provider postgresql</c> makes its scratch databases there.</summary>
+    public static PostgresLabStore PostgresServer(CliContext ctx) =>
+        new(ConnectionString(ctx.Options.Storage) ?? throw new QuantLab.Engine.BadInputException(
+            "--provider postgresql needs a server: set QuantLab:Storage:ConnectionString (e.g. QUANTLAB__STORAGE__CONNECTIONSTRING) or QuantLab:Storage:ConnectionStringFile"),
+            ctx.Options.Storage.CacheDir);
+
     /// <summary>The connection string, from the setting or its file; never printed (it holds the password).</summary>
     private static string? ConnectionString(QuantLab.Host.Configuration.StorageOptions s)
     {

@@ -15,23 +15,40 @@ namespace QuantLab.Host.Lab;
 
 /// <summary>
 /// Jobs per second of orchestration alone: trivial (synthetic, 0 ms) jobs through the coordinator, the
-/// SQLite journal and the workers, on one node (a single-process lab) and on three cluster nodes in this
-/// process (loopback remoting, the coordinator as cluster singleton). Each run uses a fresh database, and times
+/// journal and the workers, on one node (a single-process lab) and on three cluster nodes in this process
+/// (loopback remoting, the coordinator as cluster singleton); on SQLite and, where asked, on a PostgreSQL server
+/// beside it in the same run. Each run uses a fresh database (on PostgreSQL a scratch database, dropped after), and times
 /// a campaign of N jobs from its submission to its last result, after a warm-up campaign of a few jobs (which
 /// creates the journal's tables and compiles the code paths: start-up costs, not throughput).
 /// </summary>
 public static class OrchestrationBench
 {
-    public sealed record Result(string Name, int Nodes, int WorkersPerNode, int Jobs, double Seconds, double JobsPerSecond);
+    public sealed record Result(string Name, string Provider, int Nodes, int WorkersPerNode, int Jobs, double Seconds, double JobsPerSecond);
 
-    public static async Task<IReadOnlyList<Result>> RunAsync(QuantLabOptions options, int jobs, int workersPerNode, Action<string>? log)
+    /// <param name="postgres">A server to measure on as well (its user needs CREATEDB); null: SQLite alone.</param>
+    public static async Task<IReadOnlyList<Result>> RunAsync(QuantLabOptions options, int jobs, int workersPerNode, Action<string>? log, PostgresLabStore? postgres = null)
     {
         var dir = Directory.CreateTempSubdirectory("quantlab-bench-").FullName;
         try
         {
-            var one = await MeasureAsync(options, Path.Combine(dir, "one.db"), jobs, workersPerNode, nodes: 1, log);
-            var three = await MeasureAsync(options, Path.Combine(dir, "three.db"), jobs, workersPerNode, nodes: 3, log);
-            return [one, three];
+            var results = new List<Result>();
+            foreach (var nodes in new[] { 1, 3 })
+                results.Add(await MeasureAsync(options, new SqliteLabStore(Path.Combine(dir, $"nodes{nodes}.db")), jobs, workersPerNode, nodes, log));
+            if (postgres is null) return results;
+            foreach (var nodes in new[] { 1, 3 })
+            {
+                var scratch = postgres.CreateDatabase($"quantlab_bench_{Environment.ProcessId}_{nodes}_{Guid.NewGuid():N}"[..40]);
+                try
+                {
+                    await DbInit.RunAsync(scratch, TimeSpan.FromMinutes(1));
+                    results.Add(await MeasureAsync(options, scratch, jobs, workersPerNode, nodes, log));
+                }
+                finally
+                {
+                    scratch.DropDatabase();
+                }
+            }
+            return results;
         }
         finally
         {
@@ -40,7 +57,7 @@ public static class OrchestrationBench
         }
     }
 
-    private static async Task<Result> MeasureAsync(QuantLabOptions options, string db, int jobs, int workers, int nodes, Action<string>? log)
+    private static async Task<Result> MeasureAsync(QuantLabOptions options, LabStore db, int jobs, int workers, int nodes, Action<string>? log)
     {
         var warmUp = Plan("warm-up", jobs + 1, WarmUpJobs);   // other seeds: nothing of the measured campaign is reused
         var plan = Plan("bench", 1, jobs);
@@ -51,7 +68,7 @@ public static class OrchestrationBench
             ClusterNode? first = null;
             if (nodes == 1)
             {
-                hosts.Add(LabHost.Build(options, new LabProcess(new SqliteLabStore(db), true, workers, null), () => executor));
+                hosts.Add(LabHost.Build(options, new LabProcess(db, true, workers, null), () => executor));
                 await LabHost.StartAsync(hosts[0], CancellationToken.None);
             }
             else
@@ -62,7 +79,7 @@ public static class OrchestrationBench
                 {
                     var node = new ClusterNode(ports[i], seeds, i == 0 ? ["coordinator", "worker"] : ["worker"]);
                     first ??= node;
-                    var host = LabHost.Build(options, new LabProcess(new SqliteLabStore(db), i == 0, workers, node), () => executor);
+                    var host = LabHost.Build(options, new LabProcess(db, i == 0, workers, node), () => executor);
                     hosts.Add(host);
                     await LabHost.StartAsync(host, CancellationToken.None);
                     await LabHost.AwaitJoinedAsync(host.Services.GetRequiredService<ActorSystem>(), node, TimeSpan.FromSeconds(30), CancellationToken.None);
@@ -76,7 +93,7 @@ public static class OrchestrationBench
             await CampaignClient.SubmitAsync(coordinator, plan, TimeSpan.FromSeconds(60), CancellationToken.None);
             await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, _ => { }, CancellationToken.None);
             var seconds = watch.Elapsed.TotalSeconds;
-            var result = new Result(nodes == 1 ? "orchestration, one node" : $"orchestration, {nodes} nodes", nodes, workers, plan.Jobs.Count, seconds, plan.Jobs.Count / seconds);
+            var result = new Result((nodes == 1 ? "orchestration, one node" : $"orchestration, {nodes} nodes") + $" ({db.Provider})", db.Provider, nodes, workers, plan.Jobs.Count, seconds, plan.Jobs.Count / seconds);
             log?.Invoke($"{result.Name}: {result.Jobs} trivial jobs in {seconds:F2} s");
             return result;
         }
