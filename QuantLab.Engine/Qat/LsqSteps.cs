@@ -71,6 +71,18 @@ public sealed class LsqSteps
             GradScale(x.numel() / x.shape[0], qp));
     }
 
+    /// <summary>The smallest step: SGD may push a step through zero (seen: the 2-bit signed output quantizer of
+    /// W8/A2, at −0.00034), where no grid exists; a step is held at this float32 value instead, from where its
+    /// gradient can raise it again. A step that stays above it (every other run) is untouched.</summary>
+    public const float MinStep = 1e-6f;
+
+    /// <summary>Clamps every step to at least <see cref="MinStep"/>, after each optimizer step.</summary>
+    public void KeepPositive()
+    {
+        using var _ = no_grad();
+        foreach (var step in Parameters) step.clamp_min_(MinStep);
+    }
+
     /// <summary>The current weight steps of <paramref name="layer"/> (one, or one per output channel).</summary>
     public double[] WeightSteps(string layer) => Values(layer, _weightSteps[layer]);
 

@@ -56,7 +56,7 @@ public static class QatTrainer
                 freezeStep = qat.Method == QatMethod.Lsq ? total : qat.FreezeStep(total);
                 if (step == freezeStep) network.FreezeActivationRanges();
             },
-            log, cancel, network.ExtraParameters);
+            log, cancel, network.ExtraParameters, network.Steps is { } steps ? steps.KeepPositive : null);
 
         double fp32Accuracy = Evaluation.Accuracy(module, test);
         double seconds = watch.Elapsed.TotalSeconds;

@@ -43,8 +43,10 @@ public static class Trainer
     /// over all epochs (QAT freezes its activation ranges from it).</param>
     /// <param name="evaluate">The test accuracy after an epoch.</param>
     /// <param name="extra">Parameters trained with the model's, by the same SGD (LSQ's steps).</param>
+    /// <param name="afterStep">Called after every optimizer step (LSQ keeps its steps positive there).</param>
     internal static List<EpochResult> Fit(LeNet5 model, Func<Tensor, Tensor> forward, TrainOptions options, LabeledImages train,
-        Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel, IEnumerable<TorchSharp.Modules.Parameter>? extra = null)
+        Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel, IEnumerable<TorchSharp.Modules.Parameter>? extra = null,
+        Action? afterStep = null)
     {
         using var optimizer = optim.SGD(model.parameters().Concat(extra ?? []), options.Lr, options.Momentum);
         using var criterion = nn.CrossEntropyLoss();
@@ -71,6 +73,7 @@ public static class Trainer
                 var loss = criterion.forward(forward(images.index_select(0, index)), labels.index_select(0, index));
                 loss.backward();
                 optimizer.step();
+                afterStep?.Invoke();
                 double value = loss.item<float>();
                 if (!double.IsFinite(value))
                     throw new TrainingDivergedException($"training diverged: loss is {value} at epoch {epoch}, mini-batch {b + 1} (lr {options.Lr}, momentum {options.Momentum})");

@@ -85,6 +85,22 @@ public sealed class LsqTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_step_pushed_through_zero_is_held_at_the_smallest_step_and_positive_steps_are_untouched()
+    {
+        using var module = new LeNet5(false);
+        var steps = new LsqSteps(module, SharedQatModels.LsqTwoBit);
+        using var batch = tensor(new[] { -1f, 3f }).reshape(1, 2);
+        foreach (var point in ActivationPoints.All) steps.Initialize(point, batch);
+        var before = steps.WeightSteps("conv1");
+        var output = steps.Parameters.Last();   // the output point's step, last of the activation points
+        using (no_grad()) output.fill_(-0.00034f);
+        Assert.Throws<QuantLab.Engine.Training.TrainingDivergedException>(() => steps.ActivationStep("output"));
+        steps.KeepPositive();
+        Assert.Equal((double)LsqSteps.MinStep, steps.ActivationStep("output"));
+        Assert.Equal(before, steps.WeightSteps("conv1"));   // bit for bit
+    }
+
+    [Fact]
     public void A_learned_step_is_stored_as_the_threshold_whose_step_it_is_bit_for_bit()
     {
         var random = new Random(7);
