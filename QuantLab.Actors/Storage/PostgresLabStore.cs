@@ -226,20 +226,84 @@ public sealed class PostgresLabStore : LabStore
 
     public override IDisposable AcquireShared() => AcquireRunLock("pg_try_advisory_lock_shared", "'quantlab run'");
 
-    /// <summary>Takes the run lock in a session of its own, held until disposed (or until this process dies).</summary>
-    private NpgsqlConnection AcquireRunLock(string function, string holders)
+    /// <summary>Takes the run lock in a session of its own, held until disposed (or until this process dies), and
+    /// kept: a session cut by a server restart loses its lock, so the holder takes it again in a new session.</summary>
+    private RunLock AcquireRunLock(string function, string holders)
     {
         var connection = OpenUnpooled();
         // A reader's probe (IsHeld) holds the lock for a moment: wait that out rather than refusing.
         for (var attempt = 0; ; attempt++)
         {
-            if (TryLock(connection, function)) return connection;
+            if (TryLock(connection, function)) return new RunLock(this, function, connection);
             if (attempt >= 20)
             {
                 connection.Dispose();
                 throw new InfrastructureException($"{Name} is in use by another {holders} (it holds the lab's advisory lock {RunLockKey})");
             }
             Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>A held run lock. Every <see cref="KeepInterval"/> it checks its session; when the session is gone
+    /// (the server restarted), it opens a new one and takes the lock again, so that <c>status</c> keeps seeing a live
+    /// lab and a <c>run</c> cannot take the lab from under running nodes.</summary>
+    private sealed class RunLock : IDisposable
+    {
+        private static readonly TimeSpan KeepInterval = TimeSpan.FromSeconds(2);
+        private readonly PostgresLabStore _store;
+        private readonly string _function;
+        private readonly Lock _gate = new();
+        private readonly Timer _timer;
+        private NpgsqlConnection? _connection;
+        private bool _disposed;
+
+        public RunLock(PostgresLabStore store, string function, NpgsqlConnection connection)
+        {
+            _store = store;
+            _function = function;
+            _connection = connection;
+            _timer = new Timer(_ => Keep(), null, KeepInterval, KeepInterval);
+        }
+
+        private void Keep()
+        {
+            lock (_gate)
+            {
+                if (_disposed) return;
+                try
+                {
+                    if (_connection is not null)
+                    {
+                        Execute(_connection, "SELECT 1;");
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is DbException or InvalidOperationException or IOException)
+                {
+                    _connection?.Dispose();
+                    _connection = null;
+                }
+                try
+                {
+                    var connection = _store.OpenUnpooled();
+                    if (TryLock(connection, _function)) _connection = connection;
+                    else connection.Dispose();   // held elsewhere meanwhile: try again at the next tick
+                }
+                catch (QuantLabException)
+                {
+                    // The server is still away: try again at the next tick.
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _disposed = true;
+                _timer.Dispose();
+                _connection?.Dispose();
+            }
         }
     }
 

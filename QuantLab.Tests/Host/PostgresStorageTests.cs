@@ -258,4 +258,24 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
         }
         Assert.Equal(false, store.IsHeld());
     }
+
+    [Fact]
+    public async Task A_held_lock_is_taken_again_after_the_server_restarts()
+    {
+        var cs = pg.NewDatabase();
+        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
+        var store = new PostgresLabStore(cs);
+        using (store.AcquireShared())
+        {
+            pg.Server.RestartImmediately();   // every session is cut, the lock's too
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (store.IsHeld() != true)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the lock was not taken again within 30 s of the restart");
+                await Task.Delay(200);
+            }
+            Assert.Throws<InfrastructureException>(() => new PostgresLabStore(cs).AcquireExclusive());
+        }
+        Assert.Equal(false, store.IsHeld());
+    }
 }
