@@ -95,6 +95,7 @@ public sealed class SlowMultiMachineDrillTests(ITestOutputHelper output) : IDisp
                 return running is not null;
             }, TimeSpan.FromSeconds(90), "a job running on node C");
             c.Kill();
+            var killedWorkerAt = DateTimeOffset.UtcNow;
             var t = watch.Elapsed;
             await Until(s => s.Jobs[killedJob].Status != JobStatus.Running || s.Jobs[killedJob].Node != NodeAddress(2), TimeSpan.FromSeconds(90), "C's job re-queued");
             output.WriteLine($"drill 1: worker node C killed; its job re-queued after {(watch.Elapsed - t).TotalSeconds:F1} s");
@@ -102,29 +103,33 @@ public sealed class SlowMultiMachineDrillTests(ITestOutputHelper output) : IDisp
             await Up(c);   // three members again, so that losing the next one leaves a majority
 
             // 2. SIGKILL the coordinator's node (A, the oldest) while work remains; A comes back.
-            var done = await DoneAtLeast(8, "progress before the coordinator's node is killed");
+            await DoneAtLeast(8, "progress before the coordinator's node is killed");
             a.Kill();
             t = watch.Elapsed;
-            await DoneAtLeast(done + 3, "progress under the next coordinator");
+            var done = await Done();
+            await DoneAtLeast(done + 1, "progress under the next coordinator");
             output.WriteLine($"drill 2: coordinator node A killed with {done} done; progress again after {(watch.Elapsed - t).TotalSeconds:F1} s");
             a = Start(0, "coordinator,worker");
             await Up(a);
 
             // 3. Restart the PostgreSQL server at once: every session is cut mid-campaign.
-            done = await DoneAtLeast(done + 8, "progress before the database restart");
+            await DoneAtLeast(done + 8, "progress before the database restart");
+            done = await Done();
             pg.RestartImmediately();
             t = watch.Elapsed;
-            await DoneAtLeast(done + 3, "progress after the database restart");
+            await DoneAtLeast(done + 1, "progress after the database restart");
             output.WriteLine($"drill 3: PostgreSQL restarted (-m immediate) with {done} done; progress again after {(watch.Elapsed - t).TotalSeconds:F1} s");
 
             // 4. Partition C away for longer than failure detection and the split-brain resolver take: the
             // majority (A, B) goes on, C downs itself and exits; its link comes back.
-            done = await DoneAtLeast(done + 6, "progress before the partition");
+            await DoneAtLeast(done + 6, "progress before the partition");
+            done = await Done();
             network.Cut(2);
+            var partitionedAt = DateTimeOffset.UtcNow;
             t = watch.Elapsed;
             Assert.True(await c.WaitAsync(TimeSpan.FromSeconds(90)) == 3, "the partitioned node did not down itself:\n" + c);
             output.WriteLine($"drill 4: node C partitioned with {done} done; it downed itself after {(watch.Elapsed - t).TotalSeconds:F1} s");
-            await DoneAtLeast(done + 3, "progress of the majority during the partition");
+            await DoneAtLeast(done + 1, "progress of the majority during the partition");
             network.Restore(2);
             output.WriteLine($"drill 4: the majority progressed; link restored at {watch.Elapsed.TotalSeconds:F1} s");
 
@@ -135,7 +140,9 @@ public sealed class SlowMultiMachineDrillTests(ITestOutputHelper output) : IDisp
             // Exactly one result per job, each from a node of the lab, equal to an uninterrupted run.
             var events = await LabReader.EventsAsync(store);
             Assert.All(events.OfType<JobCompleted>().GroupBy(e => e.Result.Key), g => Assert.Single(g));
-            Assert.Contains(events.OfType<JobAttemptFailed>(), f => f.Key == killedJob);
+            // The SIGKILL hit a job running on C (the one seen running, or, where that one ended first, the next): an
+            // attempt of C's failed before the partition, and its job was run again.
+            Assert.Contains(events.OfType<JobAttemptFailed>(), f => f.Worker.StartsWith(NodeAddress(2), StringComparison.Ordinal) && f.At >= killedWorkerAt && f.At < partitionedAt);
             var reference = _dir.File("reference.db");
             var run = LabTestSupport.Run(LabTestSupport.Configuration(new Dictionary<string, string> { ["QuantLab:Orchestration:Executor"] = "synthetic" }),
                 "run", spec, "--db", reference);
@@ -188,7 +195,31 @@ public sealed class SlowMultiMachineDrillTests(ITestOutputHelper output) : IDisp
             }
         }
 
-        async Task<int> DoneAtLeast(int done, string what) => (await Until(s => s.Status("drill").Done >= done, TimeSpan.FromMinutes(3), what)).Status("drill").Done;
+        // From the status row the coordinator keeps (milliseconds), or the journal while the row is not to be believed.
+        async Task<int> Done()
+        {
+            while (true)
+            {
+                try
+                {
+                    return (await LabReader.StatusesAsync(store)).Campaigns.FirstOrDefault(c => c.Campaign == "drill")?.Done ?? 0;
+                }
+                catch (QuantLab.Engine.QuantLabException)
+                {
+                    await Task.Delay(200);   // the server restarting
+                }
+            }
+        }
+
+        async Task DoneAtLeast(int done, string what)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (await Done() < done)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 180 s for {what}");
+                await Task.Delay(200);
+            }
+        }
 
         async Task<CoordinatorState> Until(Func<CoordinatorState, bool> condition, TimeSpan timeout, string what)
         {
