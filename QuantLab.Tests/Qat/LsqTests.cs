@@ -85,7 +85,7 @@ public sealed class LsqTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void A_step_pushed_through_zero_is_held_at_the_smallest_step_and_positive_steps_are_untouched()
+    public void A_step_pushed_through_zero_is_held_at_the_floor_read_as_collapsed_there_and_positive_steps_are_untouched()
     {
         using var module = new LeNet5(false);
         var steps = new LsqSteps(module, SharedQatModels.LsqTwoBit);
@@ -96,7 +96,11 @@ public sealed class LsqTests(ITestOutputHelper output) : IDisposable
         using (no_grad()) output.fill_(-0.00034f);
         Assert.Throws<QuantLab.Engine.Training.TrainingDivergedException>(() => steps.ActivationStep("output"));
         steps.KeepPositive();
-        Assert.Equal((double)LsqSteps.MinStep, steps.ActivationStep("output"));
+        Assert.Equal(LsqSteps.MinStep, output.detach().item<float>());
+        var collapsed = Assert.Throws<QuantLab.Engine.Training.TrainingDivergedException>(() => steps.ActivationStep("output"));
+        Assert.Contains("collapsed", collapsed.Message);
+        using (no_grad()) output.fill_(0.01f);   // a step its gradient raised again is an ordinary step
+        Assert.Equal(0.01, steps.ActivationStep("output"), 1e-7);
         Assert.Equal(before, steps.WeightSteps("conv1"));   // bit for bit
     }
 
