@@ -74,7 +74,8 @@ public sealed class LsqSteps
     /// <summary>The smallest step: SGD may push a step through zero (seen: the 2-bit signed output quantizer of
     /// W8/A2, at −0.00034), where no grid exists; a step is held at this float32 value instead, from where its
     /// gradient can raise it again (seen: one of three such runs recovered, 94.23 %). A step still at the floor when
-    /// the model is read is a collapsed quantizer (seen: 9.80 %, one class): that training is reported as diverged.
+    /// the model is read is a collapsed quantizer (seen: 9.80 %, one class, conv1's weight step at the floor): that training
+    /// is reported as diverged.
     /// A step that stays above it (every other run) is untouched.</summary>
     public const float MinStep = 1e-6f;
 
