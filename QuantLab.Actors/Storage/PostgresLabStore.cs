@@ -155,7 +155,13 @@ public sealed class PostgresLabStore : LabStore
     public override DbConnection OpenReadOnly() => OpenWith(_readerConnectionString);
 
     /// <summary>A connection of its own (not pooled), so that closing it ends its session and the session's locks.</summary>
-    private NpgsqlConnection OpenUnpooled() => (NpgsqlConnection)OpenWith(new NpgsqlConnectionStringBuilder(_connectionString) { Pooling = false }.ConnectionString);
+    /// <param name="connectSeconds">A shorter connect timeout than the connection string's (the run lock's keep-alive).</param>
+    private NpgsqlConnection OpenUnpooled(int? connectSeconds = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { Pooling = false };
+        if (connectSeconds is { } seconds) builder.Timeout = Math.Min(builder.Timeout, seconds);
+        return (NpgsqlConnection)OpenWith(builder.ConnectionString);
+    }
 
     private DbConnection OpenWith(string connectionString)
     {
@@ -274,7 +280,11 @@ public sealed class PostgresLabStore : LabStore
                 {
                     if (_connection is not null)
                     {
-                        Execute(_connection, "SELECT 1;");
+                        // A short timeout: on a dead link this must not hold the gate (and the node's shutdown) for long.
+                        using var probe = _connection.CreateCommand();
+                        probe.CommandText = "SELECT 1;";
+                        probe.CommandTimeout = 2;
+                        probe.ExecuteScalar();
                         return;
                     }
                 }
@@ -285,7 +295,7 @@ public sealed class PostgresLabStore : LabStore
                 }
                 try
                 {
-                    var connection = _store.OpenUnpooled();
+                    var connection = _store.OpenUnpooled(connectSeconds: 2);
                     if (TryLock(connection, _function)) _connection = connection;
                     else connection.Dispose();   // held elsewhere meanwhile: try again at the next tick
                 }
