@@ -37,7 +37,7 @@ public static class NodeCommand
                 var system = (ActorSystem)host.Services.GetService(typeof(ActorSystem))!;
                 await LabHost.AwaitJoinedAsync(system, node, TimeSpan.FromSeconds(ctx.Options.Cluster.JoinTimeoutSeconds), cancel);
                 ctx.Err.WriteLine($"node {((ExtendedActorSystem)system).Provider.DefaultAddress} is up: roles {string.Join(',', roleList)}, {count} workers, {store.Name}" +
-                                  (ctx.Options.Cluster.Tls.Configured() ? $", mutual TLS as {LabTls.Load(ctx.Options.Cluster.Tls.Certificate!, ctx.Options.Cluster.Tls.Key!, ctx.Options.Cluster.Tls.CaCertificate!, DateTimeOffset.UtcNow).Subject}" : ""));
+                                  (host.Services.GetService(typeof(LabTls.Credentials)) is LabTls.Credentials tls ? $", mutual TLS as {tls.Subject}" : ""));
                 // A node runs until Ctrl+C or SIGTERM (its normal end, handled below: exit 0), or until the cluster removes it.
                 await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, cancel));
                 cancel.ThrowIfCancellationRequested();

@@ -83,6 +83,8 @@ public static class LabHost
             // Signals belong to the CLI (QuantLabCli), which cancels the verb; the default ConsoleLifetime would
             // also take SIGINT/SIGTERM and stop the host under a verb still using it.
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, VerbLifetime>())
+            // The node's TLS identity, loaded and checked once (Security), for the verbs that report it.
+            .ConfigureServices(services => { if (tls is not null) services.AddSingleton(tls); })
             .ConfigureServices(services =>
             {
                 services.AddSingleton<IValidateOptions<QuantLabOptions>, QuantLabOptionsValidator>();

@@ -79,8 +79,7 @@ public sealed class PostgresServer : IDisposable
 
     public void Execute(string database, string sql)
     {
-        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString(database)) { Pooling = false }.ConnectionString);
-        connection.Open();
+        using var connection = Open(database);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
@@ -88,8 +87,7 @@ public sealed class PostgresServer : IDisposable
 
     public object? Scalar(string database, string sql)
     {
-        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString(database)) { Pooling = false }.ConnectionString);
-        connection.Open();
+        using var connection = Open(database);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
@@ -98,14 +96,21 @@ public sealed class PostgresServer : IDisposable
     /// <summary>The tables of <paramref name="database"/>'s public schema, in name order.</summary>
     public IReadOnlyList<string> Tables(string database)
     {
-        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString(database)) { Pooling = false }.ConnectionString);
-        connection.Open();
+        using var connection = Open(database);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name;";
         var tables = new List<string>();
         using var reader = command.ExecuteReader();
         while (reader.Read()) tables.Add(reader.GetString(0));
         return tables;
+    }
+
+    /// <summary>A connection of its own (not pooled) to <paramref name="database"/>, as the user quantlab.</summary>
+    private NpgsqlConnection Open(string database)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString(database)) { Pooling = false }.ConnectionString);
+        connection.Open();
+        return connection;
     }
 
     /// <summary><c>pg_ctl restart -m immediate</c>: every session is cut, as in a crash, and the server recovers.</summary>

@@ -30,6 +30,17 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
         return LabTestSupport.Configuration(values);
     }
 
+    /// <summary>A new database after a successful <c>db init</c>; its connection string.</summary>
+    private string InitializedDatabase()
+    {
+        var cs = pg.NewDatabase();
+        var init = LabTestSupport.Run(Lab(cs), "db", "init");
+        Assert.True(init.ExitCode == 0, init.ToString());
+        return cs;
+    }
+
+    private static string DatabaseName(string connectionString) => new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database!;
+
     private string Spec(string name, string seeds = "[1,2,3]")
     {
         var spec = _dir.File($"{name}.json");
@@ -47,7 +58,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     public void Db_init_creates_every_table_once_and_a_second_init_changes_nothing()
     {
         var cs = pg.NewDatabase();
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        var database = DatabaseName(cs);
         var first = LabTestSupport.Run(Lab(cs), "db", "init", "--json");
         Assert.True(first.ExitCode == 0, first.ToString());
         var doc = JsonNode.Parse(first.Out)!;
@@ -77,7 +88,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
         {
             foreach (var p in processes) p.Dispose();
         }
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        var database = DatabaseName(cs);
         Assert.Equal(1L, Convert.ToInt64(pg.Server.Scalar(database, "SELECT COUNT(*) FROM quantlab_schema;")));
         Assert.Equal(6, pg.Server.Tables(database).Count);
     }
@@ -86,7 +97,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     public void A_node_or_run_on_a_database_without_db_init_is_refused_and_creates_nothing()
     {
         var cs = pg.NewDatabase();
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        var database = DatabaseName(cs);
         var run = LabTestSupport.Run(Lab(cs), "run", Spec("fresh"));
         Assert.True(run.ExitCode == 2, run.ToString());
         Assert.Contains("run 'quantlab db init'", run.Err);
@@ -99,9 +110,8 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     [Fact]
     public void A_database_of_a_newer_schema_is_refused_by_init_and_every_verb()
     {
-        var cs = pg.NewDatabase();
-        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        var cs = InitializedDatabase();
+        var database = DatabaseName(cs);
         pg.Server.Execute(database, "UPDATE quantlab_schema SET version = 99;");
         foreach (var args in new[] { new[] { "db", "init" }, ["status"], ["run", Spec("newer")], ["report", "newer"] })
         {
@@ -117,7 +127,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     {
         var cs = pg.NewDatabase();
         var password = pg.Server.Password;
-        var wrongPassword = pg.Server.ConnectionString(new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!, password: "not-" + password);
+        var wrongPassword = pg.Server.ConnectionString(DatabaseName(cs), password: "not-" + password);
         var noServer = new Npgsql.NpgsqlConnectionStringBuilder(cs) { Port = LabTestSupport.FreePort(), Timeout = 3 }.ConnectionString;
         var noDatabase = new Npgsql.NpgsqlConnectionStringBuilder(cs) { Database = "nosuchlab" }.ConnectionString;
         var cases = new (string ConnectionString, int Exit, string Message)[]
@@ -169,8 +179,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     [Fact]
     public async Task A_campaign_runs_on_PostgreSQL_and_status_report_and_retry_read_it_as_on_SQLite()
     {
-        var cs = pg.NewDatabase();
-        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
+        var cs = InitializedDatabase();
         var spec = Spec("same", "[1,2,3,4]");
         var onPg = LabTestSupport.Run(Lab(cs), "run", spec, "--json");
         Assert.True(onPg.ExitCode == 0, onPg.ToString());
@@ -216,8 +225,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     [Fact]
     public void Artifacts_are_content_addressed_verified_on_read_and_cached_per_node()
     {
-        var cs = pg.NewDatabase();
-        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
+        var cs = InitializedDatabase();
         var store = new PostgresLabStore(cs);
         var cache = _dir.Subdirectory("cache");
         var artifacts = new DbArtifactStore(store, cache);
@@ -229,7 +237,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
         Assert.True(File.Exists(Path.Combine(cache, hash)));
         Assert.Throws<ArtifactNotFoundException>(() => new DbArtifactStore(store).Get(new string('0', 64)));
 
-        var database = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        var database = DatabaseName(cs);
         pg.Server.Execute(database, $"UPDATE artifacts SET data = '\\x00'::bytea WHERE hash = '{hash}';");
         var e = Assert.Throws<ArtifactCorruptException>(() => new DbArtifactStore(store).Get(hash));
         Assert.Contains("PostgreSQL database", e.Message);
@@ -239,8 +247,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     [Fact]
     public void A_run_holds_the_lab_alone_and_nodes_share_it_through_advisory_locks()
     {
-        var cs = pg.NewDatabase();
-        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
+        var cs = InitializedDatabase();
         var store = new PostgresLabStore(cs);
         Assert.Equal(false, store.IsHeld());
         using (store.AcquireShared())
@@ -262,8 +269,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
     [Fact]
     public async Task A_held_lock_is_taken_again_after_the_server_restarts()
     {
-        var cs = pg.NewDatabase();
-        Assert.Equal(0, LabTestSupport.Run(Lab(cs), "db", "init").ExitCode);
+        var cs = InitializedDatabase();
         var store = new PostgresLabStore(cs);
         using (store.AcquireShared())
         {
