@@ -33,6 +33,8 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
         {
             ["QuantLab:Orchestration:Executor"] = "synthetic:1500",
             ["QuantLab:Orchestration:Workers"] = "1",
+            // Longer than the fast timings' 3 s: at load 20 a live node can miss 3 s of heartbeats and be downed.
+            ["QuantLab:Cluster:AcceptableHeartbeatPauseSeconds"] = "8",
         };
         int[] ports = [LabTestSupport.FreePort(), LabTestSupport.FreePort(), LabTestSupport.FreePort()];
         var seeds = $"akka.tcp://quantlab@127.0.0.1:{ports[0]},akka.tcp://quantlab@127.0.0.1:{ports[2]}";
