@@ -25,7 +25,14 @@ public sealed record JobEntry(
 /// <param name="Counts">Its jobs per (kind, <see cref="CoordinatorState.Bucket"/>), kept as jobs change, so a status costs no scan.</param>
 public sealed record CampaignEntry(
     string Name, string EngineVersion, ImmutableList<string> Keys,
-    ImmutableList<DroppedCombination> Dropped, int Reused, DateTimeOffset SubmittedAt, ImmutableArray<int> Counts);
+    ImmutableList<DroppedCombination> Dropped, int Reused, DateTimeOffset SubmittedAt, ImmutableArray<int> Counts)
+{
+    /// <summary>
+    /// Its succeeded results per producing identity (<see cref="JobResult.Identity"/>; "" for a node without TLS),
+    /// kept as jobs change like <see cref="Counts"/>. Not in snapshots: derived again from the jobs on recovery.
+    /// </summary>
+    [JsonIgnore] public ImmutableDictionary<string, int> Producers { get; init; } = ImmutableDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// The coordinator's state as an immutable value (the distributed-workers sample's WorkState): events
@@ -77,8 +84,12 @@ public sealed class CoordinatorState
             .SelectMany(j => j.Job.Upstream.Distinct(StringComparer.Ordinal).Select(u => (Upstream: u, j.Job.Key, j.Seq)))
             .GroupBy(d => d.Upstream, StringComparer.Ordinal)
             .ToImmutableDictionary(g => g.Key, g => g.OrderBy(d => d.Seq).Select(d => d.Key).ToImmutableList(), StringComparer.Ordinal);
+        var producers = snapshot.Jobs.Where(j => j.Status == JobStatus.Succeeded)
+            .SelectMany(j => j.Campaigns.Select(c => (Campaign: c, Identity: Producer(j))))
+            .GroupBy(p => p.Campaign, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.GroupBy(p => p.Identity, StringComparer.Ordinal).ToImmutableDictionary(x => x.Key, x => x.Count(), StringComparer.Ordinal), StringComparer.Ordinal);
         return new CoordinatorState(policy, jobs,
-            snapshot.Campaigns.ToImmutableDictionary(c => c.Name, StringComparer.Ordinal),
+            snapshot.Campaigns.ToImmutableDictionary(c => c.Name, c => producers.TryGetValue(c.Name, out var p) ? c with { Producers = p } : c, StringComparer.Ordinal),
             snapshot.Jobs.Where(j => j.Ready).ToImmutableSortedDictionary(j => j.Seq, j => j.Job.Key),
             dependents,
             snapshot.Jobs.Where(j => j.Status == JobStatus.Running).ToImmutableDictionary(j => j.Job.Key, _ => snapshot.At + policy.Lease, StringComparer.Ordinal),
@@ -106,6 +117,22 @@ public sealed class CoordinatorState
     private static int Slot(JobEntry j) => (int)j.Job.Kind * Buckets + Bucket(j);
 
     private static ImmutableArray<int> NoCounts => ImmutableArray.Create(new int[Kinds * Buckets]);
+
+    /// <summary>The identity a succeeded job counts for in <see cref="CampaignEntry.Producers"/>.</summary>
+    private static string Producer(JobEntry j) => j.Result?.Identity ?? "";
+
+    /// <summary>The campaign's producers after <paramref name="before"/> became <paramref name="after"/> (either may be null: a job new to the campaign).</summary>
+    private static ImmutableDictionary<string, int> Produced(ImmutableDictionary<string, int> producers, JobEntry? before, JobEntry after)
+    {
+        bool was = before?.Status == JobStatus.Succeeded, @is = after.Status == JobStatus.Succeeded;
+        if (was == @is && (!was || Producer(before!) == Producer(after))) return producers;
+        if (was)
+        {
+            var n = producers.GetValueOrDefault(Producer(before!)) - 1;
+            producers = n > 0 ? producers.SetItem(Producer(before!), n) : producers.Remove(Producer(before!));
+        }
+        return @is ? producers.SetItem(Producer(after), producers.GetValueOrDefault(Producer(after)) + 1) : producers;
+    }
 
     // ---- events -----------------------------------------------------------------------------------
 
@@ -143,7 +170,7 @@ public sealed class CoordinatorState
                 var counts = c.Counts.ToBuilder();
                 counts[Slot(old)]--;
                 counts[Slot(entry)]++;
-                campaigns = campaigns.SetItem(name, c with { Counts = counts.MoveToImmutable() });
+                campaigns = campaigns.SetItem(name, c with { Counts = counts.MoveToImmutable(), Producers = Produced(c.Producers, old, entry) });
             }
         if (entry.Status == JobStatus.Succeeded && old.Status != JobStatus.Succeeded && Dependents.TryGetValue(key, out var dependents))
             foreach (var d in dependents)
@@ -175,18 +202,26 @@ public sealed class CoordinatorState
         campaign ??= new CampaignEntry(s.Campaign, s.EngineVersion, [], [], 0, s.At, NoCounts);
         var keys = campaign.Keys.ToBuilder();
         var counts = campaign.Counts.ToBuilder();
+        var producers = campaign.Producers;
 
         // A job changes status here for every campaign that holds it; this one's counts are kept in `counts`.
         void Count(JobEntry? before, JobEntry after)
         {
             foreach (var name in after.Campaigns)
             {
-                if (name == s.Campaign) { if (before is not null && before.Campaigns.Contains(name)) counts[Slot(before)]--; counts[Slot(after)]++; continue; }
+                if (name == s.Campaign)
+                {
+                    var held = before is not null && before.Campaigns.Contains(name);
+                    if (held) counts[Slot(before!)]--;
+                    counts[Slot(after)]++;
+                    producers = Produced(producers, held ? before : null, after);
+                    continue;
+                }
                 var other = campaigns[name];
                 var c = other.Counts.ToBuilder();
                 c[Slot(before!)]--;
                 c[Slot(after)]++;
-                campaigns[name] = other with { Counts = c.MoveToImmutable() };
+                campaigns[name] = other with { Counts = c.MoveToImmutable(), Producers = Produced(other.Producers, before, after) };
             }
         }
 
@@ -232,6 +267,7 @@ public sealed class CoordinatorState
             Dropped = campaign.Dropped.AddRange(s.Dropped.Where(d => !campaign.Dropped.Contains(d))),
             Reused = isNew ? reused : campaign.Reused,
             Counts = counts.MoveToImmutable(),
+            Producers = producers,
         };
         return new CoordinatorState(Policy, jobs.ToImmutable(), campaigns.ToImmutable(), ready.ToImmutable(), dependents.ToImmutable(), Leases, seq);
     }
@@ -411,7 +447,8 @@ public sealed class CoordinatorState
         var all = c.Keys.Count;
         var state = done + failed == all ? (failed > 0 ? "failed" : "completed")
             : running > 0 || requeued > 0 || done + failed > 0 ? "running" : "queued";
-        return new CampaignStatus(campaign, state, all, done, failed, running, queued, stages, environment);
+        var producers = c.Producers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new ProducerCount(p.Key == "" ? null : p.Key, p.Value)).ToList();
+        return new CampaignStatus(campaign, state, all, done, failed, running, queued, stages, environment, producers);
     }
 
     public CampaignResults Results(string campaign)

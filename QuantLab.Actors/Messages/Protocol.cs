@@ -61,17 +61,22 @@ public sealed record GetCampaignResults(string Campaign) : IQuantLabMessage;
 /// <param name="Failed">Jobs without a usable result: their configuration failed, or the environment did (<paramref name="EnvironmentFailed"/> of them).</param>
 /// <param name="Stages">The same counts per job kind (train, calibrate, evaluate); null from older coordinators.</param>
 /// <param name="EnvironmentFailed">Jobs the environment failed (data, disk, database, lost nodes) after every attempt: the next submission retries them.</param>
+/// <param name="Producers">The succeeded results per producing node identity, by identity; null from older coordinators.</param>
 public sealed record CampaignStatus(string Campaign, string State, int Total, int Done, int Failed, int Running, int Queued,
-    IReadOnlyList<StageCounts>? Stages = null, int EnvironmentFailed = 0) : IQuantLabMessage
+    IReadOnlyList<StageCounts>? Stages = null, int EnvironmentFailed = 0, IReadOnlyList<ProducerCount>? Producers = null) : IQuantLabMessage
 {
     [JsonIgnore] public bool Finished => State is "completed" or "failed";
 
     public bool Equals(CampaignStatus? other) =>
         other is not null && (Campaign, State, Total, Done, Failed, Running, Queued, EnvironmentFailed) == (other.Campaign, other.State, other.Total, other.Done, other.Failed, other.Running, other.Queued, other.EnvironmentFailed)
-        && (Stages ?? []).SequenceEqual(other.Stages ?? []);
+        && (Stages ?? []).SequenceEqual(other.Stages ?? []) && (Producers ?? []).SequenceEqual(other.Producers ?? []);
 
     public override int GetHashCode() => HashCode.Combine(Campaign, State, Total, Done, Failed, Running, Queued);
 }
+
+/// <summary>How many of a campaign's results a node produced.</summary>
+/// <param name="Identity">The node's TLS certificate subject; null for nodes without TLS.</param>
+public sealed record ProducerCount(string? Identity, int Results);
 
 /// <summary>Job counts of one stage (job kind) of a campaign.</summary>
 public sealed record StageCounts(string Stage, int Total, int Done, int Failed, int Running, int Queued);

@@ -31,28 +31,25 @@ public sealed class LabLock : IDisposable
     private static LabLock Acquire(string databasePath, FileShare share)
     {
         var path = PathOf(databasePath);
-        // A reader's probe (IsHeld) holds the lock for a moment: wait that out rather than refusing.
-        for (var attempt = 0; ; attempt++)
+        IOException? busy = null;
+        return LabStore.TakeRunLock(() =>
         {
             try
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 return new LabLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, share));
             }
-            catch (IOException e) when (e.HResult == WouldBlock && attempt < 20)
-            {
-                Thread.Sleep(100);
-            }
             catch (IOException e) when (e.HResult == WouldBlock)
             {
-                throw new InfrastructureException($"database {databasePath} is in use by another " +
-                    (share == FileShare.None ? "'quantlab run' or 'quantlab node'" : "'quantlab run'") + $" (it holds {path})", e);
+                busy = e;
+                return null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw StorageFault.Of($"database {databasePath}", e);
             }
-        }
+        }, () => new InfrastructureException($"database {databasePath} is in use by another " +
+            (share == FileShare.None ? "'quantlab run' or 'quantlab node'" : "'quantlab run'") + $" (it holds {path})", busy));
     }
 
     /// <summary>

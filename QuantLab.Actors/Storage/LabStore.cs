@@ -77,6 +77,20 @@ public abstract class LabStore
     /// <summary>Whether a live <c>run</c> or <c>node</c> holds the database; null where that cannot be told.</summary>
     public abstract bool? IsHeld();
 
+    /// <summary>
+    /// Takes a run lock with <paramref name="tryTake"/> (null: held elsewhere). A reader's probe (<see cref="IsHeld"/>)
+    /// holds the lock for a moment, so a taken lock is tried again for up to 2 s before <paramref name="inUse"/> is thrown.
+    /// </summary>
+    internal static T TakeRunLock<T>(Func<T?> tryTake, Func<Exception> inUse) where T : class
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (tryTake() is { } taken) return taken;
+            if (attempt >= 20) throw inUse();
+            Thread.Sleep(100);
+        }
+    }
+
     /// <summary>Every table of the database (QuantLab's schema), in name order.</summary>
     internal abstract IReadOnlyList<string> TableNames(DbConnection connection);
 

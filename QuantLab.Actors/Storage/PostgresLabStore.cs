@@ -237,17 +237,11 @@ public sealed class PostgresLabStore : LabStore
     private RunLock AcquireRunLock(string function, string holders)
     {
         var connection = OpenUnpooled();
-        // A reader's probe (IsHeld) holds the lock for a moment: wait that out rather than refusing.
-        for (var attempt = 0; ; attempt++)
+        return TakeRunLock(() => TryLock(connection, function) ? new RunLock(this, function, connection) : null, () =>
         {
-            if (TryLock(connection, function)) return new RunLock(this, function, connection);
-            if (attempt >= 20)
-            {
-                connection.Dispose();
-                throw new InfrastructureException($"{Name} is in use by another {holders} (it holds the lab's advisory lock {RunLockKey})");
-            }
-            Thread.Sleep(100);
-        }
+            connection.Dispose();
+            return new InfrastructureException($"{Name} is in use by another {holders} (it holds the lab's advisory lock {RunLockKey})");
+        });
     }
 
     /// <summary>A held run lock. Every <see cref="KeepInterval"/> it checks its session; when the session is gone

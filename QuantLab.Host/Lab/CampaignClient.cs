@@ -77,7 +77,14 @@ public static class CampaignClient
     }
 
     public static string Describe(CampaignStatus s) =>
-        $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed{(s.EnvironmentFailed > 0 ? $", {s.EnvironmentFailed} of them by the environment: run again to retry" : "")}), {s.Running} running, {s.Queued} queued";
+        $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed{(s.EnvironmentFailed > 0 ? $", {s.EnvironmentFailed} of them by the environment: run again to retry" : "")}), {s.Running} running, {s.Queued} queued"
+        + Producers(s);
+
+    /// <summary>With TLS, whose certificates the results carry (a lab without TLS has no identities to show).</summary>
+    private static string Producers(CampaignStatus s) =>
+        s.Producers is { } p && p.Any(x => x.Identity is not null)
+            ? "; results by " + string.Join(", ", p.Select(x => $"{x.Identity ?? "nodes without TLS"} ({x.Results})"))
+            : "";
 
     private sealed class Listener : ReceiveActor
     {

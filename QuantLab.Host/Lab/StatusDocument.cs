@@ -11,5 +11,7 @@ public static class StatusDocument
         state = s.State,
         jobs = new { total = s.Total, done = s.Done, failed = s.Failed, environmentFailed = s.EnvironmentFailed, running = s.Running, queued = s.Queued },
         stages = s.Stages?.ToDictionary(x => x.Stage, x => new { total = x.Total, done = x.Done, failed = x.Failed, running = x.Running, queued = x.Queued }),
+        // Who produced the results: each node's certificate subject (null: nodes without TLS) and its count of succeeded jobs.
+        producedBy = s.Producers?.Select(p => new { identity = p.Identity, results = p.Results }),
     };
 }

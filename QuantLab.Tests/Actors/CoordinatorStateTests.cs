@@ -253,6 +253,37 @@ public class CoordinatorStateTests
     }
 
     [Fact]
+    public void The_status_counts_each_campaigns_results_per_producing_identity_through_retries_reuse_and_snapshots()
+    {
+        var s = Submitted(TestPlans.Small("first", bits: "[4, 8]"), out _);
+        string[] identities = ["CN=a", "CN=b", null!];
+        for (var i = 0; Next(s, "w", "n") is { } st; i++)
+        {
+            s = s.Apply(st);
+            s = s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(0.9), 5, identities[i % 3]), T0));
+        }
+        // Four jobs: CN=a produced the first and the fourth, CN=b the second, a node without TLS the third.
+        var expected = new ProducerCount[] { new(null, 1), new("CN=a", 2), new("CN=b", 1) };
+        Assert.Equal(expected, s.Status("first").Producers!.OrderBy(p => p.Identity));
+
+        // A second campaign counts the results it reuses; a retried job counts for nobody until it succeeds again.
+        s = s.Apply(s.Submit(TestPlans.Small("second", bits: "[8]"), T0).Event!);
+        Assert.Equal(3, s.Status("second").Producers!.Sum(p => p.Results));
+        var retry = s.Jobs.Values.First(j => j.Job.Kind == JobKind.Evaluate && j.Campaigns.Count == 2);
+        int Of(string campaign, string? identity) => s.Status(campaign).Producers!.SingleOrDefault(p => p.Identity == identity)?.Results ?? 0;
+        var shared = retry.Result!.Identity;
+        var (first, second) = (Of("first", shared), Of("second", shared));
+        s = s.Apply(new JobsRetried("second", [retry.Job.Key], T0));
+        Assert.Equal((first - 1, second - 1), (Of("first", shared), Of("second", shared)));
+        foreach (var name in new[] { "first", "second" })
+            Assert.Equal(s.Status(name).Done, s.Status(name).Producers!.Sum(p => p.Results));
+
+        // Recovery from a snapshot derives the same counts.
+        var back = CoordinatorState.FromSnapshot(Policy, s.ToSnapshot(T0));
+        foreach (var name in new[] { "first", "second" }) Assert.Equal(s.Status(name), back.Status(name));
+    }
+
+    [Fact]
     public void A_plan_or_a_worker_of_another_engine_version_is_refused()
     {
         var s = CoordinatorState.Empty(Policy);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using QuantLab.Actors.Messages;
 using QuantLab.Actors.Storage;
 using QuantLab.Engine;
 using QuantLab.Host.Lab;
@@ -155,6 +156,15 @@ public sealed class LabTlsTests(ITestOutputHelper output) : IDisposable
         var report = LabTestSupport.Run(LabTestSupport.Configuration(), "report", "s", "--format", "json", "--db", db);
         Assert.True(report.ExitCode == 0, report.ToString());
         Assert.All(JsonNode.Parse(report.Out)!["results"]!.AsArray(), r => Assert.Equal("CN=node-a, O=QuantLab lab node", (string?)r!["identity"]));
+        // status names the producer too, from the status row and from the journal alike.
+        var status = LabTestSupport.Run(LabTestSupport.Configuration(), "status", "s", "--db", db);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("results by CN=node-a, O=QuantLab lab node (6)", status.Out);
+        var statusJson = JsonNode.Parse(LabTestSupport.Run(LabTestSupport.Configuration(), "status", "s", "--json", "--db", db).Out)!;
+        var producer = Assert.Single(statusJson["producedBy"]!.AsArray())!;
+        Assert.Equal(("CN=node-a, O=QuantLab lab node", 6), ((string?)producer["identity"], (int)producer["results"]!));
+        var recovered = Assert.Single(state.Status("s").Producers!);
+        Assert.Equal(new ProducerCount("CN=node-a, O=QuantLab lab node", 6), recovered);
         // The rogue's and the plain node's databases recorded nothing: no coordinator ever ran there.
         foreach (var other in new[] { "rogue.db", "plain.db" })
         {
