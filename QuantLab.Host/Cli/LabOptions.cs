@@ -24,14 +24,17 @@ public static class LabOptions
         Description = "Allow remoting on a non-loopback QuantLab:Cluster:Hostname without QuantLab:Cluster:Tls: any process that reaches the port could then join the lab",
     };
 
-    /// <summary>What a node or client says of its remoting's security as it starts.</summary>
+    /// <summary>What a node or client says of its remoting's security as it starts; null with TLS, and where the host
+    /// refuses to start (a non-loopback address without TLS or --insecure: its error says why).</summary>
     public static string? SecurityNote(CliContext ctx, bool insecure)
     {
         var cluster = ctx.Options.Cluster;
         if (cluster.Tls.Configured()) return null;
-        return insecure && !(System.Net.IPAddress.TryParse(cluster.Hostname, out var ip) && System.Net.IPAddress.IsLoopback(ip))
+        bool loopback = System.Net.IPAddress.TryParse(cluster.Hostname, out var ip) && System.Net.IPAddress.IsLoopback(ip);
+        if (loopback) return $"remoting without TLS, on loopback ({cluster.Hostname}) only: set QuantLab:Cluster:Tls to reach other machines";
+        return insecure
             ? $"warning: remoting on {cluster.Hostname} without TLS (--insecure): any process that reaches this port can join the lab, take jobs and record results"
-            : $"remoting without TLS, on loopback ({cluster.Hostname}) only: set QuantLab:Cluster:Tls to reach other machines";
+            : null;
     }
 
     public static Option<int?> Workers() => new("--workers") { Description = "Worker actors on this node, each running one job at a time (default QuantLab:Orchestration:Workers)" };

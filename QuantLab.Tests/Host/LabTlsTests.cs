@@ -100,6 +100,7 @@ public sealed class LabTlsTests(ITestOutputHelper output) : IDisposable
         Assert.True(open.ExitCode == 2, open.ToString());
         Assert.Contains("is not a loopback address and QuantLab:Cluster:Tls is not set", open.Err);
         Assert.Contains("--insecure", open.Err);
+        Assert.DoesNotContain("on loopback", open.Err);   // no note that contradicts the refusal
     }
 
     [Fact]
