@@ -28,7 +28,8 @@ public sealed record TrainSpec(
     IReadOnlyList<int> Seed,
     IReadOnlyList<int?> TrainLimit,
     QuantAxes? Qat,
-    IReadOnlyList<QatMethod>? QatMethods = null)
+    IReadOnlyList<QatMethod>? QatMethods = null,
+    string? From = null)
 {
     /// <summary>The <c>qat.method</c> axis: the spec's, or observe (the default) alone.</summary>
     public IReadOnlyList<QatMethod> Methods => QatMethods ?? [QatMethod.Observe];

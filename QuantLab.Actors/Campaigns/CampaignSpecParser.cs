@@ -47,11 +47,13 @@ public static class CampaignSpecParser
     {
         var name = root.Required("name", Name);
         var data = root.Optional("data", e => ReadData(new Obj(e.Element, e.Path))) ?? DataSelection.Default;
-        var train = root.Required("train", e => ReadList(e, t => ReadTrain(new Obj(t.Element, t.Path))));
+        var train = root.Required("train", e => ReadList(e, t => ReadTrain(new Obj(t.Element, t.Path), t.Path))).ToList();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < train.Count; i++)
             if (!ids.Add(train[i].Id))
                 throw new SpecError($"$.train[{i}].id: '{train[i].Id}' is used twice; training ids must be unique");
+        for (var i = 0; i < train.Count; i++)
+            if (train[i].From is not null) train[i] = WithStart(train, i);
         var quantize = root.Optional("quantize", e => ReadQuantize(new Obj(e.Element, e.Path), train));
         var search = root.Optional("search", e => ReadSearch(new Obj(e.Element, e.Path))) ?? SearchSpec.Grid;
         root.RejectUnknown();
@@ -66,11 +68,11 @@ public static class CampaignSpecParser
         return new DataSelection(transform, testLimit);
     }
 
-    private static TrainSpec ReadTrain(Obj o)
+    private static TrainSpec ReadTrain(Obj o, string path)
     {
         var id = o.Required("id", Name);
         var d = new TrainOptions();   // the defaults of `quantlab train`: the seed's recipe
-        var bias = o.Axis("bias", Bool, [d.Bias]);
+        var givenBias = o.Optional("bias", e => ReadList(e, Bool));
         var epochs = o.Axis("epochs", e => Int(e, 1, 1000, "integers 1..1000"), [d.Epochs]);
         var batch = o.Axis("batchSize", e => Int(e, 1, 60000, "integers 1..60000"), [d.BatchSize]);
         var lr = o.Axis("lr", e => Real(e, x => x > 0 && x <= 10, "numbers in (0, 10]"), [d.Lr]);
@@ -78,8 +80,35 @@ public static class CampaignSpecParser
         var seed = o.Axis("seed", e => Int(e, 0, int.MaxValue, "integers >= 0"), [d.Seed]);
         var limit = o.Axis("trainLimit", e => (int?)Int(e, 1, int.MaxValue, "integers >= 1"), [null]);
         var qat = o.Optional("qat", e => ReadQat(new Obj(e.Element, e.Path)));
+        var from = o.Optional("from", Name);
         o.RejectUnknown();
-        return new TrainSpec(id, bias, epochs, batch, lr, momentum, seed, limit, qat?.Axes, qat?.Methods);
+        if (from is not null && qat is null)
+            throw new SpecError($"{path}.from: only a QAT training (one with 'qat') starts from another training's model");
+        if (from is not null && givenBias is not null)
+            throw new SpecError($"{path}.bias: a training with 'from' keeps the bias of the model it starts from; drop 'bias'");
+        return new TrainSpec(id, givenBias ?? [d.Bias], epochs, batch, lr, momentum, seed, limit, qat?.Axes, qat?.Methods, from);
+    }
+
+    /// <summary>
+    /// Checks the <c>from</c> of <c>train[i]</c>: an FP32 training defined before it, with one model per seed and a
+    /// model for each of its seeds (each QAT training starts from the model of its own seed). Returns the
+    /// training with that model's bias.
+    /// </summary>
+    private static TrainSpec WithStart(IReadOnlyList<TrainSpec> train, int i)
+    {
+        var t = train[i];
+        var earlier = train.Take(i).Where(x => x.Qat is null).Select(x => x.Id).ToList();
+        var start = train.Take(i).FirstOrDefault(x => x.Id == t.From && x.Qat is null)
+            ?? throw new SpecError($"$.train[{i}].from: '{t.From}' is not an FP32 training defined before this one; " +
+                (earlier.Count == 0 ? "there is none" : $"allowed: {string.Join(", ", earlier)}"));
+        var swept = new (string Name, int Count)[] { ("bias", start.Bias.Count), ("epochs", start.Epochs.Count), ("batchSize", start.BatchSize.Count),
+            ("lr", start.Lr.Count), ("momentum", start.Momentum.Count), ("trainLimit", start.TrainLimit.Count) }.Where(a => a.Count > 1).Select(a => a.Name).ToList();
+        if (swept.Count > 0)
+            throw new SpecError($"$.train[{i}].from: '{start.Id}' sweeps {string.Join(", ", swept)}, so it has more than one model per seed; name a training with one model per seed");
+        foreach (var (seed, k) in t.Seed.Select((s, k) => (s, k)))
+            if (!start.Seed.Contains(seed))
+                throw new SpecError($"$.train[{i}].seed{(t.Seed.Count > 1 ? $"[{k}]" : "")}: seed {seed} has no model in '{start.Id}' (its seeds: {string.Join(", ", start.Seed)})");
+        return t with { Bias = start.Bias };
     }
 
     /// <summary>The <c>qat</c> object: the quantization axes and <c>method</c> (one value or a list, as an axis).</summary>

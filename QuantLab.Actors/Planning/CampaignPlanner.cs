@@ -37,13 +37,18 @@ public static class CampaignPlanner
         // Training variants, in spec order, and the QAT evaluations they lead to.
         var variants = new List<TrainVariant>();
         var qatCandidates = new List<Candidate>();
+        // The FP32 models a QAT training may start from ('from'), by training id and seed: the parser saw to one per seed.
+        var starts = new Dictionary<(string Id, int Seed), string>();
         foreach (var train in spec.Train)
         {
             foreach (var v in ExpandTraining(train, dropped))
             {
-                JobRecord record = v.Qat is { } qat ? new QatTrainJob(v.Options, qat, spec.Data) : new Fp32TrainJob(v.Options, spec.Data);
+                JobRecord record = v.Qat is { } qat
+                    ? new QatTrainJob(v.Options, qat, spec.Data, train.From is { } from ? starts[(from, v.Options.Seed)] : null)
+                    : new Fp32TrainJob(v.Options, spec.Data);
                 var variant = v with { Job = builder.Job(record, v.Label) };
                 variants.Add(variant);
+                if (v.Qat is null) starts[(train.Id, v.Options.Seed)] = variant.Job.Key;
                 if (v.Qat is { } q)
                     qatCandidates.Add(new Candidate(variant, null, EvaluateJob.Qat(variant.Job.Key, q.Config, spec.Data), $"{v.Label} qat {Describe(q.Config, null)}"));
             }
@@ -92,6 +97,9 @@ public static class CampaignPlanner
         var needed = spec.Search.Kind == SearchKind.Grid
             ? variants.Select(v => v.Job!.Key).ToHashSet()
             : chosen.Select(c => c.Model.Job!.Key).ToHashSet();
+        // A QAT training needs the FP32 training it starts from (defined before it, so emitted before it).
+        foreach (var v in variants)
+            if (needed.Contains(v.Job!.Key) && v.Job.Job is QatTrainJob { From: { } start }) needed.Add(start);
         foreach (var v in variants.Where(v => needed.Contains(v.Job!.Key))) builder.Add(v.Job!);
         foreach (var c in chosen)
         {

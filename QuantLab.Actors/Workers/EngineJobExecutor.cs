@@ -3,6 +3,7 @@ using QuantLab.Actors.Planning;
 using QuantLab.Actors.Storage;
 using QuantLab.Engine;
 using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Model;
 using QuantLab.Engine.Training;
 
 namespace QuantLab.Actors.Workers;
@@ -40,7 +41,9 @@ public sealed class EngineJobExecutor(MnistProvider data, EngineExecutorOptions?
                 }
                 case QatTrainJob qat:
                 {
-                    var output = JobExecution.Train(qat, train, test, _options.TorchThreads, cancel: ct);
+                    // Fine-tuning: the FP32 model of the training it starts from, named by that job's key.
+                    var from = qat.From is { } key ? (EngineArtifacts.GetModel(Upstream(Roles.Model), artifacts), $"job {key}") : ((Fp32Model, string)?)null;
+                    var output = JobExecution.Train(qat, train, test, _options.TorchThreads, from, cancel: ct);
                     return Success(output.Measurements, EngineArtifacts.PutQatModel(output.Model, artifacts));
                 }
                 case CalibrateJob calibrate:

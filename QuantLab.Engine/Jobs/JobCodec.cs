@@ -39,6 +39,8 @@ public static class JobCodec
                 // Written only where it is not the default, so observe jobs keep the keys they had before lsq existed.
                 if (q.Qat.Method != QatMethod.Observe) qat["method"] = q.Qat.Method.ToOption();
                 o["qat"] = qat;
+                // Likewise only where it starts from a model: jobs trained from scratch keep their keys.
+                if (q.From is { } from) o[Roles.Model] = from;
                 break;
             case CalibrateJob c:
                 o["type"] = "calibrate";
@@ -92,7 +94,7 @@ public static class JobCodec
         return type switch
         {
             "train" => new Fp32TrainJob(ReadTraining(o), data),
-            "qat-train" => new QatTrainJob(ReadTraining(o), ReadQat(o["qat"] as JsonObject ?? throw Missing("qat")), data),
+            "qat-train" => new QatTrainJob(ReadTraining(o), ReadQat(o["qat"] as JsonObject ?? throw Missing("qat")), data, OptionalText(o, Roles.Model)),
             "calibrate" => new CalibrateJob(Text(o, Roles.Model), new RangePlan(
                 ReadRange(o, "weight")!, Granularity.Parse(Text(o, "granularity")), ReadRange(o, "act"), OptionalInt(o, "calibration")), data),
             "evaluate" => new EvaluateJob(

@@ -79,6 +79,8 @@ public static class JobExecution
             ["testImages"] = test.Count,
             ["float32PredictionMismatches"] = result.Float32.PredictionMismatches,
         };
+        // Fine-tuning: the accuracy of the FP32 model it started from, before any QAT step.
+        if (result.FromAccuracy is { } start) numbers["fromAccuracy"] = start;
         AddPerClass(numbers, evaluation.PerClassAccuracy);
         return new QatTrainOutput(model, result, evaluation.PredictionsSha256, Trained(numbers, evaluation.PredictionsSha256));
     }

@@ -52,10 +52,14 @@ public sealed record Fp32TrainJob(TrainOptions Training, DataSelection Data) : J
     public override JobKind Kind => JobKind.Train;
 }
 
-/// <summary>A quantization-aware training (the seed's §3.1) from scratch, for <see cref="QatOptions.Config"/>.</summary>
-public sealed record QatTrainJob(TrainOptions Training, QatOptions Qat, DataSelection Data) : JobRecord
+/// <summary>A quantization-aware training (the seed's §3.1) for <see cref="QatOptions.Config"/>, from scratch or
+/// fine-tuning the FP32 model of another training (<c>quantlab train --qat --from</c>).</summary>
+/// <param name="From">The key of the FP32 training whose model it starts from; null: from scratch (seeded random weights).</param>
+public sealed record QatTrainJob(TrainOptions Training, QatOptions Qat, DataSelection Data, string? From = null) : JobRecord
 {
     public override JobKind Kind => JobKind.Train;
+
+    public override IReadOnlyList<UpstreamRef> Upstream => From is null ? [] : [new(Roles.Model, From)];
 }
 
 /// <summary>The ranges of one FP32 model: <see cref="RangePlan"/> holds exactly what the range methods read.</summary>

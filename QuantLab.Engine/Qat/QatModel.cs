@@ -112,7 +112,7 @@ public sealed record QatManifest
     public required LearnedThresholds Thresholds { get; init; }
     public required QatSchedule Qat { get; init; }
     public TrainingRecord? Training { get; init; }
-    /// <summary>The FP32 model directory training started from (<c>--from</c>), or null from scratch.</summary>
+    /// <summary>What training started from: the FP32 model directory (<c>--from</c>, full path) or, in a campaign, <c>job KEY</c> of its FP32 training; null from scratch.</summary>
     public string? From { get; init; }
     /// <summary>Test accuracy of the integer model (exact).</summary>
     public double? TestAccuracy { get; init; }

@@ -32,7 +32,7 @@ public static class QatTrainer
     }
 
     /// <param name="from">An FP32 model to fine-tune (its bias setting wins over <see cref="TrainOptions.Bias"/>); null trains from scratch.</param>
-    /// <param name="fromPath">Where <paramref name="from"/> was read from, recorded in the manifest.</param>
+    /// <param name="fromPath">Where <paramref name="from"/> was read from (a directory's full path, or a campaign job), recorded in the manifest.</param>
     public static Result Train(QatOptions qat, TrainOptions options, LabeledImages train, LabeledImages test,
         Fp32Model? from = null, string? fromPath = null, Action<string>? log = null, CancellationToken cancel = default)
     {
@@ -63,7 +63,7 @@ public static class QatTrainer
         var manifest = new Partial(
             Schedule(qat, freezeStep, totalSteps),
             new TrainingRecord(options.Epochs, options.BatchSize, options.Lr, options.Momentum, options.Seed, options.TrainLimit, options.Threads, seconds),
-            fromPath is null ? null : Path.GetFullPath(fromPath), epochs[^1].TestAccuracy, fp32Accuracy);
+            fromPath, epochs[^1].TestAccuracy, fp32Accuracy);
         var model = Snapshot(network, manifest);
         var agreement = CompareFloat32(network, model, test);
         return new Result(model, epochs, seconds, fp32Accuracy, fromAccuracy, agreement,

@@ -139,7 +139,7 @@ public static class TrainCommand
         progress($"QAT{(method == QatMethod.Lsq ? " (lsq)" : "")}: {QuantizationOptions.Describe(qat.Config)}{(start is null ? ", from scratch" : $", from {Path.GetFullPath(fromDir!)}")}");
         // The same record and entry point as a campaign's QAT train job (campaigns train from scratch).
         var job = new QatTrainJob(options with { Bias = hasBias }, qat, new DataSelection(dataset.Transform));
-        var output = JobExecution.Train(job, dataset.Train, dataset.Test, options.Threads, start is null ? null : (start, fromDir!), progress, cancel);
+        var output = JobExecution.Train(job, dataset.Train, dataset.Test, options.Threads, start is null ? null : (start, Path.GetFullPath(fromDir!)), progress, cancel);
         var result = output.Training;
         var model = output.Model;
         progress("Finished Training");

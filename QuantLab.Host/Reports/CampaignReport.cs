@@ -112,7 +112,7 @@ public sealed record CampaignReport(
             && e.Quantization.Scope == scope && e.Quantization.Bias == mode && SeedQuantization(e.Quantization)
             && (scope == QuantScope.Weights || !e.Quantization.Requant.IsFixedPoint);
         bool Qat(ReportRow r, bool fixedPoint) => r.Job is EvaluateJob { Method: EvaluationMethod.Qat } e
-            && r.Training is QatTrainJob { Training.Bias: false } && SeedRecipe(r) && SeedQuantization(e.Quantization)
+            && r.Training is QatTrainJob { Training.Bias: false, From: null } && SeedRecipe(r) && SeedQuantization(e.Quantization)
             && e.Quantization.Scope == QuantScope.All && e.Quantization.Requant.IsFixedPoint == fixedPoint;
         SeedRow Row(string section, string what, double seed, Func<ReportRow, bool> match, Func<ReportRow, double?> value)
         {

@@ -43,23 +43,27 @@ public static class ReportPlots
         return new Plot("The seed's figures beside ours", plot.GetImageBytes(1000, 450, ScottPlot.ImageFormat.Png));
     }
 
-    /// <summary>Best accuracy at each weight bit width, one line per weight range method (PTQ and QAT apart).</summary>
+    /// <summary>
+    /// Accuracy at each weight bit width, one line per method (<see cref="ReportRow.Method"/>: PTQ by its range method,
+    /// QAT by its training method and start, each with its activation grid): per training run the best over the other
+    /// axes, then the mean over runs (training seeds), so a method's line is not just its luckiest seed.
+    /// </summary>
     private static Plot AccuracyByBits(IReadOnlyList<ReportRow> evaluations)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var series in evaluations.GroupBy(r => $"{(r.IsQat ? "QAT" : "PTQ")} {r.Quantization!.WeightRange.ToOption()}").OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var series in evaluations.GroupBy(r => r.Method!).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var points = series.GroupBy(r => r.Quantization!.WeightBits).OrderBy(g => g.Key)
-                .Select(g => (Bits: (double)g.Key, Accuracy: g.Max(r => r.Accuracy!.Value) * 100)).ToArray();
+                .Select(g => (Bits: (double)g.Key, Accuracy: g.GroupBy(r => r.TrainKey).Average(run => run.Max(r => r.Accuracy!.Value)) * 100)).ToArray();
             var line = plot.Add.Scatter(points.Select(p => p.Bits).ToArray(), points.Select(p => p.Accuracy).ToArray());
             line.LegendText = series.Key;
             line.MarkerSize = 7;
         }
-        plot.Title("Accuracy vs weight bit width (best over the other axes)");
+        plot.Title("Accuracy vs weight bit width (per run the best over the other axes; mean over runs)");
         plot.XLabel("weight bits");
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // bit widths are integers
-        return new Plot("Accuracy vs weight bit width, per range method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
+        return new Plot("Accuracy vs weight bit width, per method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
     }
 }

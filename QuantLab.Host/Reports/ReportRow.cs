@@ -1,5 +1,6 @@
 using QuantLab.Actors.Messages;
 using QuantLab.Engine.Jobs;
+using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 
@@ -37,6 +38,16 @@ public sealed record ReportRow(
     public double? Accuracy => Metric("accuracy");
     public bool IsEvaluation => Job is EvaluateJob;
     public bool IsQat => Job is EvaluateJob { Method: EvaluationMethod.Qat };
+
+    /// <summary>
+    /// How an evaluation's model was quantized, as the report's plot names it: <c>PTQ minmax</c> (by weight range
+    /// method), <c>QAT observe</c> or <c>QAT lsq from FP32</c> (by training method and start), with
+    /// <c>unsigned</c> where activations after a ReLU use the unsigned grid; null for other jobs.
+    /// </summary>
+    public string? Method => Quantization is not { } q ? null
+        : (IsQat ? Training is QatTrainJob t ? $"QAT {t.Qat.Method.ToOption()}{(t.From is null ? "" : " from FP32")}" : "QAT"
+                 : $"PTQ {q.WeightRange.ToOption()}")
+          + (q.ActSignedness == ActSignedness.UnsignedAfterRelu && q.NeedsActivationRanges ? " unsigned" : "");
 
     /// <summary>The rows of a campaign's results: every job, evaluate and calibrate rows joined with their training.</summary>
     public static IReadOnlyList<ReportRow> From(CampaignResults results)

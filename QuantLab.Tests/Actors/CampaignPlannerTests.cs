@@ -31,6 +31,43 @@ public class CampaignPlannerTests
     }
 
     [Fact]
+    public void A_qat_training_with_from_starts_from_the_fp32_model_of_its_own_seed_and_from_scratch_keys_stay()
+    {
+        const string Spec = """
+            {"name":"f","train":[{"id":"fp32","bias":true,"seed":[1,2]},
+                                 {"id":"lsq","from":"fp32","seed":[2,1],"qat":{"method":"lsq","weightBits":4,"actBits":4}},
+                                 {"id":"scratch","seed":1,"qat":{"method":"lsq","weightBits":4,"actBits":4}}]}
+            """;
+        var plan = Plan(Spec);
+        var fp32 = plan.Jobs.Where(j => j.Job is Fp32TrainJob).ToDictionary(j => ((Fp32TrainJob)j.Job).Training.Seed, j => j.Key);
+        var started = plan.Jobs.Where(j => j.Label.StartsWith("lsq", StringComparison.Ordinal) && j.Job is QatTrainJob).ToList();
+        Assert.Equal(2, started.Count);
+        Assert.All(started, j =>
+        {
+            var qat = (QatTrainJob)j.Job;
+            Assert.Equal(fp32[qat.Training.Seed], qat.From);
+            Assert.Equal([fp32[qat.Training.Seed]], j.Upstream);
+            Assert.True(qat.Training.Bias);   // the model's bias
+            Assert.Equal(qat, JobCodec.Read(JobCodec.Canonical(qat)));
+        });
+        // A training from scratch has no upstream, and its canonical form (so its key) has no model field.
+        var scratch = (QatTrainJob)plan.Jobs.Single(j => j.Label.StartsWith("scratch", StringComparison.Ordinal) && j.Job is QatTrainJob).Job;
+        Assert.Null(scratch.From);
+        Assert.DoesNotContain("\"model\"", JobCodec.Canonical(scratch));
+
+        // A random search that draws one QAT evaluation brings the training it starts from along, before it.
+        var one = Plan("""
+            {"name":"r","train":[{"id":"fp32","seed":[1,2]},{"id":"lsq","from":"fp32","seed":[1,2],"qat":{"method":"lsq"}}],
+             "search":{"kind":"random","samples":1,"seed":4}}
+            """);
+        var keys = one.Jobs.Select(j => j.Key).ToList();
+        var qatJob = Assert.Single(one.Jobs, j => j.Job is QatTrainJob);
+        var start = ((QatTrainJob)qatJob.Job).From!;
+        Assert.Equal([start, qatJob.Key], keys.Where(k => k == start || k == qatJob.Key));
+        Assert.Equal(3, one.Jobs.Count);   // the FP32 training, the QAT training, its evaluation
+    }
+
+    [Fact]
     public void Every_upstream_job_comes_before_its_dependents()
     {
         var plan = Plan(CampaignSpecParserTests.Example);

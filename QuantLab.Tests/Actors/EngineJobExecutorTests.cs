@@ -110,6 +110,42 @@ public sealed class EngineJobExecutorTests : IDisposable
         var store = new DbArtifactStore(new SqliteLabStore(db));
         var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse(TinyQatSpec), MnistFileSet.Standard.Fingerprint);
         Assert.Equal(new[] { JobKind.Train, JobKind.Evaluate }, plan.Jobs.Select(j => j.Kind));
+        var (produced, outcomes) = RunInOrder(plan, store);
+        var (train, evaluate) = (outcomes[0], outcomes[1]);
+        // The QAT training reports the integer engine's accuracy of its converted model; the evaluate job
+        // converts the stored model with the same requantization, so both are the same number.
+        Assert.InRange(train.Metrics.Numbers["accuracy"], 0.5, 1.0);
+        Assert.Equal(train.Metrics.Numbers["accuracy"], evaluate.Metrics.Numbers["accuracy"]);
+        var model = EngineArtifacts.GetQatModel(produced[plan.Jobs[0].Key], store);
+        var direct = QuantLab.Engine.Qat.QatConversion.Run(model, Mnist.Get("resize").Test.Take(1000), RequantSpec.FixedPoint(16), threads: 1);
+        Assert.Equal(direct.PredictionsSha256, evaluate.Metrics.Text["predictionsSha256"]);
+    }
+
+    [Fact]
+    public void A_qat_training_with_from_fine_tunes_the_fp32_model_its_upstream_job_stored()
+    {
+        var db = _dir.File("lab.db");
+        new SqliteLabStore(db).PrepareForWriting();
+        var store = new DbArtifactStore(new SqliteLabStore(db));
+        var plan = CampaignPlanner.Plan(CampaignSpecParser.Parse("""
+            { "name": "from", "data": { "testLimit": 1000 },
+              "train": [{ "id": "fp32", "epochs": 1, "trainLimit": 2000, "lr": 0.01, "seed": 5 },
+                        { "id": "lsq", "from": "fp32", "epochs": 1, "trainLimit": 1000, "lr": 0.001, "seed": 5,
+                          "qat": { "method": "lsq", "weightBits": 4, "actBits": 4, "actSignedness": "unsigned-after-relu", "rounding": "half-even" } }] }
+            """), MnistFileSet.Standard.Fingerprint);
+        Assert.Equal(new[] { JobKind.Train, JobKind.Train, JobKind.Evaluate }, plan.Jobs.Select(j => j.Kind));
+        var (produced, outcomes) = RunInOrder(plan, store);
+        var (fp32, qat, evaluate) = (outcomes[0], outcomes[1], outcomes[2]);
+        // It started from the stored FP32 model: before its first step, that model's accuracy on the same images.
+        Assert.Equal(fp32.Metrics.Numbers["accuracy"], qat.Metrics.Numbers["fromAccuracy"]);
+        Assert.Equal(qat.Metrics.Numbers["accuracy"], evaluate.Metrics.Numbers["accuracy"]);
+        var model = EngineArtifacts.GetQatModel(produced[plan.Jobs[1].Key], store);
+        Assert.Equal($"job {plan.Jobs[0].Key}", model.Manifest.From);
+    }
+
+    /// <summary>Runs a plan's jobs in order, each with its upstream jobs' artifacts; every one must succeed.</summary>
+    private static (Dictionary<string, IReadOnlyDictionary<string, string>> Produced, List<JobOutcome> Outcomes) RunInOrder(CampaignPlan plan, IArtifactStore store)
+    {
         var executor = new EngineJobExecutor(Mnist);
         var produced = new Dictionary<string, IReadOnlyDictionary<string, string>>();
         var outcomes = new List<JobOutcome>();
@@ -123,13 +159,6 @@ public sealed class EngineJobExecutorTests : IDisposable
                 outcomes.Add(outcome);
             }
         }
-        var (train, evaluate) = (outcomes[0], outcomes[1]);
-        // The QAT training reports the integer engine's accuracy of its converted model; the evaluate job
-        // converts the stored model with the same requantization, so both are the same number.
-        Assert.InRange(train.Metrics.Numbers["accuracy"], 0.5, 1.0);
-        Assert.Equal(train.Metrics.Numbers["accuracy"], evaluate.Metrics.Numbers["accuracy"]);
-        var model = EngineArtifacts.GetQatModel(produced[plan.Jobs[0].Key], store);
-        var direct = QuantLab.Engine.Qat.QatConversion.Run(model, Mnist.Get("resize").Test.Take(1000), RequantSpec.FixedPoint(16), threads: 1);
-        Assert.Equal(direct.PredictionsSha256, evaluate.Metrics.Text["predictionsSha256"]);
+        return (produced, outcomes);
     }
 }
