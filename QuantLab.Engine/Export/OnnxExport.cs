@@ -38,7 +38,8 @@ public enum OnnxStyle
 /// <para>
 /// <b>qdq</b>: DequantizeLinear(weights, s_w) and DequantizeLinear(activations, s) around float Conv/Gemm
 /// with a float bias, QuantizeLinear(s_y) after each layer: the form runtimes fuse into their int8
-/// kernels. Only for half-even rounding and widths ≤ 8 (what QuantizeLinear rounds and stores).
+/// kernels. Only for half-even rounding and widths ≤ 8 (what QuantizeLinear rounds and stores); an
+/// unsigned-after-relu layer's output is uint8 (zero point 0), every other tensor int8.
 /// </para>
 /// </summary>
 public static class OnnxExport
@@ -362,8 +363,6 @@ public static class OnnxExport
     {
         if (model.Rounding != RoundingMode.HalfEven)
             return $"the qdq style needs half-even rounding (QuantizeLinear rounds half to even); this model rounds {model.Rounding.ToOption()}";
-        if (model.Layers.Any(l => !l.OutputSigned))
-            return "the qdq style does not support unsigned-after-relu activations yet (its tensors are int8 with zero point 0); use the exact style";
         var wide = new List<string>();
         if (model.InputBits > 8) wide.Add($"input {model.InputBits}");
         foreach (var l in model.Layers)
@@ -378,16 +377,19 @@ public static class OnnxExport
     {
         if (QdqProblem(model) is { } problem) throw new BadInputException(problem);
         var zero = g.Int8("zp", [0]);
-        // q: the int8 activations; s: their step.
+        // An unsigned grid (unsigned-after-relu) is uint8 with zero point 0: its type is the zero point's.
+        var unsignedZero = g.UInt8("zpu", [0]);
+        // q: the 8-bit activations (int8, or uint8 after an unsigned layer); s: their step; qZero: their zero point.
         string q = g.Cast(InputName, DataType.Int8);
         double s = model.InputScale;
+        string qZero = zero;
         foreach (var op in model.Ops)
         {
             switch (op)
             {
                 case IntLayer layer:
                 {
-                    var xf = g.Node("DequantizeLinear", "xf", q, g.FloatScalar("s", (float)s), zero);
+                    var xf = g.Node("DequantizeLinear", "xf", q, g.FloatScalar("s", (float)s), qZero);
                     int n = layer.OutChannels;
                     bool perChannel = layer.WeightScale.Length > 1;
                     long[] wShape = IntExport.WeightShape(layer).Select(d => (long)d).ToArray();
@@ -414,7 +416,9 @@ public static class OnnxExport
                         var (min, max) = layer.OutputClamp;
                         yf = g.Node("Clip", "clip", yf, g.FloatScalar("min", (float)(min * layer.OutputScale)), g.FloatScalar("max", (float)(max * layer.OutputScale)));
                     }
-                    q = g.Node("QuantizeLinear", "q", yf, g.FloatScalar("s", (float)layer.OutputScale), zero);
+                    // QuantizeLinear saturates to its type: [−128, 127] signed, [0, 255] unsigned; narrower grids were clipped above.
+                    qZero = layer.OutputSigned ? zero : unsignedZero;
+                    q = g.Node("QuantizeLinear", "q", yf, g.FloatScalar("s", (float)layer.OutputScale), qZero);
                     s = layer.OutputScale;
                     break;
                 }

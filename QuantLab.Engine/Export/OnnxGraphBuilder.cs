@@ -85,6 +85,14 @@ internal sealed class OnnxGraphBuilder(string name)
         return Add(t);
     }
 
+    /// <summary>A uint8 tensor (raw bytes).</summary>
+    public string UInt8(string prefix, byte[] values, params long[] dims)
+    {
+        var t = Tensor(prefix, TensorProto.Types.DataType.Uint8, dims);
+        t.RawData = ByteString.CopyFrom(values);
+        return Add(t);
+    }
+
     private TensorProto Tensor(string prefix, TensorProto.Types.DataType type, long[] dims)
     {
         var t = new TensorProto { Name = Fresh(prefix), DataType = (int)type };
