@@ -106,11 +106,13 @@ public static class JobCodec
 
     /// <summary>
     /// The record as report axes: every field but the type and the upstream keys, as canonical text
-    /// (<c>weightBits</c> → "8", <c>lr</c> → "0.001"); a QAT training's quantization under <c>qat.</c>.
+    /// (<c>weightBits</c> → "8", <c>lr</c> → "0.001"); a QAT training's quantization under <c>qat.</c>, and
+    /// <c>from</c> (the key of the FP32 training it fine-tunes) where it does not train from scratch.
     /// </summary>
     public static IReadOnlyDictionary<string, string> Axes(JobRecord job)
     {
         var axes = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (job is QatTrainJob { From: { } from }) axes["from"] = from;
         void Walk(JsonObject o, string prefix)
         {
             foreach (var (name, value) in o)

@@ -133,5 +133,8 @@ public class JobCodecTests
         var evaluate = EvaluateJob.Qat("q", Seed, Data);
         Assert.Equal("qat", JobCodec.Axes(evaluate)["method"]);
         Assert.DoesNotContain("model", JobCodec.Axes(evaluate).Keys);
+        // A fine-tuning names its start, so it is told apart from the same training from scratch.
+        Assert.DoesNotContain("from", axes.Keys);
+        Assert.Equal("abc", JobCodec.Axes(qat with { From = "abc" })["from"]);
     }
 }
