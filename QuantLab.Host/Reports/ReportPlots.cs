@@ -1,3 +1,5 @@
+using QuantLab.Engine.Quantization;
+
 namespace QuantLab.Host.Reports;
 
 /// <summary>The report's plots, drawn with ScottPlot.</summary>
@@ -12,7 +14,11 @@ public static class ReportPlots
         if (report.SeedComparison.Any(s => s.Ours is not null))
             plots.Add(SeedBesideOurs(report.SeedComparison));
         if (evaluations.Select(r => r.Quantization!.WeightBits).Distinct().Count() > 1)
-            plots.Add(AccuracyByBits(evaluations));
+            plots.Add(AccuracyByBits(evaluations, "Accuracy vs weight bit width", "weight bits"));
+        // Where activation widths vary too, the diagonal alone: each point one bit width for weights and activations.
+        var same = evaluations.Where(r => r.Quantization is { Scope: QuantScope.All } q && q.ActBits == q.WeightBits).ToList();
+        if (same.Select(r => r.Quantization!.WeightBits).Distinct().Count() > 1 && same.Count < evaluations.Count)
+            plots.Add(AccuracyByBits(same, "Accuracy vs bit width, weights = activations", "bits (weights = activations)"));
         return plots;
     }
 
@@ -48,7 +54,7 @@ public static class ReportPlots
     /// QAT by its training method and start, each with its activation grid): per training run the best over the other
     /// axes, then the mean over runs (training seeds), so a method's line is not just its luckiest seed.
     /// </summary>
-    private static Plot AccuracyByBits(IReadOnlyList<ReportRow> evaluations)
+    private static Plot AccuracyByBits(IReadOnlyList<ReportRow> evaluations, string title, string xLabel)
     {
         var plot = new ScottPlot.Plot();
         foreach (var series in evaluations.GroupBy(r => r.Method!).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -59,11 +65,11 @@ public static class ReportPlots
             line.LegendText = series.Key;
             line.MarkerSize = 7;
         }
-        plot.Title("Accuracy vs weight bit width (per run the best over the other axes; mean over runs)");
-        plot.XLabel("weight bits");
+        plot.Title($"{title} (per run the best over the other axes; mean over runs)");
+        plot.XLabel(xLabel);
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // bit widths are integers
-        return new Plot("Accuracy vs weight bit width, per method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
+        return new Plot($"{title}, per method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
     }
 }

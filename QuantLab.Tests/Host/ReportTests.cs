@@ -49,6 +49,32 @@ public class ReportTests
     }
 
     [Fact]
+    public void Each_evaluation_is_plotted_by_its_method_and_the_diagonal_gets_its_own_plot_where_activation_widths_vary()
+    {
+        const string Lsq = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1,"model":"t1","qat":{"method":"lsq","scope":"all","weightBits":2,"actBits":2,"weightRange":"minmax","actRange":"minmax","granularity":"tensor","rounding":"half-even","requant":"float","bias":"none","actSignedness":"unsigned-after-relu"}}""";
+        var lsqEval = ReportTestsData.Eval("qat", 2, "minmax").Replace("\"floor\"", "\"half-even\"").Replace("}", ",\"actSignedness\":\"unsigned-after-relu\"}");
+        var recorded = ReportTestsData.Recorded();
+        var results = recorded with
+        {
+            Results = [.. recorded.Results,
+                ReportTestsData.Result("t3", JobKind.Train, "lsq", Lsq, 0.9720),
+                ReportTestsData.Result("e6", JobKind.Evaluate, "lsq w2", lsqEval, 0.9720, "t3")],
+        };
+        var methods = ReportRow.From(results).Where(r => r.IsEvaluation).ToDictionary(r => r.Key, r => r.Method);
+        Assert.Equal("PTQ minmax", methods["e1"]);
+        Assert.Equal("PTQ mse", methods["e2"]);
+        Assert.Equal("QAT observe", methods["e5"]);
+        Assert.Equal("QAT lsq from FP32 unsigned", methods["e6"]);
+
+        // Every evaluation here has equal widths: one plot against the bit width.
+        string[] Titles(CampaignResults r) => ReportPlots.Render(CampaignReport.Build(r)).Select(p => p.Title).Where(t => t.StartsWith("Accuracy", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(["Accuracy vs weight bit width, per method"], Titles(results));
+        // With 8-bit weights over 4-bit activations too, the weights = activations points get a plot of their own.
+        var mixed = results with { Results = [.. results.Results, ReportTestsData.Result("e7", JobKind.Evaluate, "fp32 w8a4", ReportTestsData.Eval("ptq", 8, "minmax").Replace("\"actBits\":8", "\"actBits\":4"), 0.9600, "t1")] };
+        Assert.Equal(["Accuracy vs weight bit width, per method", "Accuracy vs bit width, weights = activations, per method"], Titles(mixed));
+    }
+
+    [Fact]
     public void Deltas_are_against_fp32_and_the_ptq_qat_twin()
     {
         var deltas = CampaignReport.Build(ReportTestsData.Recorded()).Deltas.ToDictionary(d => d.Key);
