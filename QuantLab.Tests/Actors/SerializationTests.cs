@@ -50,7 +50,8 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         yield return new RetryAccepted("c", 3);
         yield return new WatchCampaign("c");
         yield return new GetCampaignResults("c");
-        yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2, [new StageCounts("train", 2, 2, 0, 0, 0), new StageCounts("evaluate", 8, 3, 1, 2, 2)]);
+        yield return new CampaignStatus("c", "running", 10, 5, 1, 2, 2, [new StageCounts("train", 2, 2, 0, 0, 0), new StageCounts("evaluate", 8, 3, 1, 2, 2)],
+            Producers: [new ProducerCount(null, 1), new ProducerCount("CN=node-a, O=QuantLab lab node", 4)]);
         yield return new CampaignResults("c", [result], [new FailedJob(job.Key, JobKind.Evaluate, "lbl", "err", 3)]);
         var train = plan.Jobs[0];
         yield return CoordinatorState.Empty().ApplyAll([
