@@ -65,9 +65,9 @@ public static class ReportPlots
             line.LegendText = series.Key;
             line.MarkerSize = 7;
         }
-        plot.Title($"{title} (per run the best over the other axes; mean over runs)");
+        plot.Title($"{title} (mean over runs)");
         plot.XLabel(xLabel);
-        plot.YLabel("test accuracy (%)");
+        plot.YLabel("test accuracy (%), each run's best");
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // bit widths are integers
         return new Plot($"{title}, per method", plot.GetImageBytes(900, 500, ScottPlot.ImageFormat.Png));
