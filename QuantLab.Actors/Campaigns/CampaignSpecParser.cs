@@ -97,10 +97,10 @@ public static class CampaignSpecParser
     private static TrainSpec WithStart(IReadOnlyList<TrainSpec> train, int i)
     {
         var t = train[i];
-        var earlier = train.Take(i).Where(x => x.Qat is null).Select(x => x.Id).ToList();
-        var start = train.Take(i).FirstOrDefault(x => x.Id == t.From && x.Qat is null)
+        var earlier = train.Take(i).Where(x => x.Qat is null).ToList();
+        var start = earlier.FirstOrDefault(x => x.Id == t.From)
             ?? throw new SpecError($"$.train[{i}].from: '{t.From}' is not an FP32 training defined before this one; " +
-                (earlier.Count == 0 ? "there is none" : $"allowed: {string.Join(", ", earlier)}"));
+                (earlier.Count == 0 ? "there is none" : $"allowed: {string.Join(", ", earlier.Select(x => x.Id))}"));
         var swept = new (string Name, int Count)[] { ("bias", start.Bias.Count), ("epochs", start.Epochs.Count), ("batchSize", start.BatchSize.Count),
             ("lr", start.Lr.Count), ("momentum", start.Momentum.Count), ("trainLimit", start.TrainLimit.Count) }.Where(a => a.Count > 1).Select(a => a.Name).ToList();
         if (swept.Count > 0)

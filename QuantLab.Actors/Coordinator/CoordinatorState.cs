@@ -124,14 +124,15 @@ public sealed class CoordinatorState
     /// <summary>The campaign's producers after <paramref name="before"/> became <paramref name="after"/> (either may be null: a job new to the campaign).</summary>
     private static ImmutableDictionary<string, int> Produced(ImmutableDictionary<string, int> producers, JobEntry? before, JobEntry after)
     {
-        bool was = before?.Status == JobStatus.Succeeded, @is = after.Status == JobStatus.Succeeded;
-        if (was == @is && (!was || Producer(before!) == Producer(after))) return producers;
-        if (was)
+        string? was = before?.Status == JobStatus.Succeeded ? Producer(before) : null;
+        string? @is = after.Status == JobStatus.Succeeded ? Producer(after) : null;
+        if (was == @is) return producers;
+        if (was is not null)
         {
-            var n = producers.GetValueOrDefault(Producer(before!)) - 1;
-            producers = n > 0 ? producers.SetItem(Producer(before!), n) : producers.Remove(Producer(before!));
+            var n = producers.GetValueOrDefault(was) - 1;
+            producers = n > 0 ? producers.SetItem(was, n) : producers.Remove(was);
         }
-        return @is ? producers.SetItem(Producer(after), producers.GetValueOrDefault(Producer(after)) + 1) : producers;
+        return @is is null ? producers : producers.SetItem(@is, producers.GetValueOrDefault(@is) + 1);
     }
 
     // ---- events -----------------------------------------------------------------------------------
