@@ -13,8 +13,10 @@ internal interface ISimd<TV> where TV : struct
     static abstract TV Zero { get; }
     static abstract TV Load(ref int source);
     static abstract void Store(TV value, ref int destination);
-    /// <summary>acc + vpmaddwd(x, broadcast(pair)): per int32 lane, x_low·w_low + x_high·w_high added to acc.</summary>
-    static abstract TV MultiplyAdd(TV acc, TV x, int pair);
+    /// <summary>The weight pair in every lane.</summary>
+    static abstract TV Broadcast(int pair);
+    /// <summary>acc + vpmaddwd(x, pairs): per int32 lane, x_low·w_low + x_high·w_high added to acc.</summary>
+    static abstract TV MultiplyAdd(TV acc, TV x, TV pairs);
     static abstract TV Max(TV a, TV b);
 }
 
@@ -24,10 +26,11 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
     public static Vector256<int> Zero => Vector256<int>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(ref int source) => Vector256.LoadUnsafe(ref source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<int> value, ref int destination) => value.StoreUnsafe(ref destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, int pair) =>
-        Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), Vector256.Create(pair).AsInt16()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Max(Vector256<int> a, Vector256<int> b) => Avx2.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Broadcast(int pair) => Vector256.Create(pair);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> pairs) =>
+        Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), pairs.AsInt16()));
 }
 
 internal struct Avx512Simd : ISimd<Vector512<int>>
@@ -36,17 +39,18 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
     public static Vector512<int> Zero => Vector512<int>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(ref int source) => Vector512.LoadUnsafe(ref source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<int> value, ref int destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Broadcast(int pair) => Vector512.Create(pair);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> x, int pair)
+    public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> x, Vector512<int> pairs)
     {
         if (Avx512BW.IsSupported)
-            return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(x.AsInt16(), Vector512.Create(pair).AsInt16()));
+            return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(x.AsInt16(), pairs.AsInt16()));
         // Emulation for tests on machines without AVX-512 (KernelPaths.EmulateAvx512): the same
         // instruction on the two 256-bit halves.
-        var w = Vector256.Create(pair).AsInt16();
-        return acc + Vector512.Create(Avx2.MultiplyAddAdjacent(x.GetLower().AsInt16(), w), Avx2.MultiplyAddAdjacent(x.GetUpper().AsInt16(), w));
+        return acc + Vector512.Create(Avx2.MultiplyAddAdjacent(x.GetLower().AsInt16(), pairs.GetLower().AsInt16()),
+            Avx2.MultiplyAddAdjacent(x.GetUpper().AsInt16(), pairs.GetUpper().AsInt16()));
     }
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
 }
 
 /// <summary>Compile-time group sizes (1..8 output channels per micro-kernel call): the JIT removes the unused accumulators.</summary>
@@ -279,8 +283,28 @@ internal static class SimdKernels
         switch (dot.Kind)
         {
             case AccumulatorKind.Int32:
-                for (int j = 0; j < window.Length; j++)
-                    Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ref ws.RowAcc[at], j > 0);
+                // Pool windows 4 positions at a time, max-reduced in registers (DotWindow, 2 channels per call);
+                // a larger window's calls and its last position (square windows: 4k + 1) max-combine in memory.
+                // One position (no pool) keeps 8 channels' accumulators in registers (Dot).
+                for (int j = 0; j < window.Length;)
+                {
+                    if (window.Length - j >= 4)
+                    {
+                        for (int c = 0; c < size; c += 2)
+                        {
+                            ref int w = ref Unsafe.Add(ref weights, c);
+                            ref int into = ref ws.RowAcc[at + c * lanes];
+                            if (size - c >= 2) DotWindow<TS, TV, G2>(ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps, ref w, ref into, j > 0);
+                            else DotWindow<TS, TV, G1>(ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps, ref w, ref into, j > 0);
+                        }
+                        j += 4;
+                    }
+                    else
+                    {
+                        Dot<TS, TV>(size, ref input[window[j]], offsets, 0, dot.Taps, ref weights, ref ws.RowAcc[at], j > 0);
+                        j++;
+                    }
+                }
                 break;
             case AccumulatorKind.SplitInt64:
                 for (int j = 0; j < window.Length; j++)
@@ -336,18 +360,18 @@ internal static class SimdKernels
     {
         TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
         ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
-        for (int t = from; t < to; t++)
+        ref int w = ref Unsafe.Add(ref weights, from * PackedDot.GroupWidth);
+        for (int t = from; t < to; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
         {
             var v = TS.Load(ref Unsafe.Add(ref x, Unsafe.Add(ref offset, t)));
-            ref int w = ref Unsafe.Add(ref weights, t * PackedDot.GroupWidth);
-            a0 = TS.MultiplyAdd(a0, v, w);
-            if (TG.Value > 1) a1 = TS.MultiplyAdd(a1, v, Unsafe.Add(ref w, 1));
-            if (TG.Value > 2) a2 = TS.MultiplyAdd(a2, v, Unsafe.Add(ref w, 2));
-            if (TG.Value > 3) a3 = TS.MultiplyAdd(a3, v, Unsafe.Add(ref w, 3));
-            if (TG.Value > 4) a4 = TS.MultiplyAdd(a4, v, Unsafe.Add(ref w, 4));
-            if (TG.Value > 5) a5 = TS.MultiplyAdd(a5, v, Unsafe.Add(ref w, 5));
-            if (TG.Value > 6) a6 = TS.MultiplyAdd(a6, v, Unsafe.Add(ref w, 6));
-            if (TG.Value > 7) a7 = TS.MultiplyAdd(a7, v, Unsafe.Add(ref w, 7));
+            a0 = TS.MultiplyAdd(a0, v, TS.Broadcast(w));
+            if (TG.Value > 1) a1 = TS.MultiplyAdd(a1, v, TS.Broadcast(Unsafe.Add(ref w, 1)));
+            if (TG.Value > 2) a2 = TS.MultiplyAdd(a2, v, TS.Broadcast(Unsafe.Add(ref w, 2)));
+            if (TG.Value > 3) a3 = TS.MultiplyAdd(a3, v, TS.Broadcast(Unsafe.Add(ref w, 3)));
+            if (TG.Value > 4) a4 = TS.MultiplyAdd(a4, v, TS.Broadcast(Unsafe.Add(ref w, 4)));
+            if (TG.Value > 5) a5 = TS.MultiplyAdd(a5, v, TS.Broadcast(Unsafe.Add(ref w, 5)));
+            if (TG.Value > 6) a6 = TS.MultiplyAdd(a6, v, TS.Broadcast(Unsafe.Add(ref w, 6)));
+            if (TG.Value > 7) a7 = TS.MultiplyAdd(a7, v, TS.Broadcast(Unsafe.Add(ref w, 7)));
         }
         ref int dst = ref acc;
         int l = TS.Lanes;
@@ -359,6 +383,46 @@ internal static class SimdKernels
         if (TG.Value > 5) Put(a5, ref Unsafe.Add(ref dst, 5 * l), max);
         if (TG.Value > 6) Put(a6, ref Unsafe.Add(ref dst, 6 * l), max);
         if (TG.Value > 7) Put(a7, ref Unsafe.Add(ref dst, 7 * l), max);
+
+        static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
+    }
+
+    /// <summary>
+    /// The pool-window micro-kernel: all taps of TG ≤ 2 channels at 4 output positions of one pool window
+    /// (first input vectors at x + window[0..3]), max-reduced over the positions in registers and written to
+    /// acc[c·L ..] (or max-combined with what is there). 8 accumulators beside 4 inputs and one broadcast
+    /// weight fit AVX2's 16 registers without spilling, and a broadcast serves 4 positions instead of one.
+    /// Exact under the same int32 bound as <see cref="Dot{TS, TV, TG}"/> (the caller's accumulator kind); the
+    /// max of exact sums is exact.
+    /// </summary>
+    private static void DotWindow<TS, TV, TG>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        // a[c][p]: channel c at window position p.
+        TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero;
+        ref int x0 = ref Unsafe.Add(ref x, window[0]);
+        ref int x1 = ref Unsafe.Add(ref x, window[1]);
+        ref int x2 = ref Unsafe.Add(ref x, window[2]);
+        ref int x3 = ref Unsafe.Add(ref x, window[3]);
+        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
+        ref int w = ref weights;
+        for (int t = 0; t < taps; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
+        {
+            nint o = Unsafe.Add(ref offset, t);
+            var v0 = TS.Load(ref Unsafe.Add(ref x0, o));
+            var v1 = TS.Load(ref Unsafe.Add(ref x1, o));
+            var v2 = TS.Load(ref Unsafe.Add(ref x2, o));
+            var v3 = TS.Load(ref Unsafe.Add(ref x3, o));
+            var p0 = TS.Broadcast(w);
+            (a00, a01, a02, a03) = (TS.MultiplyAdd(a00, v0, p0), TS.MultiplyAdd(a01, v1, p0), TS.MultiplyAdd(a02, v2, p0), TS.MultiplyAdd(a03, v3, p0));
+            if (TG.Value > 1)
+            {
+                var p1 = TS.Broadcast(Unsafe.Add(ref w, 1));
+                (a10, a11, a12, a13) = (TS.MultiplyAdd(a10, v0, p1), TS.MultiplyAdd(a11, v1, p1), TS.MultiplyAdd(a12, v2, p1), TS.MultiplyAdd(a13, v3, p1));
+            }
+        }
+        Put(TS.Max(TS.Max(a00, a01), TS.Max(a02, a03)), ref acc, max);
+        if (TG.Value > 1) Put(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, TS.Lanes), max);
 
         static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
     }
@@ -394,13 +458,13 @@ internal static class SimdKernels
             var vl = TS.Load(ref Unsafe.Add(ref low, at));
             var vh = TS.Load(ref Unsafe.Add(ref high, at));
             ref int w = ref Unsafe.Add(ref weights, t * PackedDot.GroupWidth);
-            l0 = TS.MultiplyAdd(l0, vl, w);
-            h0 = TS.MultiplyAdd(h0, vh, w);
-            if (TG.Value > 1) { l1 = TS.MultiplyAdd(l1, vl, Unsafe.Add(ref w, 1)); h1 = TS.MultiplyAdd(h1, vh, Unsafe.Add(ref w, 1)); }
-            if (TG.Value > 2) { l2 = TS.MultiplyAdd(l2, vl, Unsafe.Add(ref w, 2)); h2 = TS.MultiplyAdd(h2, vh, Unsafe.Add(ref w, 2)); }
-            if (TG.Value > 3) { l3 = TS.MultiplyAdd(l3, vl, Unsafe.Add(ref w, 3)); h3 = TS.MultiplyAdd(h3, vh, Unsafe.Add(ref w, 3)); }
-            if (TG.Value > 4) { l4 = TS.MultiplyAdd(l4, vl, Unsafe.Add(ref w, 4)); h4 = TS.MultiplyAdd(h4, vh, Unsafe.Add(ref w, 4)); }
-            if (TG.Value > 5) { l5 = TS.MultiplyAdd(l5, vl, Unsafe.Add(ref w, 5)); h5 = TS.MultiplyAdd(h5, vh, Unsafe.Add(ref w, 5)); }
+            l0 = TS.MultiplyAdd(l0, vl, TS.Broadcast(w));
+            h0 = TS.MultiplyAdd(h0, vh, TS.Broadcast(w));
+            if (TG.Value > 1) { l1 = TS.MultiplyAdd(l1, vl, TS.Broadcast(Unsafe.Add(ref w, 1))); h1 = TS.MultiplyAdd(h1, vh, TS.Broadcast(Unsafe.Add(ref w, 1))); }
+            if (TG.Value > 2) { l2 = TS.MultiplyAdd(l2, vl, TS.Broadcast(Unsafe.Add(ref w, 2))); h2 = TS.MultiplyAdd(h2, vh, TS.Broadcast(Unsafe.Add(ref w, 2))); }
+            if (TG.Value > 3) { l3 = TS.MultiplyAdd(l3, vl, TS.Broadcast(Unsafe.Add(ref w, 3))); h3 = TS.MultiplyAdd(h3, vh, TS.Broadcast(Unsafe.Add(ref w, 3))); }
+            if (TG.Value > 4) { l4 = TS.MultiplyAdd(l4, vl, TS.Broadcast(Unsafe.Add(ref w, 4))); h4 = TS.MultiplyAdd(h4, vh, TS.Broadcast(Unsafe.Add(ref w, 4))); }
+            if (TG.Value > 5) { l5 = TS.MultiplyAdd(l5, vl, TS.Broadcast(Unsafe.Add(ref w, 5))); h5 = TS.MultiplyAdd(h5, vh, TS.Broadcast(Unsafe.Add(ref w, 5))); }
         }
         int l = TS.Lanes;
         TS.Store(l0, ref accLow);

@@ -6,7 +6,7 @@ namespace QuantLab.Tests.Int;
 
 /// <summary>
 /// Every SIMD path equals the scalar reference on random small networks: random shapes (conv, optional
-/// fused pool, conv, optional pool, flatten, two linear layers), weight and activation bits 2..16 each,
+/// fused 2×2 or 3×3 pool (windows of 4 and 9 positions), conv, optional pool, flatten, two linear layers), weight and activation bits 2..16 each,
 /// rounding, requant mode and precision, bias mode, per-tensor or per-channel multipliers, signed or unsigned
 /// ReLU outputs (unsigned-after-relu: 0..2^n − 1), and sometimes extreme weights and biases that push layers onto
 /// the wide accumulators.
@@ -19,12 +19,12 @@ public class KernelPathEquivalenceTests
     public static IEnumerable<KernelPath> SimdPaths() =>
         KernelPaths.IsSupported(KernelPath.Avx2) ? [KernelPath.Avx2, KernelPath.Avx512] : [];
 
-    public sealed record Case(int Seed, int InChannels, int Height, int Width, int K1, int C1, bool Pool1, int K2, int C2, bool Pool2,
+    public sealed record Case(int Seed, int InChannels, int Height, int Width, int K1, int C1, int Pool1, int K2, int C2, int Pool2,
         int Fc1, int Fc2, int WeightBits, int ActBits, int InputBits, RoundingMode Rounding, int Precision, BiasMode Bias,
         bool PerChannel, bool Extreme, int Images, bool Unsigned = false)
     {
         public override string ToString() =>
-            $"seed {Seed}: in {InChannels}x{Height}x{Width}, conv {K1}->{C1}{(Pool1 ? "+pool" : "")}, conv {K2}->{C2}{(Pool2 ? "+pool" : "")}, fc {Fc1}, {Fc2}; " +
+            $"seed {Seed}: in {InChannels}x{Height}x{Width}, conv {K1}->{C1}{(Pool1 > 1 ? $"+pool{Pool1}" : "")}, conv {K2}->{C2}{(Pool2 > 1 ? $"+pool{Pool2}" : "")}, fc {Fc1}, {Fc2}; " +
             $"w{WeightBits} a{ActBits} in{InputBits} {Rounding} {(Precision == 0 ? "float" : $"fixed:{Precision}")} bias {Bias} {(PerChannel ? "channel" : "tensor")}{(Extreme ? " extreme" : "")}{(Unsigned ? " unsigned-after-relu" : "")}; {Images} images";
     }
 
@@ -33,10 +33,10 @@ public class KernelPathEquivalenceTests
         from inChannels in Gen.Int[1, 3]
         from k1 in Gen.Int[1, 5]
         from c1 in Gen.Int[1, 10]
-        from pool1 in Gen.Bool
+        from pool1 in Gen.Int[1, 3]
         from k2 in Gen.Int[1, 3]
         from c2 in Gen.Int[1, 12]
-        from pool2 in Gen.Bool
+        from pool2 in Gen.Int[1, 3]
         from extraH in Gen.Int[0, 5]
         from extraW in Gen.Int[0, 5]
         from fc1 in Gen.Int[1, 20]
@@ -58,12 +58,7 @@ public class KernelPathEquivalenceTests
             (RoundingMode)rounding, fixedPoint ? precision : 0, biasMode, perChannel, extreme == 0, images, unsigned);
 
     // The smallest input side that leaves at least one output after both convolutions and pools.
-    private static int Need(int k1, bool pool1, int k2, bool pool2)
-    {
-        int side = k2 - 1 + (pool2 ? 2 : 1);
-        if (pool1) side *= 2;
-        return side + k1 - 1;
-    }
+    private static int Need(int k1, int pool1, int k2, int pool2) => (k2 - 1 + pool2) * pool1 + k1 - 1;
 
     [Fact]
     public void Every_simd_path_equals_the_scalar_reference_on_random_networks()
@@ -88,7 +83,7 @@ public class KernelPathEquivalenceTests
     {
         // Extreme weights and inputs push the ReLU outputs to the top of the unsigned grid (255 at 8 bits, 32,767 at
         // 15 bits, the largest int16), which the next layer's accumulator bound takes as xMax.
-        var c = new Case(11, 2, 14, 14, 3, 6, true, 3, 9, true, 7, 4, 8, actBits, 8, RoundingMode.HalfAway, 0, BiasMode.None, true, true, 19, Unsigned: true);
+        var c = new Case(11, 2, 14, 14, 3, 6, 2, 3, 9, 2, 7, 4, 8, actBits, 8, RoundingMode.HalfAway, 0, BiasMode.None, true, true, 19, Unsigned: true);
         var (model, inputs) = Build(c);
         var reference = IntegerEngine.RunReference(model, inputs);
         Assert.Contains(model.Layers, l => !l.OutputSigned);
@@ -101,7 +96,7 @@ public class KernelPathEquivalenceTests
     {
         // Weights all −32768 against 16-bit inputs: a single weight pair reaches 2·2^30 = 2^31, so no layer
         // may run in int32 accumulators.
-        var c = new Case(7, 2, 12, 12, 3, 4, true, 3, 5, false, 6, 3, 16, 16, 16, RoundingMode.HalfEven, 0, BiasMode.Int32, true, true, 21);
+        var c = new Case(7, 2, 12, 12, 3, 4, 2, 3, 5, 1, 6, 3, 16, 16, 16, RoundingMode.HalfEven, 0, BiasMode.Int32, true, true, 21);
         var (model, inputs) = Build(c);
         foreach (var path in SimdPaths())
         {
@@ -145,10 +140,10 @@ public class KernelPathEquivalenceTests
         int channels = c.InChannels, inBits = c.InputBits;
         ops.Add(Layer("conv1", true, channels, c.C1, c.K1, inBits, c.ActBits, true));
         (channels, h, w) = (c.C1, h - c.K1 + 1, w - c.K1 + 1);
-        if (c.Pool1) { ops.Add(new IntMaxPool("pool1", 2)); (h, w) = (h / 2, w / 2); }
+        if (c.Pool1 > 1) { ops.Add(new IntMaxPool("pool1", c.Pool1)); (h, w) = (h / c.Pool1, w / c.Pool1); }
         ops.Add(Layer("conv2", true, channels, c.C2, c.K2, c.ActBits, c.ActBits, random.Next(2) == 0));
         (channels, h, w) = (c.C2, h - c.K2 + 1, w - c.K2 + 1);
-        if (c.Pool2) { ops.Add(new IntMaxPool("pool2", 2)); (h, w) = (h / 2, w / 2); }
+        if (c.Pool2 > 1) { ops.Add(new IntMaxPool("pool2", c.Pool2)); (h, w) = (h / c.Pool2, w / c.Pool2); }
         ops.Add(new IntFlatten("flatten"));
         ops.Add(Layer("fc1", false, channels * h * w, c.Fc1, 1, c.ActBits, c.ActBits, true));
         ops.Add(Layer("fc2", false, c.Fc1, c.Fc2, 1, c.ActBits, c.ActBits, false));
