@@ -272,7 +272,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         _durable = batch.After!;
         _durableSequenceNr = LastSequenceNr;
         _sinceSnapshot += batch.Events.Count;
-        if (_sinceSnapshot >= Math.Max(_durable.Policy.SnapshotEvery, _durable.Jobs.Count))
+        if (_durable.SnapshotDue(_sinceSnapshot))
         {
             SaveSnapshot(_durable.ToSnapshot(DateTimeOffset.UtcNow));   // of the journal up to this batch: LastSequenceNr
             _sinceSnapshot = 0;

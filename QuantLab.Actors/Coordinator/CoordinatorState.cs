@@ -347,6 +347,16 @@ public sealed class CoordinatorState
     public string? RefuseWorker(string engineVersion) => engineVersion == Policy.EngineVersion ? null
         : $"worker engine {engineVersion} differs from the coordinator's engine {Policy.EngineVersion}";
 
+    /// <summary>
+    /// Whether the coordinator should snapshot after <paramref name="sinceSnapshot"/> events: every
+    /// <see cref="CoordinatorPolicy.SnapshotEvery"/> events, or every as many as it holds jobs if that is more (a
+    /// snapshot costs in proportion to the jobs); and whenever the lab falls idle (nothing ready, nothing running)
+    /// with events since the last one, so a finished campaign's final state is one snapshot and <c>status</c>,
+    /// <c>report</c> and recovery replay no events (replaying the 100,000 events of a 100,000-job campaign took 10 s).
+    /// </summary>
+    public bool SnapshotDue(long sinceSnapshot) =>
+        sinceSnapshot >= Math.Max(Policy.SnapshotEvery, Jobs.Count) || (sinceSnapshot > 0 && Ready.IsEmpty && Leases.IsEmpty);
+
     /// <summary>Jobs the worker holds: leased to it and not yet recorded (running, or waiting in its local queue).</summary>
     public int Held(string worker) => Leases.Keys.Count(k => Jobs[k].Worker == worker);
 

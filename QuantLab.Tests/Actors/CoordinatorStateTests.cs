@@ -31,6 +31,27 @@ public class CoordinatorStateTests
         s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(accuracy), 5), T0));
 
     [Fact]
+    public void A_snapshot_is_due_every_interval_of_events_and_whenever_the_lab_falls_idle()
+    {
+        var policy = Policy with { SnapshotEvery = 3 };
+        var empty = CoordinatorState.Empty(policy);
+        Assert.False(empty.SnapshotDue(0));
+        var s = empty.Apply(empty.Submit(TestPlans.Trainings("t", 2), T0).Event!);
+        // Work to do: due only after the interval (here max(3 events, 2 jobs)).
+        Assert.False(s.SnapshotDue(1));
+        Assert.False(s.SnapshotDue(2));
+        Assert.True(s.SnapshotDue(3));
+        s = Start(s, "w1", out var first);
+        s = Start(s, "w2", out var second);
+        s = Succeed(s, first);
+        Assert.False(s.SnapshotDue(2));   // one job still running
+        s = Succeed(s, second);
+        // Idle: nothing ready, nothing running. The final state is due at once, but not again without new events.
+        Assert.True(s.SnapshotDue(1));
+        Assert.False(s.SnapshotDue(0));
+    }
+
+    [Fact]
     public void CampaignSubmitted_queues_every_job_and_only_jobs_without_pending_upstream_are_ready()
     {
         var plan = TestPlans.Small();
