@@ -18,7 +18,7 @@ namespace QuantLab.Host.Lab;
 /// journal and the workers, on one node (a single-process lab) and on three cluster nodes in this process
 /// (loopback remoting, the coordinator as cluster singleton); on SQLite and, where asked, on a PostgreSQL server
 /// beside it in the same run. Each run uses a fresh database (on PostgreSQL a scratch database, dropped after), and times
-/// a campaign of N jobs from its submission to its last result, after a warm-up campaign of a few jobs (which
+/// a campaign of N jobs from its submission to its last result, after a warm-up campaign of 1,000 jobs (which
 /// creates the journal's tables and compiles the code paths: start-up costs, not throughput).
 /// </summary>
 public static class OrchestrationBench
@@ -107,7 +107,8 @@ public static class OrchestrationBench
         }
     }
 
-    private const int WarmUpJobs = 50;
+    /// <summary>Enough jobs for the hot paths to reach the JIT's optimized tier (50 left a 3,000-job campaign partly unoptimized).</summary>
+    private const int WarmUpJobs = 1000;
 
     /// <summary>Independent trainings (seeds first..first+count-1): no dependencies, so workers are never starved by the graph.</summary>
     private static CampaignPlan Plan(string name, int first, int count) => CampaignPlanner.Plan(

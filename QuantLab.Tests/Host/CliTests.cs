@@ -197,6 +197,24 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Bench_orchestration_times_a_campaign_on_one_node_and_on_three()
+    {
+        var r = CliRunner.Run("bench", "--orchestration", "--jobs", "200", "--json");
+        var runs = Json(r).GetProperty("orchestration").EnumerateArray().ToList();
+        Assert.Equal([1, 3], runs.Select(m => m.GetProperty("nodes").GetInt32()));
+        Assert.All(runs, m =>
+        {
+            Assert.Equal("sqlite", m.GetProperty("provider").GetString());
+            Assert.Equal(200, m.GetProperty("jobs").GetInt32());
+            Assert.Equal(200 / m.GetProperty("seconds").GetDouble(), m.GetProperty("jobsPerSecond").GetDouble(), 6);
+        });
+
+        var bad = CliRunner.Run("bench", "--orchestration", "--jobs", "0");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--jobs must be 1..100000", bad.Err);
+    }
+
+    [Fact]
     public void Bench_json_states_ratios_against_a_baseline_of_the_same_run()
     {
         CliRunner.Result r;
