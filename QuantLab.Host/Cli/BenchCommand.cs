@@ -16,7 +16,7 @@ public static class BenchCommand
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
                 + "images, seconds (best of 3)}; evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
-                + "inferenceSeconds (the integer engine alone on the same images), ratio}",
+                + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job, all threads)}",
         };
         var data = DataCommand.DataDirOption();
         var orchestration = new Option<bool>("--orchestration") { Description = "Instead: jobs per second of orchestration alone (trivial jobs) on one node and on three in-process cluster nodes" };
@@ -73,7 +73,7 @@ public static class BenchCommand
             foreach (var r in report.Benchmarks)
                 ctx.Out.WriteLine($"{r.Path,-19}{r.Config,-20}{r.Threads,8}{r.ImagesPerSecond,12:N0}{r.RatioToTorch,9:F2}{r.RatioToBaseline,10:F1}{Bytes(r.AllocatedBytesPer10k),12}");
             var e = report.Evaluate;
-            ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x)");
+            ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x), {e.EvaluateAllocatedBytes / 1048576.0:F1} MiB allocated");
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
                 + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of 3 runs)");
             return 0;

@@ -227,5 +227,9 @@ public sealed class CliTests : IDisposable
         // ONNX Runtime runs the exported model beside the engine, in the same run.
         Assert.Contains(benchmarks, b => b.GetProperty("path").GetString() == "onnxruntime-exact");
         Assert.Contains(benchmarks, b => b.GetProperty("path").GetString() == "onnxruntime-qdq");
+        // The evaluate job's time and allocation beside the inference it contains.
+        var evaluate = json.GetProperty("evaluate");
+        Assert.Equal(evaluate.GetProperty("evaluateSeconds").GetDouble() / evaluate.GetProperty("inferenceSeconds").GetDouble(), evaluate.GetProperty("ratio").GetDouble(), 6);
+        Assert.InRange(evaluate.GetProperty("evaluateAllocatedBytes").GetInt64(), 1, 20L << 20);
     }
 }
