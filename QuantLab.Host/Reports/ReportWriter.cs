@@ -134,33 +134,52 @@ public static partial class ReportWriter
     /// </summary>
     public static string Json(CampaignReport r, System.Text.Json.Nodes.JsonObject? header = null)
     {
-        var document = new System.Text.Json.Nodes.JsonObject { ["campaign"] = r.Campaign };
-        if (header is not null)
-            foreach (var (key, value) in header) document[key] = value?.DeepClone();
-        document["results"] = JsonSerializer.SerializeToNode(r.Source.Results.Select(x => new
+        // Written straight to UTF-8, part by part: a document object model of a 100,000-job campaign's results would
+        // hold millions of nodes (the report of one such campaign peaked at 1.2 GB that way).
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = JsonOutput.Options.WriteIndented, Encoder = JsonOutput.Options.Encoder }))
         {
-            job = x.Key,
-            kind = x.Kind.ToString().ToLowerInvariant(),
-            label = x.Label,
-            @params = QuantLab.Engine.Jobs.JobCodec.Write(x.Job),
-            upstream = x.Upstream,
-            status = x.Status.ToString(),
-            metrics = new { numbers = x.Metrics.Numbers, text = x.Metrics.Text },
-            artifacts = x.Artifacts,
-            error = x.Error,
-            node = x.Node,
-            worker = x.Worker,
-            identity = x.Identity,
-            engineVersion = x.EngineVersion,
-            attempt = x.Attempt,
-            durationMs = x.DurationMs,
-        }), JsonOutput.Options);
-        document["failed"] = JsonSerializer.SerializeToNode(r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }), JsonOutput.Options);
-        document["pivot"] = JsonSerializer.SerializeToNode(r.Pivot, JsonOutput.Options);
-        document["deltas"] = JsonSerializer.SerializeToNode(r.Deltas, JsonOutput.Options);
-        document["best"] = JsonSerializer.SerializeToNode(r.Best, JsonOutput.Options);
-        if (r.SeedComparison.Count > 0) document["seedComparison"] = JsonSerializer.SerializeToNode(r.SeedComparison, JsonOutput.Options);
-        return document.ToJsonString(JsonOutput.Options);
+            w.WriteStartObject();
+            w.WriteString("campaign", r.Campaign);
+            if (header is not null)
+                foreach (var (key, value) in header)
+                {
+                    w.WritePropertyName(key);
+                    if (value is null) w.WriteNullValue();
+                    else value.WriteTo(w, JsonOutput.Options);
+                }
+            Property("results", r.Source.Results.Select(x => new
+            {
+                job = x.Key,
+                kind = x.Kind.ToString().ToLowerInvariant(),
+                label = x.Label,
+                @params = QuantLab.Engine.Jobs.JobCodec.Write(x.Job),
+                upstream = x.Upstream,
+                status = x.Status.ToString(),
+                metrics = new { numbers = x.Metrics.Numbers, text = x.Metrics.Text },
+                artifacts = x.Artifacts,
+                error = x.Error,
+                node = x.Node,
+                worker = x.Worker,
+                identity = x.Identity,
+                engineVersion = x.EngineVersion,
+                attempt = x.Attempt,
+                durationMs = x.DurationMs,
+            }));
+            Property("failed", r.Failed.Select(f => new { job = f.Key, kind = f.Kind.ToString().ToLowerInvariant(), label = f.Label, error = f.Error, attempts = f.Attempts }));
+            Property("pivot", r.Pivot);
+            Property("deltas", r.Deltas);
+            Property("best", r.Best);
+            if (r.SeedComparison.Count > 0) Property("seedComparison", r.SeedComparison);
+            w.WriteEndObject();
+
+            void Property<T>(string name, T value)
+            {
+                w.WritePropertyName(name);
+                JsonSerializer.Serialize(w, value, JsonOutput.Options);
+            }
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     public static string Html(CampaignReport r, IReadOnlyList<ModelHistograms.Section>? histograms = null)
