@@ -19,12 +19,8 @@ public sealed record IntModel(
     public IEnumerable<IntLayer> Layers => Ops.OfType<IntLayer>();
 
     /// <summary>Quantizes one normalized float image into the input's integers: q = clamp(R(x / s_in)).</summary>
-    public void QuantizeInput(ReadOnlySpan<float> pixels, Span<short> into)
-    {
-        var p = new QuantParams(InputScale, InputBits, Rounding);
-        for (int i = 0; i < pixels.Length; i++)
-            into[i] = (short)Quantizer.Quantize(pixels[i], p);
-    }
+    public void QuantizeInput(ReadOnlySpan<float> pixels, Span<short> into) =>
+        Quantizer.Quantize(pixels, new QuantParams(InputScale, InputBits, Rounding), into);
 }
 
 /// <summary>One step of the integer network.</summary>

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantLab.Engine.Quantization;
 
@@ -95,6 +97,40 @@ public static class Quantizer
     {
         if (output.Length != values.Length) throw new ArgumentException("Output and input lengths differ.", nameof(output));
         for (int i = 0; i < values.Length; i++) output[i] = Quantize(values[i], p);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize(double, in QuantParams)"/> of every value, as the int16 it is stored in (the low 16 bits, as a
+    /// cast would take them), four at a time with AVX: float → double, the same correctly rounded division, the same
+    /// rounding (<see cref="Rounding.RoundToIntegral(Vector256{double}, RoundingMode)"/>) and clamp, so the result is the
+    /// scalar one bit for bit. A group of four holding a NaN takes the scalar code (whose clamp keeps NaN, converted to 0).
+    /// Quantizing the 10,000-image test set this way takes milliseconds, which a sweep pays once per input step.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> values, in QuantParams p, Span<short> output)
+    {
+        if (output.Length != values.Length) throw new ArgumentException("Output and input lengths differ.", nameof(output));
+        int i = 0;
+        if (Avx.IsSupported)
+        {
+            var step = Vector256.Create(p.Step);
+            var min = Vector256.Create((double)p.QMin);
+            var max = Vector256.Create((double)p.QMax);
+            for (; i + 4 <= values.Length; i += 4)
+            {
+                var x = Avx.ConvertToVector256Double(Vector128.Create(values.Slice(i, 4)));
+                if (Avx.MoveMask(Avx.CompareUnordered(x, x)) != 0)
+                {
+                    for (int k = i; k < i + 4; k++) output[k] = (short)Quantize(values[k], p);
+                    continue;
+                }
+                var q = Avx.ConvertToVector128Int32WithTruncation(Avx.Min(Avx.Max(Rounding.RoundToIntegral(Avx.Divide(x, step), p.Rounding), min), max));
+                output[i] = (short)q[0];
+                output[i + 1] = (short)q[1];
+                output[i + 2] = (short)q[2];
+                output[i + 3] = (short)q[3];
+            }
+        }
+        for (; i < values.Length; i++) output[i] = (short)Quantize(values[i], p);
     }
 
     /// <summary>x̂ = s·q, the real value an integer stands for.</summary>

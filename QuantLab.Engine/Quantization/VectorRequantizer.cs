@@ -109,24 +109,7 @@ public readonly struct VectorRequantizer
     private Vector256<double> Finish(Vector256<double> acc)
     {
         var v = Avx.Add(Avx.Multiply(acc, _multiplier), _floatBias);
-        v = _scalar.Rounding switch
-        {
-            RoundingMode.Floor => Avx.Floor(v),
-            RoundingMode.HalfEven => Avx.RoundToNearestInteger(v),
-            _ => HalfAway(v),
-        };
-        return Avx.Min(Avx.Max(v, _min), _max);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> HalfAway(Vector256<double> v)
-    {
-        var truncated = Avx.RoundToZero(v);
-        var fraction = Avx.Subtract(v, truncated);                       // exact
-        var away = Avx.CompareGreaterThanOrEqual(Avx.AndNot(Vector256.Create(-0.0), fraction), Vector256.Create(0.5));
-        // ±1 with v's sign where the fraction reaches one half, else 0.
-        var step = Avx.And(away, Avx.Or(Vector256.Create(1.0), Avx.And(v, Vector256.Create(-0.0))));
-        return Avx.Add(truncated, step);
+        return Avx.Min(Avx.Max(Rounding.RoundToIntegral(v, _scalar.Rounding), _min), _max);
     }
 
     /// <summary>RShift(p, k) per int64 lane for 1 ≤ k ≤ 62; the same case analysis as the scalar code.</summary>

@@ -1,3 +1,4 @@
+using CsCheck;
 using QuantLab.Engine.Quantization;
 
 namespace QuantLab.Tests.Quantization;
@@ -116,5 +117,32 @@ public class QuantizerTests
         Assert.Equal(floor, Quantizer.QuantizeBias(bias, sw, sx, RoundingMode.Floor));
         Assert.Equal(halfEven, Quantizer.QuantizeBias(bias, sw, sx, RoundingMode.HalfEven));
         Assert.Equal(halfAway, Quantizer.QuantizeBias(bias, sw, sx, RoundingMode.HalfAway));
+    }
+    /// <summary>The vectorized span quantizer equals the scalar one on every value: ties at half steps, values beyond the
+    /// grid, ±0, infinities and NaN, any step, 2..16 bits signed or unsigned, every rounding, any length (the tail of
+    /// fewer than four values runs scalar).</summary>
+    [Fact]
+    public void Quantizing_a_span_equals_quantizing_each_value()
+    {
+        float[] specials = [0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.MaxValue, -float.MaxValue, float.Epsilon];
+        var special = Gen.Int[0, specials.Length - 1].Select(i => specials[i]);
+        var gen =
+            from bits in Gen.Int[2, 16]
+            from signed in Gen.Bool
+            from rounding in Gen.Int[0, 2]
+            from step in Gen.OneOf(Gen.Double[1e-6, 10], Gen.Int[-10, 3].Select(e => Math.Pow(2, e)))   // powers of two: exact ties
+            from halves in Gen.Int[-80_000, 80_000].Array[0, 40]
+            from noise in Gen.Float[-1e6f, 1e6f].Array[0, 40]
+            from odd in special.Array[0, 6]
+            from seed in Gen.Int
+            select (new QuantParams(step, bits, (RoundingMode)rounding, signed),
+                halves.Select(h => (float)(h * 0.5 * step)).Concat(noise).Concat(odd).OrderBy(_ => new Random(seed).Next()).ToArray());
+        gen.Sample(c =>
+        {
+            var (p, values) = c;
+            var vector = new short[values.Length];
+            Quantizer.Quantize(values, p, vector);
+            Assert.Equal(values.Select(v => (short)Quantizer.Quantize(v, p)).ToArray(), vector);
+        }, iter: 2000);
     }
 }
