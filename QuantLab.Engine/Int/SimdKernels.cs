@@ -375,16 +375,15 @@ internal static class SimdKernels
         }
         ref int dst = ref acc;
         int l = TS.Lanes;
-        Put(a0, ref dst, max);
-        if (TG.Value > 1) Put(a1, ref Unsafe.Add(ref dst, l), max);
-        if (TG.Value > 2) Put(a2, ref Unsafe.Add(ref dst, 2 * l), max);
-        if (TG.Value > 3) Put(a3, ref Unsafe.Add(ref dst, 3 * l), max);
-        if (TG.Value > 4) Put(a4, ref Unsafe.Add(ref dst, 4 * l), max);
-        if (TG.Value > 5) Put(a5, ref Unsafe.Add(ref dst, 5 * l), max);
-        if (TG.Value > 6) Put(a6, ref Unsafe.Add(ref dst, 6 * l), max);
-        if (TG.Value > 7) Put(a7, ref Unsafe.Add(ref dst, 7 * l), max);
+        Put<TS, TV>(a0, ref dst, max);
+        if (TG.Value > 1) Put<TS, TV>(a1, ref Unsafe.Add(ref dst, l), max);
+        if (TG.Value > 2) Put<TS, TV>(a2, ref Unsafe.Add(ref dst, 2 * l), max);
+        if (TG.Value > 3) Put<TS, TV>(a3, ref Unsafe.Add(ref dst, 3 * l), max);
+        if (TG.Value > 4) Put<TS, TV>(a4, ref Unsafe.Add(ref dst, 4 * l), max);
+        if (TG.Value > 5) Put<TS, TV>(a5, ref Unsafe.Add(ref dst, 5 * l), max);
+        if (TG.Value > 6) Put<TS, TV>(a6, ref Unsafe.Add(ref dst, 6 * l), max);
+        if (TG.Value > 7) Put<TS, TV>(a7, ref Unsafe.Add(ref dst, 7 * l), max);
 
-        static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
     }
 
     /// <summary>
@@ -421,11 +420,15 @@ internal static class SimdKernels
                 (a10, a11, a12, a13) = (TS.MultiplyAdd(a10, v0, p1), TS.MultiplyAdd(a11, v1, p1), TS.MultiplyAdd(a12, v2, p1), TS.MultiplyAdd(a13, v3, p1));
             }
         }
-        Put(TS.Max(TS.Max(a00, a01), TS.Max(a02, a03)), ref acc, max);
-        if (TG.Value > 1) Put(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, TS.Lanes), max);
+        Put<TS, TV>(TS.Max(TS.Max(a00, a01), TS.Max(a02, a03)), ref acc, max);
+        if (TG.Value > 1) Put<TS, TV>(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, TS.Lanes), max);
 
-        static void Put(TV value, ref int to, bool max) => TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
     }
+
+    /// <summary>Stores a micro-kernel's accumulator, or max-combines it with what is there (a pool window's later positions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put<TS, TV>(TV value, ref int to, bool max) where TS : struct, ISimd<TV> where TV : struct =>
+        TS.Store(max ? TS.Max(value, TS.Load(ref to)) : value, ref to);
 
     private static void DotSplit<TS, TV>(int size, ref int low, ref int high, int[] offsets, int from, int to, ref int weights, ref int accLow, ref int accHigh)
         where TS : struct, ISimd<TV> where TV : struct
