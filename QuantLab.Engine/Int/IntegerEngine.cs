@@ -26,11 +26,21 @@ public static class IntegerEngine
         CheckInputRange(model.Model, inputs.Span);
         int lanes = model.Lanes, blocks = (n + lanes - 1) / lanes;
         // Small chunks (4 blocks) keep the workers balanced when the machine is shared (a descheduled worker
-        // holds up little); each worker allocates its workspace once per run, not per chunk.
+        // holds up little). Each worker takes chunks until none is left and allocates its workspace once:
+        // Parallel.For would call a local initializer again each time one of its replicas yields (every
+        // 100 ms or so), so a slow or busy machine would allocate a workspace (0.3 MB at 16 lanes) per yield.
         const int chunk = 4;
-        Parallel.For(0, (blocks + chunk - 1) / chunk, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            () => new SimdKernels.Workspace(model),
-            (part, _, ws) =>
+        int parts = (blocks + chunk - 1) / chunk, next = -1;
+        var helpers = new Task[Math.Max(0, Math.Min(workers, parts) - 1)];
+        for (int i = 0; i < helpers.Length; i++) helpers[i] = Task.Run(Work);
+        Work();
+        Task.WaitAll(helpers);
+        return logits;
+
+        void Work()
+        {
+            var ws = new SimdKernels.Workspace(model);
+            for (int part; (part = Interlocked.Increment(ref next)) < parts;)
             {
                 int end = Math.Min(blocks, (part + 1) * chunk);
                 for (int b = part * chunk; b < end; b++)
@@ -43,10 +53,8 @@ public static class IntegerEngine
                     else
                         SimdKernels.RunBlock<Avx2Simd, Vector256<int>>(model, images, count, output, ws);
                 }
-                return ws;
-            },
-            _ => { });
-        return logits;
+            }
+        }
     }
 
     /// <summary>
