@@ -27,7 +27,7 @@ public static class FakeQuantSimulation
             int n = Math.Min(batch, images.Count - start);
             var pixels = tensor(images.Pixels.AsSpan(start * LabeledImages.PixelsPerImage, n * LabeledImages.PixelsPerImage).ToArray(),
                 [n, 1, LabeledImages.Height, LabeledImages.Width]).to(float64);
-            var x = Round(pixels / model.InputScale, model.Rounding).clamp(Quantizer.QMin(model.InputBits), Quantizer.QMax(model.InputBits));
+            var x = Round(pixels.DividedBy(model.InputScale), model.Rounding).ClampTo(Quantizer.QMin(model.InputBits), Quantizer.QMax(model.InputBits));
             foreach (var op in model.Ops)
             {
                 x = op switch
@@ -54,7 +54,7 @@ public static class FakeQuantSimulation
         var acc = conv ? nn.functional.conv2d(x, w) : nn.functional.linear(x, w);
         long[] channelShape = conv ? [1, outC, 1, 1] : [1, outC];
         if (layer.Bias is Int32Bias bq)
-            acc = acc + tensor(bq.Quantized.Select(v => (double)v).ToArray(), channelShape);
+            acc = acc.Plus(tensor(bq.Quantized.Select(v => (double)v).ToArray(), channelShape));
 
         Tensor y;
         if (layer.Requant is FixedPointRequant fixedPoint)
@@ -64,11 +64,11 @@ public static class FakeQuantSimulation
         else
         {
             var v = acc * tensor(((FloatRequant)layer.Requant).Multiplier, channelShape);
-            if (layer.Bias is FloatBias bf) v = v + tensor(bf.OverOutputStep, channelShape);
+            if (layer.Bias is FloatBias bf) v = v.Plus(tensor(bf.OverOutputStep, channelShape));
             y = Round(v, rounding);
         }
         var (min, max) = layer.OutputClamp;
-        return y.clamp(min, max);
+        return y.ClampTo(min, max);
     }
 
     /// <summary>RShift(acc·M0, k) in int64 tensors: exact while |acc|·M0 &lt; 2^63.</summary>
@@ -83,12 +83,12 @@ public static class FakeQuantSimulation
         var divisor = tensor(requant.Shift.Select(k => k > 0 ? 1L << k : 1L).ToArray(), channelShape);
         var v = a * tensor(requant.M0, channelShape) * up;
         var q = v.floor_divide(divisor);          // floor(v / 2^k)
-        var twiceRemainder = (v - q * divisor) * 2; // 2·r, r ∈ [0, 2^k)
+        var twiceRemainder = (v - q * divisor).Times(2L); // 2·r, r ∈ [0, 2^k)
         var result = rounding switch
         {
             RoundingMode.Floor => q,
-            RoundingMode.HalfAway => q + (twiceRemainder.gt(divisor) | (twiceRemainder.eq(divisor) & v.ge(0))).to(int64),
-            _ => q + (twiceRemainder.gt(divisor) | (twiceRemainder.eq(divisor) & q.remainder(2).ne(0))).to(int64),
+            RoundingMode.HalfAway => q.Plus((twiceRemainder.gt(divisor) | (twiceRemainder.eq(divisor) & v.AtLeast(0L))).to(int64)),
+            _ => q.Plus((twiceRemainder.gt(divisor) | (twiceRemainder.eq(divisor) & q.Remainder(2L).NotEqual(0L))).to(int64)),
         };
         return result.to(float64);
     }
@@ -105,6 +105,6 @@ public static class FakeQuantSimulation
     private static Tensor HalfAway(Tensor v)
     {
         var t = v.trunc();
-        return t + v.sign() * (v - t).abs().ge(0.5).to(v.dtype);
+        return t.Plus(v.sign() * (v - t).abs().AtLeast(0.5).to(v.dtype));
     }
 }

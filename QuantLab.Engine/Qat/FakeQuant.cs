@@ -30,10 +30,10 @@ public static class FakeQuant
         using (no_grad())
         {
             var r = FakeQuantSimulation.Round(x.detach() / divisor, rounding);
-            mask = (r >= lo).logical_and(r <= hi).to(x.dtype);
-            q = r.clamp(lo, hi) * step;
+            mask = r.AtLeast(lo).logical_and(r.AtMost(hi)).to(x.dtype);
+            q = r.ClampTo(lo, hi) * step;
         }
-        return (q + (x - x.detach()) * mask).MoveToOuterDisposeScope();
+        return q.Plus((x - x.detach()) * mask).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -53,13 +53,13 @@ public static class FakeQuant
         using (no_grad())
         {
             var v = x.detach() / divisor.detach();
-            var clipped = FakeQuantSimulation.Round(v, rounding).clamp(lo, hi);
-            inside = (v > lo).logical_and(v < hi).to(x.dtype);
+            var clipped = FakeQuantSimulation.Round(v, rounding).ClampTo(lo, hi);
+            inside = v.Above(lo).logical_and(v.Below(hi)).to(x.dtype);
             q = clipped * step.detach();
             // R(v) − v inside; the clip level (lo or hi) where v is clipped, as clipped already holds it there.
-            stepGradient = (clipped - v * inside) * gradScale;
+            stepGradient = (clipped - v * inside).Times(gradScale);
         }
-        return (q + (x - x.detach()) * inside + (step - step.detach()) * stepGradient).MoveToOuterDisposeScope();
+        return q.Plus((x - x.detach()) * inside).Plus((step - step.detach()) * stepGradient).MoveToOuterDisposeScope();
     }
 
     /// <summary><see cref="Apply(Tensor, Tensor, Tensor, double, double, RoundingMode)"/> on n-bit signed integers, divisor = step.</summary>

@@ -83,7 +83,7 @@ public sealed class LsqSteps
     public void KeepPositive()
     {
         using var _ = no_grad();
-        foreach (var step in Parameters) step.clamp_min_(MinStep);
+        foreach (var step in Parameters) step.ClampMin_(MinStep);
     }
 
     /// <summary>The current weight steps of <paramref name="layer"/> (one, or one per output channel).</summary>
@@ -123,7 +123,7 @@ public sealed class LsqSteps
     /// <summary>LSQ's initial step 2⟨|v|⟩/√Q_P, from ⟨|v|⟩ (float32); 1 where ⟨|v|⟩ is 0 (as a threshold of 0 gives s = 1, DESIGN.md §3).</summary>
     public static Tensor InitialStep(Tensor meanAbs, double qp)
     {
-        var step = meanAbs.detach().to(float32) * (float)(2 / Math.Sqrt(qp));
-        return where(step > 0, step, ones_like(step));
+        var step = meanAbs.detach().to(float32).Times((float)(2 / Math.Sqrt(qp)));
+        return where(step.Above(0L), step, ones_like(step));
     }
 }

@@ -181,6 +181,6 @@ public sealed class QatNetwork
         var d = flat.to(float64);
         var mean = d.mean([1L]);
         var sigma = d.std(1, unbiased: false);
-        return (mean.abs() + sigma * config.WeightRange.Parameter).data<double>().ToArray();
+        return mean.abs().Plus(sigma.Times(config.WeightRange.Parameter)).data<double>().ToArray();
     }
 }

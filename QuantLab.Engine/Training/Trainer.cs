@@ -48,7 +48,7 @@ public static class Trainer
         Func<double> evaluate, Action<long, long>? beforeStep, Action<string>? log, CancellationToken cancel, IEnumerable<TorchSharp.Modules.Parameter>? extra = null,
         Action? afterStep = null)
     {
-        using var optimizer = optim.SGD(model.parameters().Concat(extra ?? []), options.Lr, options.Momentum);
+        using var optimizer = new MomentumSgd(model.parameters().Concat(extra ?? []), options.Lr, options.Momentum);
         using var criterion = nn.CrossEntropyLoss();
         using var images = train.ImagesTensor();
         using var labels = train.LabelsTensor();
@@ -69,10 +69,10 @@ public static class Trainer
                 using var scope = NewDisposeScope();
                 var slice = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, train.Count - b * options.BatchSize));
                 var index = tensor(slice.ToArray().Select(i => (long)i).ToArray());
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 var loss = criterion.forward(forward(images.index_select(0, index)), labels.index_select(0, index));
                 loss.backward();
-                optimizer.step();
+                optimizer.Step();
                 afterStep?.Invoke();
                 double value = loss.item<float>();
                 if (!double.IsFinite(value))

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Reflection.Emit;
 using System.Text.RegularExpressions;
 using QuantLab.Host.Cli;
 
@@ -138,7 +137,7 @@ public sealed partial class LayeringTests
             var body = m.GetMethodBody();
             if (body is null) continue;
             foreach (var local in body.LocalVariables) yield return (local.LocalType, $"{m.Name} (local)");
-            foreach (var member in Tokens(m, body.GetILAsByteArray() ?? []))
+            foreach (var member in IlTokens.Of(m))
             {
                 switch (member)
                 {
@@ -151,44 +150,6 @@ public sealed partial class LayeringTests
                     case FieldInfo field: yield return (field.DeclaringType!, $"{m.Name} (uses {field.Name})"); break;
                 }
             }
-        }
-    }
-
-    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes)
-        .GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
-
-    /// <summary>The members a method body's IL names (calls, field accesses, type tokens).</summary>
-    private static IEnumerable<MemberInfo> Tokens(MethodBase method, byte[] il)
-    {
-        var typeArgs = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
-        var methodArgs = method.IsGenericMethod ? method.GetGenericArguments() : null;
-        for (int i = 0; i < il.Length;)
-        {
-            short value = il[i++];
-            if (value == 0xFE) value = (short)(0xFE00 | il[i++]);
-            var op = OpCodesByValue[value];
-            int size = op.OperandType switch
-            {
-                OperandType.InlineNone => 0,
-                OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
-                OperandType.InlineVar => 2,
-                OperandType.InlineI8 or OperandType.InlineR => 8,
-                OperandType.InlineSwitch => 4 + 4 * BitConverter.ToInt32(il, i),
-                _ => 4,
-            };
-            if (op.OperandType is OperandType.InlineMethod or OperandType.InlineField or OperandType.InlineType or OperandType.InlineTok)
-            {
-                MemberInfo? member = null;
-                try
-                {
-                    member = method.Module.ResolveMember(BitConverter.ToInt32(il, i), typeArgs, methodArgs);
-                }
-                catch (ArgumentException)
-                {
-                }
-                if (member is not null) yield return member;
-            }
-            i += size;
         }
     }
 }

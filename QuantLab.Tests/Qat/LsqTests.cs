@@ -8,6 +8,7 @@ using QuantLab.Engine.Qat;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
 using QuantLab.Tests.Engine;
+using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using RoundingMode = QuantLab.Engine.Quantization.RoundingMode;
@@ -93,13 +94,13 @@ public sealed class LsqTests(ITestOutputHelper output) : IDisposable
         foreach (var point in ActivationPoints.All) steps.Initialize(point, batch);
         var before = steps.WeightSteps("conv1");
         var output = steps.Parameters.Last();   // the output point's step, last of the activation points
-        using (no_grad()) output.fill_(-0.00034f);
+        using (no_grad()) using (var value = (-0.00034f).ToScalar()) output.fill_(value);
         Assert.Throws<QuantLab.Engine.Training.TrainingDivergedException>(() => steps.ActivationStep("output"));
         steps.KeepPositive();
         Assert.Equal(LsqSteps.MinStep, output.detach().item<float>());
         var collapsed = Assert.Throws<QuantLab.Engine.Training.TrainingDivergedException>(() => steps.ActivationStep("output"));
         Assert.Contains("collapsed", collapsed.Message);
-        using (no_grad()) output.fill_(0.01f);   // a step its gradient raised again is an ordinary step
+        using (no_grad()) using (var value = 0.01f.ToScalar()) output.fill_(value);   // a step its gradient raised again is an ordinary step
         Assert.Equal(0.01, steps.ActivationStep("output"), 1e-7);
         Assert.Equal(before, steps.WeightSteps("conv1"));   // bit for bit
     }

@@ -92,7 +92,7 @@ public sealed class QatTests(ITestOutputHelper output) : IDisposable
         using var x = randn(1000, generator: new TorchSharp.torch.Generator(7)).requires_grad_(true);
         using var step = tensor(0.0137f);
         using var y = FakeQuant.Apply(x, step, 4, RoundingMode.HalfEven);
-        using var expected = x.detach().div(step).round().clamp(-8, 7).mul(step);
+        using var expected = x.detach().div(step).round().ClampTo(-8L, 7L).mul(step);
         Assert.Equal(expected.data<float>().ToArray(), y.detach().data<float>().ToArray());
     }
 
