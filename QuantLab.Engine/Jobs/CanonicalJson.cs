@@ -66,15 +66,15 @@ public static class CanonicalJson
             case JsonValueKind.False: w.WriteBooleanValue(false); break;
             case JsonValueKind.Null: w.WriteNullValue(); break;
             case JsonValueKind.Number:
-                if (value.TryGetValue<long>(out var l)) { w.WriteRawValue(l.ToString(CultureInfo.InvariantCulture)); break; }
-                if (value.TryGetValue<int>(out var i)) { w.WriteRawValue(i.ToString(CultureInfo.InvariantCulture)); break; }
+                if (value.TryGetValue<long>(out var l)) { w.WriteRawValue(l.ToString(CultureInfo.InvariantCulture), skipInputValidation: true); break; }
+                if (value.TryGetValue<int>(out var i)) { w.WriteRawValue(i.ToString(CultureInfo.InvariantCulture), skipInputValidation: true); break; }
                 var d = value.TryGetValue<double>(out var x) ? x
                     : double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture);
                 if (!double.IsFinite(d)) throw new ArgumentException("canonical JSON has no spelling for NaN or infinity");
                 if (d == Math.Floor(d) && Math.Abs(d) < 9007199254740992d)
-                    w.WriteRawValue(((long)d).ToString(CultureInfo.InvariantCulture));
+                    w.WriteRawValue(((long)d).ToString(CultureInfo.InvariantCulture), skipInputValidation: true);
                 else
-                    w.WriteRawValue(d.ToString("R", CultureInfo.InvariantCulture));
+                    w.WriteRawValue(d.ToString("R", CultureInfo.InvariantCulture), skipInputValidation: true);
                 break;
             default:
                 throw new ArgumentException($"unexpected JSON value kind {value.GetValueKind()}");

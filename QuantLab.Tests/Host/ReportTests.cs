@@ -219,7 +219,7 @@ internal static class ReportTestsData
             o["model"] = upstream ?? "none";
             if ((string?)o["method"] == "ptq") o["ranges"] = "ranges-of-" + (upstream ?? "none");
         }
-        return JobCodec.Read(o);
+        return JobCodec.Read(o.ToJsonString());
     }
 
     internal const string Train = """{"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""";

@@ -114,6 +114,18 @@ public class JobCodecTests
         Assert.Contains("minmax", e.Message);
     }
 
+    [Theory]
+    [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":"2","batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'epochs' must be a number")]
+    [InlineData("""{"type":"train","inputTransform":"resize","bias":0,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'bias' must be true or false")]
+    [InlineData("""{"type":"train","inputTransform":7,"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'inputTransform' must be a string")]
+    [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":2,"batchSize":4,"lr":0.001,"seed":1}""", "'momentum' is missing")]
+    [InlineData("""[1, 2]""", "must be a JSON object")]
+    public void A_record_with_a_missing_field_or_a_value_of_the_wrong_kind_is_refused_naming_the_field(string record, string message)
+    {
+        var e = Assert.Throws<BadInputException>(() => JobCodec.Read(record));
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void Unknown_record_types_are_refused_naming_the_known_ones()
     {
