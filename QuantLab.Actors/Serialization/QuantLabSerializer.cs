@@ -97,5 +97,10 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         {
             throw new SerializationException($"{manifest}: malformed payload: {e.Message}", e);
         }
+        catch (Engine.BadInputException e)
+        {
+            // Well-formed JSON holding something its type cannot be (a job record missing a field, or with one of the wrong kind).
+            throw new SerializationException($"{manifest}: {e.Message}", e);
+        }
     }
 }

@@ -97,5 +97,19 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         Assert.Contains("unknown manifest ql.request-job.v99", e.Message);
     }
 
+    [Fact]
+    public void A_payload_whose_job_record_misses_a_field_is_a_serialization_error_naming_the_manifest_and_the_field()
+    {
+        var completed = Samples().OfType<JobCompleted>().First();
+        var serializer = (QuantLabSerializer)Sys.Serialization.FindSerializerFor(completed);
+        var manifest = serializer.Manifest(completed);
+        var text = System.Text.Encoding.UTF8.GetString(serializer.ToBinary(completed));
+        var broken = System.Text.RegularExpressions.Regex.Replace(text, "\"inputTransform\":\"[a-z]+\",?", "");
+        Assert.NotEqual(text, broken);
+        var e = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(broken), manifest));
+        Assert.Contains(manifest, e.Message);
+        Assert.Contains("'inputTransform' is missing", e.Message);
+    }
+
     private static string Json(object o) => JsonSerializer.Serialize(o, o.GetType(), QuantLabSerializer.Json);
 }
