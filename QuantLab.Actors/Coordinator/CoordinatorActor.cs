@@ -47,6 +47,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private Batch? _writing;
     /// <summary>Events in the journal after the newest snapshot.</summary>
     private long _sinceSnapshot;
+    /// <summary>The events replayed after the snapshot, applied in one run when recovery completes (<see cref="CoordinatorState.ApplyAll"/>).</summary>
+    private readonly List<ICoordinatorEvent> _replayed = [];
     private readonly StatusTable? _statusTable;
     /// <summary>The journal sequence number the status row was last written at.</summary>
     private long _statusWrittenAt = -1;
@@ -72,10 +74,15 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         Recover<SnapshotOffer>(o => _state = CoordinatorState.FromSnapshot(policy, (CoordinatorSnapshot)o.Snapshot));
         Recover<ICoordinatorEvent>(e =>
         {
-            _state = _state.Apply(e);
+            _replayed.Add(e);
             _sinceSnapshot++;
         });
-        Recover<RecoveryCompleted>(_ => OnRecovered());
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _state = _state.ApplyAll(_replayed);
+            _replayed.Clear();
+            OnRecovered();
+        });
 
         Command<RegisterWorker>(OnRegister);
         Command<RequestJob>(OnRequestJob);

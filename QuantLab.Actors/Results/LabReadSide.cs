@@ -12,7 +12,7 @@ namespace QuantLab.Actors.Results;
 /// <summary>
 /// Status and reports from the journal's events alone (Akka.Persistence.Query over the SQL read journal):
 /// needs the database, not a running coordinator or cluster. Folds the coordinator's events with the same
-/// <see cref="CoordinatorState.Apply"/> the coordinator uses, so the two cannot disagree. Like the coordinator's
+/// <see cref="CoordinatorState.ApplyAll"/> the coordinator's recovery uses, so the two cannot disagree. Like the coordinator's
 /// recovery, it starts from the newest snapshot and replays only the events after it.
 /// </summary>
 public static class LabReadSide
@@ -27,18 +27,15 @@ public static class LabReadSide
             LoadSnapshotFailed f => throw f.Cause,
             _ => (CoordinatorState.Empty(), 0L),
         };
-        var journal = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(QuantLabConfig.ReadJournalPlugin);
-        await journal.CurrentEventsByPersistenceId(persistenceId, from, long.MaxValue)
-            .RunForeach(envelope => state = state.Apply((ICoordinatorEvent)envelope.Event), system.Materializer());
-        return state;
+        return state.ApplyAll(await EventsAsync(system, persistenceId, from));
     }
 
-    /// <summary>Every coordinator event in journal order (for audits: e.g. that each key was completed once).</summary>
-    public static async Task<IReadOnlyList<ICoordinatorEvent>> EventsAsync(ActorSystem system, string persistenceId = CoordinatorActor.DefaultPersistenceId)
+    /// <summary>Every coordinator event in journal order from sequence number <paramref name="from"/> (for audits: e.g. that each key was completed once).</summary>
+    public static async Task<IReadOnlyList<ICoordinatorEvent>> EventsAsync(ActorSystem system, string persistenceId = CoordinatorActor.DefaultPersistenceId, long from = 0L)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<ICurrentEventsByPersistenceIdQuery>(QuantLabConfig.ReadJournalPlugin);
         var events = new List<ICoordinatorEvent>();
-        await journal.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
+        await journal.CurrentEventsByPersistenceId(persistenceId, from, long.MaxValue)
             .RunForeach(envelope => events.Add((ICoordinatorEvent)envelope.Event), system.Materializer());
         return events;
     }

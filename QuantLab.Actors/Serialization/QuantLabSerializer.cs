@@ -30,7 +30,7 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(JobFailed)] = "ql.job-failed.v1",
         [typeof(JobsRetried)] = "ql.jobs-retried.v1",
         // snapshots
-        [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v1",
+        [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v2",   // stored as a StoredSnapshot
         // worker protocol
         [typeof(RegisterWorker)] = "ql.register-worker.v1",
         [typeof(WorkerAccepted)] = "ql.worker-accepted.v1",
@@ -71,7 +71,15 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         Manifests.TryGetValue(o.GetType(), out var manifest) ? manifest
             : throw new SerializationException($"QuantLabSerializer has no manifest for {o.GetType().FullName}");
 
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
+    public override byte[] ToBinary(object obj) => obj is CoordinatorSnapshot snapshot
+        ? JsonSerializer.SerializeToUtf8Bytes(StoredSnapshot.Of(snapshot), Json)
+        : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
+
+    /// <summary>Older forms still read, by manifest: snapshots of v1 (results with their job records) are read as they are.</summary>
+    private static readonly IReadOnlyDictionary<string, Type> OlderForms = new Dictionary<string, Type>(StringComparer.Ordinal)
+    {
+        ["ql.coordinator-snapshot.v1"] = typeof(CoordinatorSnapshot),
+    };
 
     /// <summary>Manifests of engine 1.x whose payloads hold untyped job parameters (see the class summary).</summary>
     public static readonly IReadOnlySet<string> RetiredManifests = new HashSet<string>(StringComparer.Ordinal)
@@ -82,7 +90,8 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
     /// <summary>The message or event; a payload it cannot be is a <see cref="SerializationException"/> naming the manifest.</summary>
     public override object FromBinary(byte[] bytes, string manifest) =>
         Types.TryGetValue(manifest, out var type)
-            ? Deserialize(bytes, type, manifest)
+            ? type == typeof(CoordinatorSnapshot) ? ((StoredSnapshot)Deserialize(bytes, typeof(StoredSnapshot), manifest)).ToSnapshot() : Deserialize(bytes, type, manifest)
+            : OlderForms.TryGetValue(manifest, out var older) ? Deserialize(bytes, older, manifest)
             : RetiredManifests.Contains(manifest)
                 ? throw new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
                 : throw new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");

@@ -207,7 +207,9 @@ public static class JobCodec
 
     private static int Int(JsonElement o, string name) => OptionalInt(o, name) ?? throw Missing(name);
 
-    private static int? OptionalInt(JsonElement o, string name) => Field(o, name) is { } v ? Kind(v, JsonValueKind.Number, name).GetInt32() : null;
+    private static int? OptionalInt(JsonElement o, string name) => Field(o, name) is { } v
+        ? Kind(v, JsonValueKind.Number, name).TryGetInt32(out var i) ? i : throw new BadInputException($"job record: field '{name}' must be a whole number within 32 bits, not {v.GetRawText()}")
+        : null;
 
     private static double Number(JsonElement o, string name) => Field(o, name) is { } v ? Kind(v, JsonValueKind.Number, name).GetDouble() : throw Missing(name);
 

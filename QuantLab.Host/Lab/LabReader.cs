@@ -13,7 +13,7 @@ public static class LabReader
 {
     public static Task<CoordinatorState> LoadAsync(LabStore store) => ReadAsync(store, LabReadSide.LoadAsync);
 
-    public static Task<IReadOnlyList<QuantLab.Actors.Messages.ICoordinatorEvent>> EventsAsync(LabStore store) => ReadAsync(store, LabReadSide.EventsAsync);
+    public static Task<IReadOnlyList<QuantLab.Actors.Messages.ICoordinatorEvent>> EventsAsync(LabStore store) => ReadAsync(store, (system, id) => LabReadSide.EventsAsync(system, id));
 
     private static async Task<T> ReadAsync<T>(LabStore store, Func<ActorSystem, string, Task<T>> read, bool checkedReadable = false)
     {

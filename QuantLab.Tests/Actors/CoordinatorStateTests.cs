@@ -37,7 +37,7 @@ public class CoordinatorStateTests
         var empty = CoordinatorState.Empty(policy);
         Assert.False(empty.SnapshotDue(0));
         var s = empty.Apply(empty.Submit(TestPlans.Trainings("t", 2), T0).Event!);
-        // Work to do: due only after the interval (here max(3 events, 2 jobs)).
+        // Work to do: due only after the interval (here max(3 events, half of 2 jobs)).
         Assert.False(s.SnapshotDue(1));
         Assert.False(s.SnapshotDue(2));
         Assert.True(s.SnapshotDue(3));
@@ -49,7 +49,73 @@ public class CoordinatorStateTests
         // Idle: nothing ready, nothing running. The final state is due at once, but not again without new events.
         Assert.True(s.SnapshotDue(1));
         Assert.False(s.SnapshotDue(0));
+        // More jobs than the interval: due after half as many events as jobs (here 10 jobs, 5 events).
+        var many = empty.Apply(empty.Submit(TestPlans.Trainings("many", 10), T0).Event!);
+        Assert.False(many.SnapshotDue(4));
+        Assert.True(many.SnapshotDue(5));
     }
+
+    /// <summary>
+    /// A random lab history (two campaigns sharing jobs, leases, successes, configuration and environment failures,
+    /// lost attempts, retries), decided and applied one event at a time, then applied again as one run.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Applying_a_run_of_events_at_once_gives_the_state_applying_them_one_at_a_time_gives(int seed)
+    {
+        var random = new Random(seed);
+        var start = CoordinatorState.Empty(Policy);
+        var one = start;
+        var events = new List<ICoordinatorEvent>();
+        void Record(IEnumerable<ICoordinatorEvent> decided)
+        {
+            foreach (var e in decided) { one = one.Apply(e); events.Add(e); }
+        }
+        Record([one.Submit(TestPlans.Small("first", bits: "[2, 3, 4, 5, 6, 7, 8]"), T0).Event!]);
+        Record([one.Submit(TestPlans.Trainings("trainings", 20), T0).Event!]);
+        for (var step = 0; step < 300; step++)
+        {
+            if (step == 40) Record([one.Submit(TestPlans.Small("second", bits: "[4, 6, 16]"), T0).Event!]);
+            var choice = random.Next(10);
+            if (choice < 4 && !one.Ready.IsEmpty)
+                Record(one.Assign("w" + random.Next(3), "node-" + random.Next(2), 1 + random.Next(3), T0));
+            else if (choice < 9 && !one.Leases.IsEmpty)
+            {
+                var key = one.Leases.Keys.ElementAt(random.Next(one.Leases.Count));
+                var job = one.Jobs[key];
+                var outcome = random.Next(6) switch
+                {
+                    0 => JobOutcome.InfrastructureFailure("boom"),
+                    1 => JobOutcome.ConfigurationFailure("loss is NaN"),
+                    _ => TestPlans.Success(random.NextDouble()),
+                };
+                Record(one.Finish(new JobFinished(job.Worker!, job.Node!, key, job.Attempts, outcome, 5) { Identity = random.Next(2) == 0 ? null : "CN=n" }, T0));
+            }
+            else if (choice == 9 && !one.Leases.IsEmpty)
+                Record(one.NodeRemoved("node-" + random.Next(2), T0));
+            else if (one.Ready.IsEmpty && one.Leases.IsEmpty && one.Retry("first", null, T0).Event is { } retry)
+                Record([retry]);
+        }
+        Assert.True(events.Count > 50, $"{events.Count} events");
+        Assert.Contains(events, e => e is JobsRetried);
+
+        var all = start.ApplyAll(events);
+        Assert.Equal(Json(one.ToSnapshot(T0)), Json(all.ToSnapshot(T0)));
+        Assert.Equal(one.Ready, all.Ready);
+        Assert.Equal(one.Leases.OrderBy(l => l.Key), all.Leases.OrderBy(l => l.Key));
+        Assert.Equal(one.Dependents.OrderBy(d => d.Key).Select(d => (d.Key, string.Join(",", d.Value))), all.Dependents.OrderBy(d => d.Key).Select(d => (d.Key, string.Join(",", d.Value))));
+        Assert.Equal(one.NextSeq, all.NextSeq);
+        foreach (var name in new[] { "first", "second", "trainings" })
+            Assert.Equal(Json(one.Status(name)), Json(all.Status(name)));
+        // Applied in two runs, split anywhere, too.
+        var split = random.Next(events.Count);
+        Assert.Equal(Json(all.ToSnapshot(T0)), Json(start.ApplyAll(events.Take(split)).ApplyAll(events.Skip(split)).ToSnapshot(T0)));
+    }
+
+    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(), QuantLab.Actors.Serialization.QuantLabSerializer.Json);
 
     [Fact]
     public void CampaignSubmitted_queues_every_job_and_only_jobs_without_pending_upstream_are_ready()

@@ -111,5 +111,22 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         Assert.Contains("'inputTransform' is missing", e.Message);
     }
 
+    [Fact]
+    public void A_snapshot_is_stored_without_each_result_repeating_its_job_record_and_the_v1_form_is_still_read()
+    {
+        var snapshot = Samples().OfType<CoordinatorSnapshot>().Single();
+        Assert.Contains(snapshot.Jobs, j => j.Result is { } r && r.Label != j.Job.Label);   // a label of its own is kept
+        var serializer = (QuantLabSerializer)Sys.Serialization.FindSerializerFor(snapshot);
+        Assert.Equal("ql.coordinator-snapshot.v2", serializer.Manifest(snapshot));
+        var stored = serializer.ToBinary(snapshot);
+        var v1 = JsonSerializer.SerializeToUtf8Bytes(snapshot, QuantLabSerializer.Json);   // v1 stored the snapshot as it is
+        static int Records(byte[] json) => System.Text.RegularExpressions.Regex.Count(System.Text.Encoding.UTF8.GetString(json), "\"inputTransform\"");
+        Assert.Equal(snapshot.Jobs.Count, Records(stored));
+        Assert.Equal(snapshot.Jobs.Count + snapshot.Jobs.Count(j => j.Result is not null), Records(v1));
+        Assert.True(stored.Length < v1.Length);
+        Assert.Equal(Json(snapshot), Json(serializer.FromBinary(stored, "ql.coordinator-snapshot.v2")));
+        Assert.Equal(Json(snapshot), Json(serializer.FromBinary(v1, "ql.coordinator-snapshot.v1")));
+    }
+
     private static string Json(object o) => JsonSerializer.Serialize(o, o.GetType(), QuantLabSerializer.Json);
 }

@@ -24,6 +24,4 @@ public static class TestPlans
     public static JobOutcome Success(double accuracy) =>
         JobOutcome.Success(new JobMetrics(new Dictionary<string, double> { ["accuracy"] = accuracy }, new Dictionary<string, string>()));
 
-    public static CoordinatorState ApplyAll(this CoordinatorState state, IEnumerable<ICoordinatorEvent> events) =>
-        events.Aggregate(state, (s, e) => s.Apply(e));
 }

@@ -116,6 +116,8 @@ public class JobCodecTests
 
     [Theory]
     [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":"2","batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'epochs' must be a number")]
+    [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":2.5,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'epochs' must be a whole number within 32 bits, not 2.5")]
+    [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1,"trainLimit":1e12}""", "'trainLimit' must be a whole number within 32 bits, not 1e12")]
     [InlineData("""{"type":"train","inputTransform":"resize","bias":0,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'bias' must be true or false")]
     [InlineData("""{"type":"train","inputTransform":7,"bias":false,"epochs":2,"batchSize":4,"lr":0.001,"momentum":0.9,"seed":1}""", "'inputTransform' must be a string")]
     [InlineData("""{"type":"train","inputTransform":"resize","bias":false,"epochs":2,"batchSize":4,"lr":0.001,"seed":1}""", "'momentum' is missing")]
