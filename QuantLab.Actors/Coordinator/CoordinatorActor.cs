@@ -176,8 +176,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private void OnRequestJob(RequestJob request)
     {
         if (!_workers.TryGetValue(request.WorkerId, out var worker)) return;   // it registers again shortly
-        var started = _state.Assign(request.WorkerId, worker.Node, Math.Max(1, request.Capacity), DateTimeOffset.UtcNow);
-        if (started.Count == 0)
+        var leased = _state.Assign(request.WorkerId, worker.Node, Math.Max(1, request.Capacity), DateTimeOffset.UtcNow);
+        if (leased is null)
         {
             // Idle only when nothing is ready: a full worker asks again by itself once it has room.
             _workers[request.WorkerId] = worker with { Idle = _state.Ready.Count == 0 };
@@ -186,13 +186,13 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         }
         _workers[request.WorkerId] = worker with { Idle = false };
         var sender = Sender;
-        Record(started, () =>
+        Record([leased], () =>
         {
             var now = DateTimeOffset.UtcNow;
-            foreach (var s in started)
+            foreach (var s in leased.Jobs)
             {
                 // The lease runs from the hand-over, not from the decision: a slow journal write must not eat it up.
-                _state = _state.RenewLease(s.Key, s.Worker, s.Attempt, now);
+                _state = _state.RenewLease(s.Key, leased.Worker, s.Attempt, now);
                 var job = _durable.Jobs[s.Key].Job;
                 var upstream = job.Upstream.ToDictionary(u => u, u => _durable.Jobs[u].Result!.Artifacts, StringComparer.Ordinal);
                 sender.Tell(new JobAssignment(job, s.Attempt, upstream));

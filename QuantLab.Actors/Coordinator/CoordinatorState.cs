@@ -178,7 +178,10 @@ public sealed class CoordinatorState
             switch (e)
             {
                 case CampaignSubmitted s: Submitted(s); break;
-                case JobStarted s: Update(s.Key, j => j with { Status = JobStatus.Running, Attempts = s.Attempt, Worker = s.Worker, Node = s.Node }, s.At + state.Policy.Lease); break;
+                case JobsLeased l:
+                    foreach (var leased in l.Jobs) Started(leased.Key, leased.Attempt, l.Worker, l.Node, l.At);
+                    break;
+                case JobStarted s: Started(s.Key, s.Attempt, s.Worker, s.Node, s.At); break;
                 case JobAttemptFailed f: Update(f.Key, j => j with { Status = JobStatus.Queued, Worker = null, Node = null, Error = f.Error }); break;
                 case JobCompleted c:
                     Update(c.Result.Key, j => j with
@@ -203,6 +206,9 @@ public sealed class CoordinatorState
             return new CoordinatorState(state.Policy, _jobs.ToImmutable(), _campaigns.ToImmutable(), _ready.ToImmutable(),
                 _dependents.ToImmutable(), _leases.ToImmutable(), _nextSeq);
         }
+
+        private void Started(string key, int attempt, string worker, string node, DateTimeOffset at) =>
+            Update(key, j => j with { Status = JobStatus.Running, Attempts = attempt, Worker = worker, Node = node }, at + state.Policy.Lease);
 
         /// <summary>Changes one job and keeps everything derived from it in step: the ready queue, its lease, its campaigns' counts, and its dependents' waiting counts once it succeeds.</summary>
         private void Update(string key, Func<JobEntry, JobEntry> change, DateTimeOffset? leaseUntil = null)
@@ -390,16 +396,16 @@ public sealed class CoordinatorState
     public int Held(string worker) => Leases.Keys.Count(k => Jobs[k].Worker == worker);
 
     /// <summary>
-    /// The events that lease the next ready jobs to a worker that can hold <paramref name="capacity"/> jobs: as many
+    /// The event that leases the next ready jobs to a worker that can hold <paramref name="capacity"/> jobs: as many
     /// as it has room for beside the jobs it already holds (two requests of one worker can cross: the second must not
-    /// give it more than it can hold, or they would sit in its queue until their leases ran out). Empty if nothing is
+    /// give it more than it can hold, or they would sit in its queue until their leases ran out). Null if nothing is
     /// ready or the worker is full.
     /// </summary>
-    public IReadOnlyList<JobStarted> Assign(string worker, string node, int capacity, DateTimeOffset now)
+    public JobsLeased? Assign(string worker, string node, int capacity, DateTimeOffset now)
     {
         var room = capacity - Held(worker);
-        if (room <= 0) return [];
-        return Ready.Take(room).Select(r => new JobStarted(r.Value, worker, node, Jobs[r.Value].Attempts + 1, now)).ToList();
+        if (room <= 0 || Ready.IsEmpty) return null;
+        return new JobsLeased(worker, node, [.. Ready.Take(room).Select(r => new LeasedJob(r.Value, Jobs[r.Value].Attempts + 1))], now);
     }
 
     /// <summary>

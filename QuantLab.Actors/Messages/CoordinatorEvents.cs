@@ -11,8 +11,20 @@ public sealed record CampaignSubmitted(
     IReadOnlyList<DroppedCombination> Dropped,
     DateTimeOffset At) : ICoordinatorEvent;
 
-/// <summary>A worker took a job (attempt numbers start at 1).</summary>
+/// <summary>
+/// A worker took a job (attempt numbers start at 1). Written by coordinators before <see cref="JobsLeased"/>; still
+/// read from their journals.
+/// </summary>
 public sealed record JobStarted(string Key, string Worker, string Node, int Attempt, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>
+/// A worker took these jobs, leased in one request: each is running from now, under its attempt (numbers start at 1).
+/// One event per request, not per job: a worker asks for several jobs at once while its jobs are short.
+/// </summary>
+public sealed record JobsLeased(string Worker, string Node, IReadOnlyList<LeasedJob> Jobs, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>One job of a <see cref="JobsLeased"/> and the attempt it starts.</summary>
+public sealed record LeasedJob(string Key, int Attempt);
 
 /// <summary>An attempt ended without a result (exception, lease expiry, member removed); the job is queued again.</summary>
 public sealed record JobAttemptFailed(string Key, string Worker, int Attempt, string Error, DateTimeOffset At) : ICoordinatorEvent;

@@ -25,6 +25,7 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         // persisted events
         [typeof(CampaignSubmitted)] = "ql.campaign-submitted.v2",
         [typeof(JobStarted)] = "ql.job-started.v1",
+        [typeof(JobsLeased)] = "ql.jobs-leased.v1",
         [typeof(JobAttemptFailed)] = "ql.job-attempt-failed.v1",
         [typeof(JobCompleted)] = "ql.job-completed.v2",
         [typeof(JobFailed)] = "ql.job-failed.v1",

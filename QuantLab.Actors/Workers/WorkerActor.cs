@@ -39,6 +39,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, JobAssignment> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Key, int Attempt), JobFinished> _unacknowledged = [];
     private int _shortJobs;   // finished in a row, each shorter than ShortJob
+    /// <summary>
+    /// Whether a request is unanswered. Requests sent after every finished job crossed, and each after the first was
+    /// given only the one slot freed since: one lease event per 1.7 jobs. So a worker asks again only once that answer
+    /// came, or when it runs low meanwhile (a quarter of its room left), or the answer is taken as lost.
+    /// </summary>
+    private DateTimeOffset? _requested;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -73,9 +79,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Accepted()
     {
-        Receive<WorkerAccepted>(_ => RequestJobs());   // registered again (perhaps with a new coordinator): ask it
+        Receive<WorkerAccepted>(_ => { _requested = null; RequestJobs(); });   // registered again (perhaps with a new coordinator): ask it
         Receive<JobsAvailable>(_ => RequestJobs());
-        Receive<NoJobAvailable>(_ => { });
+        Receive<NoJobAvailable>(_ => _requested = null);
         Receive<JobAssignment>(Take);
         Receive<HeartbeatTick>(_ =>
         {
@@ -118,13 +124,21 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <summary>How many jobs this worker holds at most: several while its jobs are short, else one.</summary>
     private int Capacity => _shortJobs >= ShortStreak ? _settings.LeaseBatch : 1;
 
+    /// <summary>An unanswered request older than this is taken as lost (its coordinator moved) and sent again.</summary>
+    private static readonly TimeSpan RequestAnswered = TimeSpan.FromSeconds(2);
+
     private void RequestJobs()
     {
-        if (_held.Count < Capacity) _coordinator.Tell(new RequestJob(_workerId, Capacity));
+        if (_held.Count >= Capacity) return;
+        var now = DateTimeOffset.UtcNow;
+        if (_requested is { } sent && now - sent < RequestAnswered && _held.Count > Capacity / 4) return;
+        _requested = now;
+        _coordinator.Tell(new RequestJob(_workerId, Capacity));
     }
 
     private void Take(JobAssignment assignment)
     {
+        _requested = null;
         if (!_held.TryAdd(assignment.Job.Key, assignment))
         {
             _log.Warning("worker {0} already holds {1}; ignoring a second assignment of it", _workerId, assignment.Job.Key);

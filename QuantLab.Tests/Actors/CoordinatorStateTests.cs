@@ -17,17 +17,21 @@ public class CoordinatorStateTests
         return CoordinatorState.Empty(Policy).Apply(decision.Event!);
     }
 
-    private static CoordinatorState Start(CoordinatorState s, string worker, out JobStarted started, string node = "node-a")
+    /// <summary>A lease of one job, as these tests read it.</summary>
+    private sealed record Started(JobsLeased Event, string Key, int Attempt, string Worker, string Node);
+
+    private static CoordinatorState Start(CoordinatorState s, string worker, out Started started, string node = "node-a")
     {
         started = Next(s, worker, node)!;
         Assert.NotNull(started);
-        return s.Apply(started);
+        return s.Apply(started.Event);
     }
 
     /// <summary>The one job a worker that holds at most one is given, or null.</summary>
-    private static JobStarted? Next(CoordinatorState s, string worker, string node) => s.Assign(worker, node, 1, T0).SingleOrDefault();
+    private static Started? Next(CoordinatorState s, string worker, string node) =>
+        s.Assign(worker, node, 1, T0) is { } e ? new(e, e.Jobs.Single().Key, e.Jobs.Single().Attempt, e.Worker, e.Node) : null;
 
-    private static CoordinatorState Succeed(CoordinatorState s, JobStarted st, double accuracy = 0.9) =>
+    private static CoordinatorState Succeed(CoordinatorState s, Started st, double accuracy = 0.9) =>
         s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(accuracy), 5), T0));
 
     [Fact]
@@ -80,8 +84,8 @@ public class CoordinatorStateTests
         {
             if (step == 40) Record([one.Submit(TestPlans.Small("second", bits: "[4, 6, 16]"), T0).Event!]);
             var choice = random.Next(10);
-            if (choice < 4 && !one.Ready.IsEmpty)
-                Record(one.Assign("w" + random.Next(3), "node-" + random.Next(2), 1 + random.Next(3), T0));
+            if (choice < 4 && one.Assign("w" + random.Next(3), "node-" + random.Next(2), 1 + random.Next(3), T0) is { } leased)
+                Record([leased]);
             else if (choice < 9 && !one.Leases.IsEmpty)
             {
                 var key = one.Leases.Keys.ElementAt(random.Next(one.Leases.Count));
@@ -138,14 +142,34 @@ public class CoordinatorStateTests
     }
 
     [Fact]
-    public void JobStarted_marks_the_job_running_under_a_lease_and_takes_it_off_the_queue()
+    public void JobsLeased_marks_the_job_running_under_a_lease_and_takes_it_off_the_queue()
     {
-        var s = Start(Submitted(TestPlans.Small(), out _), "w1", out var started);
+        var submitted = Submitted(TestPlans.Small(), out _);
+        var s = Start(submitted, "w1", out var started);
         Assert.Equal(1, started.Attempt);
         Assert.Equal(JobStatus.Running, s.Jobs[started.Key].Status);
         Assert.Equal(T0 + Policy.Lease, s.Leases[started.Key]);
         Assert.Null(Next(s, "w2", "node-a"));   // the rest waits on the training
         Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), (s.Status("small")).Totals());
+        // The event of older coordinators, one per job, still reads the same.
+        var older = submitted.Apply(new JobStarted(started.Key, "w1", "node-a", 1, T0));
+        Assert.Equal(Json(s.ToSnapshot(T0)), Json(older.ToSnapshot(T0)));
+        Assert.Equal(s.Leases, older.Leases);
+    }
+
+    [Fact]
+    public void One_request_leases_as_many_ready_jobs_as_the_worker_has_room_for_in_one_event()
+    {
+        var s = Submitted(TestPlans.Trainings("five", 5), out _);
+        var leased = s.Assign("w1", "node-a", 3, T0)!;
+        Assert.Equal(3, leased.Jobs.Count);
+        Assert.All(leased.Jobs, j => Assert.Equal(1, j.Attempt));
+        s = s.Apply(leased);
+        Assert.Equal(3, s.Held("w1"));
+        Assert.All(leased.Jobs, j => Assert.Equal(JobStatus.Running, s.Jobs[j.Key].Status));
+        Assert.Equal(2, s.Ready.Count);
+        Assert.Null(s.Assign("w1", "node-a", 3, T0));              // full
+        Assert.Equal(2, s.Assign("w2", "node-b", 16, T0)!.Jobs.Count);   // only what is ready
     }
 
     [Fact]
@@ -326,7 +350,7 @@ public class CoordinatorStateTests
     public void A_second_campaign_reuses_the_jobs_and_results_it_shares_with_the_first()
     {
         var s = Submitted(TestPlans.Small("first", bits: "[4, 8]"), out _);
-        while (Next(s, "w", "n") is { } st) s = Succeed(s.Apply(st), st);
+        while (Next(s, "w", "n") is { } st) s = Succeed(s.Apply(st.Event), st);
         Assert.Equal("completed", s.Status("first").State);
 
         var decision = s.Submit(TestPlans.Small("second", bits: "[8, 6]"), T0);
@@ -346,7 +370,7 @@ public class CoordinatorStateTests
         string[] identities = ["CN=a", "CN=b", null!];
         for (var i = 0; Next(s, "w", "n") is { } st; i++)
         {
-            s = s.Apply(st);
+            s = s.Apply(st.Event);
             s = s.ApplyAll(s.Finish(new JobFinished(st.Worker, st.Node, st.Key, st.Attempt, TestPlans.Success(0.9), 5, identities[i % 3]), T0));
         }
         // Four jobs: CN=a produced the first and the fourth, CN=b the second, a node without TLS the third.
@@ -412,7 +436,7 @@ public class CoordinatorStateTests
         foreach (var state in new[] { s, back })
         {
             var calibrate = s.Leases.Keys.Single();
-            var next = Succeed(state, new JobStarted(calibrate, "w1", "node-a", 1, T0));
+            var next = Succeed(state, new Started(new JobsLeased("w1", "node-a", [new(calibrate, 1)], T0), calibrate, 1, "w1", "node-a"));
             Assert.Equal(3, next.Ready.Count);   // its dependents were released in both
             Assert.Equal(new CampaignStatus("snap", "running", 5, 2, 0, 0, 3), next.Status("snap").Totals());
         }

@@ -28,6 +28,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
             [new DroppedCombination("m bias=float", "bias mode float on a model without bias")], At);
         yield return submitted;
         yield return new JobStarted(job.Key, "w1", "node", 1, At);
+        yield return new JobsLeased("w1", "node", [new LeasedJob(job.Key, 1), new LeasedJob("k2", 3)], At);
         yield return new JobAttemptFailed(job.Key, "w1", 1, "boom", At);
         yield return new JobCompleted(result, At);
         yield return new JobFailed(job.Key, "failed 3 times", 3, At);
@@ -58,7 +59,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
             submitted,
             new JobStarted(train.Key, "w1", "node", 1, At),
             new JobCompleted(result with { Key = train.Key, Job = train.Job, Status = OutcomeStatus.Succeeded, Error = null }, At),
-            new JobStarted(plan.Jobs[1].Key, "w1", "node", 1, At),
+            new JobsLeased("w1", "node", [new LeasedJob(plan.Jobs[1].Key, 1)], At),
         ]).ToSnapshot(At);
     }
 

@@ -60,7 +60,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             {
                 var running = s.Jobs.Values.FirstOrDefault(j => j.Status == JobStatus.Running && j.Node == Address(1));
                 if (running is null) return false;
-                var started = LabReader.EventsAsync(new SqliteLabStore(db)).GetAwaiter().GetResult().OfType<JobStarted>().Last(e => e.Key == running.Job.Key);
+                var started = LabReader.EventsAsync(new SqliteLabStore(db)).GetAwaiter().GetResult().OfType<JobsLeased>().Last(e => e.Jobs.Any(j => j.Key == running.Job.Key));
                 killedJob = running.Job.Key;
                 return DateTimeOffset.UtcNow - started.At < TimeSpan.FromSeconds(0.6);
             }, TimeSpan.FromSeconds(60), "a job just started on node B");
