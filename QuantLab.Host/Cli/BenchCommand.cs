@@ -16,7 +16,7 @@ public static class BenchCommand
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
                 + "images, seconds (best of 3)}; evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
-                + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job, all threads)}",
+                + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}",
         };
         var data = DataCommand.DataDirOption();
         var orchestration = new Option<bool>("--orchestration") { Description = "Instead: jobs per second of orchestration alone (trivial jobs) on one node and on three in-process cluster nodes" };
