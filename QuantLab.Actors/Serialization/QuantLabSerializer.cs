@@ -89,13 +89,17 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
     };
 
     /// <summary>The message or event; a payload it cannot be is a <see cref="SerializationException"/> naming the manifest.</summary>
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        Types.TryGetValue(manifest, out var type)
-            ? type == typeof(CoordinatorSnapshot) ? ((StoredSnapshot)Deserialize(bytes, typeof(StoredSnapshot), manifest)).ToSnapshot() : Deserialize(bytes, type, manifest)
-            : OlderForms.TryGetValue(manifest, out var older) ? Deserialize(bytes, older, manifest)
-            : RetiredManifests.Contains(manifest)
-                ? throw new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
-                : throw new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (Types.TryGetValue(manifest, out var type))
+            return type == typeof(CoordinatorSnapshot)
+                ? ((StoredSnapshot)Deserialize(bytes, typeof(StoredSnapshot), manifest)).ToSnapshot()
+                : Deserialize(bytes, type, manifest);
+        if (OlderForms.TryGetValue(manifest, out var older)) return Deserialize(bytes, older, manifest);
+        throw RetiredManifests.Contains(manifest)
+            ? new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
+            : new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
+    }
 
     private static object Deserialize(byte[] bytes, Type type, string manifest)
     {

@@ -107,19 +107,17 @@ public class CoordinatorStateTests
         Assert.Contains(events, e => e is JobsRetried);
 
         var all = start.ApplyAll(events);
-        Assert.Equal(Json(one.ToSnapshot(T0)), Json(all.ToSnapshot(T0)));
+        Assert.Equal(TestPlans.Json(one.ToSnapshot(T0)), TestPlans.Json(all.ToSnapshot(T0)));
         Assert.Equal(one.Ready, all.Ready);
         Assert.Equal(one.Leases.OrderBy(l => l.Key), all.Leases.OrderBy(l => l.Key));
         Assert.Equal(one.Dependents.OrderBy(d => d.Key).Select(d => (d.Key, string.Join(",", d.Value))), all.Dependents.OrderBy(d => d.Key).Select(d => (d.Key, string.Join(",", d.Value))));
         Assert.Equal(one.NextSeq, all.NextSeq);
         foreach (var name in new[] { "first", "second", "trainings" })
-            Assert.Equal(Json(one.Status(name)), Json(all.Status(name)));
+            Assert.Equal(TestPlans.Json(one.Status(name)), TestPlans.Json(all.Status(name)));
         // Applied in two runs, split anywhere, too.
         var split = random.Next(events.Count);
-        Assert.Equal(Json(all.ToSnapshot(T0)), Json(start.ApplyAll(events.Take(split)).ApplyAll(events.Skip(split)).ToSnapshot(T0)));
+        Assert.Equal(TestPlans.Json(all.ToSnapshot(T0)), TestPlans.Json(start.ApplyAll(events.Take(split)).ApplyAll(events.Skip(split)).ToSnapshot(T0)));
     }
-
-    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(), QuantLab.Actors.Serialization.QuantLabSerializer.Json);
 
     [Fact]
     public void CampaignSubmitted_queues_every_job_and_only_jobs_without_pending_upstream_are_ready()
@@ -153,7 +151,7 @@ public class CoordinatorStateTests
         Assert.Equal(new CampaignStatus("small", "running", 4, 0, 0, 1, 3), (s.Status("small")).Totals());
         // The event of older coordinators, one per job, still reads the same.
         var older = submitted.Apply(new JobStarted(started.Key, "w1", "node-a", 1, T0));
-        Assert.Equal(Json(s.ToSnapshot(T0)), Json(older.ToSnapshot(T0)));
+        Assert.Equal(TestPlans.Json(s.ToSnapshot(T0)), TestPlans.Json(older.ToSnapshot(T0)));
         Assert.Equal(s.Leases, older.Leases);
     }
 

@@ -86,7 +86,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
             var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
             Assert.IsType(message.GetType(), back);
             // Records holding lists and dictionaries compare by reference; compare their JSON instead.
-            Assert.Equal(Json(message), Json(back));
+            Assert.Equal(TestPlans.Json(message), TestPlans.Json(back));
         }
     }
 
@@ -125,9 +125,7 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
         Assert.Equal(snapshot.Jobs.Count, Records(stored));
         Assert.Equal(snapshot.Jobs.Count + snapshot.Jobs.Count(j => j.Result is not null), Records(v1));
         Assert.True(stored.Length < v1.Length);
-        Assert.Equal(Json(snapshot), Json(serializer.FromBinary(stored, "ql.coordinator-snapshot.v2")));
-        Assert.Equal(Json(snapshot), Json(serializer.FromBinary(v1, "ql.coordinator-snapshot.v1")));
+        Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(stored, "ql.coordinator-snapshot.v2")));
+        Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(v1, "ql.coordinator-snapshot.v1")));
     }
-
-    private static string Json(object o) => JsonSerializer.Serialize(o, o.GetType(), QuantLabSerializer.Json);
 }

@@ -21,6 +21,9 @@ public static class TestPlans
         CampaignPlanner.Plan(CampaignSpecParser.Parse(
             "{\"name\":\"" + name + "\",\"train\":{\"id\":\"m\",\"seed\":[" + string.Join(",", Enumerable.Range(firstSeed, count)) + "]}}"), Dataset, Engine);
 
+    /// <summary>A message or state in the serializer's JSON: records holding lists and dictionaries compare by reference, their JSON by content.</summary>
+    public static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(), QuantLab.Actors.Serialization.QuantLabSerializer.Json);
+
     public static JobOutcome Success(double accuracy) =>
         JobOutcome.Success(new JobMetrics(new Dictionary<string, double> { ["accuracy"] = accuracy }, new Dictionary<string, string>()));
 
