@@ -68,7 +68,12 @@ public static partial class Npy
         int major = bytes[6];
         int headerLength, headerStart;
         if (major == 1) { headerLength = bytes[8] | (bytes[9] << 8); headerStart = 10; }
-        else if (major is 2 or 3) { headerLength = BitConverter.ToInt32(bytes, 8); headerStart = 12; }
+        else if (major is 2 or 3)
+        {
+            // Versions 2 and 3 store the header length in four bytes, so the prefix is 12 bytes, not 10.
+            if (bytes.Length < 12) throw new BadInputException($"{path}: truncated header");
+            headerLength = BitConverter.ToInt32(bytes, 8); headerStart = 12;
+        }
         else throw new BadInputException($"{path}: unsupported .npy version {major}");
         // As a long: a version 2/3 length read as int32 can be negative, or overflow the sum.
         if (headerLength < 0 || (long)headerStart + headerLength > bytes.Length) throw new BadInputException($"{path}: truncated header");
