@@ -31,7 +31,7 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(JobFailed)] = "ql.job-failed.v1",
         [typeof(JobsRetried)] = "ql.jobs-retried.v1",
         // snapshots
-        [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v2",   // stored as a StoredSnapshot
+        [typeof(CoordinatorSnapshot)] = "ql.coordinator-snapshot.v3",   // binary: SnapshotCodec
         // worker protocol
         [typeof(RegisterWorker)] = "ql.register-worker.v1",
         [typeof(WorkerAccepted)] = "ql.worker-accepted.v1",
@@ -73,12 +73,14 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
             : throw new SerializationException($"QuantLabSerializer has no manifest for {o.GetType().FullName}");
 
     public override byte[] ToBinary(object obj) => obj is CoordinatorSnapshot snapshot
-        ? JsonSerializer.SerializeToUtf8Bytes(StoredSnapshot.Of(snapshot), Json)
+        ? SnapshotCodec.Write(snapshot)
         : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
 
-    /// <summary>Older forms still read, by manifest: snapshots of v1 (results with their job records) are read as they are.</summary>
+    /// <summary>Older forms still read, by manifest: JSON snapshots of v2 (<see cref="StoredSnapshot"/>) and of v1
+    /// (results with their job records, read as they are).</summary>
     private static readonly IReadOnlyDictionary<string, Type> OlderForms = new Dictionary<string, Type>(StringComparer.Ordinal)
     {
+        ["ql.coordinator-snapshot.v2"] = typeof(StoredSnapshot),
         ["ql.coordinator-snapshot.v1"] = typeof(CoordinatorSnapshot),
     };
 
@@ -92,13 +94,25 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (Types.TryGetValue(manifest, out var type))
-            return type == typeof(CoordinatorSnapshot)
-                ? ((StoredSnapshot)Deserialize(bytes, typeof(StoredSnapshot), manifest)).ToSnapshot()
-                : Deserialize(bytes, type, manifest);
-        if (OlderForms.TryGetValue(manifest, out var older)) return Deserialize(bytes, older, manifest);
+            return type == typeof(CoordinatorSnapshot) ? ReadSnapshot(bytes, manifest) : Deserialize(bytes, type, manifest);
+        if (OlderForms.TryGetValue(manifest, out var older))
+            return Deserialize(bytes, older, manifest) is var value && value is StoredSnapshot stored ? stored.ToSnapshot() : value;
         throw RetiredManifests.Contains(manifest)
             ? new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
             : new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");
+    }
+
+    private static CoordinatorSnapshot ReadSnapshot(byte[] bytes, string manifest)
+    {
+        try
+        {
+            return SnapshotCodec.Read(bytes);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or ArgumentException or Engine.BadInputException)
+        {
+            // A cut or corrupted payload (the reader's end of stream, a negative string length), a number out of range, a name twice in one map, a job record that is not one.
+            throw new SerializationException($"{manifest}: malformed payload: {e.Message}", e);
+        }
     }
 
     private static object Deserialize(byte[] bytes, Type type, string manifest)

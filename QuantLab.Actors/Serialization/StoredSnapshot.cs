@@ -7,15 +7,12 @@ using QuantLab.Actors.Planning;
 namespace QuantLab.Actors.Serialization;
 
 /// <summary>
-/// How a <see cref="CoordinatorSnapshot"/> is stored since manifest v2: as in v1, except that a job's result leaves out
-/// what its job entry already says: the key, the job record, and the label unless it differs. In v1 every result
-/// repeated its entry's record: a third of a 100,000-job snapshot's 84 MB, and half of the records read back on
-/// recovery.
+/// How a <see cref="CoordinatorSnapshot"/> was stored under manifest v2, still read from databases written before v3
+/// (<see cref="SnapshotCodec"/>): JSON as in v1, except that a job's result leaves out what its job entry already says:
+/// the key, the job record, and the label unless it differs.
 /// </summary>
 internal sealed record StoredSnapshot(IReadOnlyList<CampaignEntry> Campaigns, IReadOnlyList<StoredJob> Jobs, long NextSeq, DateTimeOffset At)
 {
-    public static StoredSnapshot Of(CoordinatorSnapshot s) => new(s.Campaigns, [.. s.Jobs.Select(StoredJob.Of)], s.NextSeq, s.At);
-
     public CoordinatorSnapshot ToSnapshot() => new(Campaigns, [.. Jobs.Select(j => j.ToEntry())], NextSeq, At);
 }
 
@@ -24,9 +21,6 @@ internal sealed record StoredJob(
     JobDescriptor Job, long Seq, JobStatus Status, int Attempts,
     string? Worker, string? Node, StoredResult? Result, string? Error, int Waiting, ImmutableList<string> Campaigns)
 {
-    public static StoredJob Of(JobEntry e) =>
-        new(e.Job, e.Seq, e.Status, e.Attempts, e.Worker, e.Node, e.Result is { } r ? StoredResult.Of(e.Job, r) : null, e.Error, e.Waiting, e.Campaigns);
-
     public JobEntry ToEntry() => new(Job, Seq, Status, Attempts, Worker, Node, Result?.ToResult(Job), Error, Waiting, Campaigns);
 }
 
@@ -36,11 +30,6 @@ internal sealed record StoredResult(
     string Worker, string Node, string EngineVersion, int Attempt, long DurationMs, string? Identity,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Label)
 {
-    public static StoredResult Of(JobDescriptor job, JobResult r) =>
-        r.Key == job.Key
-            ? new(r.Status, r.Metrics, r.Artifacts, r.Error, r.Worker, r.Node, r.EngineVersion, r.Attempt, r.DurationMs, r.Identity, r.Label == job.Label ? null : r.Label)
-            : throw new InvalidOperationException($"the result of job {r.Key} is held by job {job.Key}");
-
     public JobResult ToResult(JobDescriptor job) =>
         new(job.Key, job.Job, Label ?? job.Label, Status, Metrics, Artifacts, Error, Worker, Node, EngineVersion, Attempt, DurationMs, Identity);
 }

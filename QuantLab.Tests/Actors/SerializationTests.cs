@@ -113,19 +113,55 @@ public class SerializationTests() : TestKit(QuantLabConfig.Serialization())
     }
 
     [Fact]
-    public void A_snapshot_is_stored_without_each_result_repeating_its_job_record_and_the_v1_form_is_still_read()
+    public void A_snapshot_is_stored_in_binary_with_each_job_record_once_and_the_v2_and_v1_JSON_forms_are_still_read()
     {
         var snapshot = Samples().OfType<CoordinatorSnapshot>().Single();
         Assert.Contains(snapshot.Jobs, j => j.Result is { } r && r.Label != j.Job.Label);   // a label of its own is kept
+        Assert.Contains(snapshot.Jobs, j => j.Result is { } r && double.IsNaN(r.Metrics.Numbers["loss"]));
         var serializer = (QuantLabSerializer)Sys.Serialization.FindSerializerFor(snapshot);
-        Assert.Equal("ql.coordinator-snapshot.v2", serializer.Manifest(snapshot));
+        Assert.Equal("ql.coordinator-snapshot.v3", serializer.Manifest(snapshot));
         var stored = serializer.ToBinary(snapshot);
-        var v1 = JsonSerializer.SerializeToUtf8Bytes(snapshot, QuantLabSerializer.Json);   // v1 stored the snapshot as it is
-        static int Records(byte[] json) => System.Text.RegularExpressions.Regex.Count(System.Text.Encoding.UTF8.GetString(json), "\"inputTransform\"");
+        // v1 stored the snapshot as it is; v2 left out of each result its key and record, and its label where it was the entry's.
+        var v1 = JsonSerializer.SerializeToUtf8Bytes(snapshot, QuantLabSerializer.Json);
+        var v2 = System.Text.Json.Nodes.JsonNode.Parse(v1)!;
+        foreach (var job in v2["jobs"]!.AsArray())
+            if (job!["result"] is System.Text.Json.Nodes.JsonObject result)
+            {
+                result.Remove("key");
+                result.Remove("job");
+                if (result["label"]!.GetValue<string>() == job["job"]!["label"]!.GetValue<string>()) result.Remove("label");
+            }
+        static int Records(byte[] payload) => System.Text.RegularExpressions.Regex.Count(System.Text.Encoding.UTF8.GetString(payload), "\"inputTransform\"");
         Assert.Equal(snapshot.Jobs.Count, Records(stored));
         Assert.Equal(snapshot.Jobs.Count + snapshot.Jobs.Count(j => j.Result is not null), Records(v1));
-        Assert.True(stored.Length < v1.Length);
-        Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(stored, "ql.coordinator-snapshot.v2")));
+        var v2Bytes = System.Text.Encoding.UTF8.GetBytes(v2.ToJsonString());
+        Assert.True(stored.Length < v2Bytes.Length, $"binary {stored.Length} bytes, v2 JSON {v2Bytes.Length}");
+        Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(stored, "ql.coordinator-snapshot.v3")));
+        Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(v2Bytes, "ql.coordinator-snapshot.v2")));
         Assert.Equal(TestPlans.Json(snapshot), TestPlans.Json(serializer.FromBinary(v1, "ql.coordinator-snapshot.v1")));
+    }
+
+    [Fact]
+    public void A_snapshot_cut_short_or_with_bytes_changed_is_refused_as_a_serialization_error_naming_the_manifest()
+    {
+        var snapshot = Samples().OfType<CoordinatorSnapshot>().Single();
+        var serializer = (QuantLabSerializer)Sys.Serialization.FindSerializerFor(snapshot);
+        var stored = serializer.ToBinary(snapshot);
+        var manifest = serializer.Manifest(snapshot);
+        // Every cut, and trailing bytes: never a snapshot read from part of a payload.
+        foreach (var payload in Enumerable.Range(0, stored.Length).Select(n => stored[..n]).Append([.. stored, 0]))
+        {
+            var e = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(payload, manifest));
+            Assert.StartsWith($"{manifest}: malformed payload", e.Message);
+        }
+        // Changed bytes: the documented error, or a snapshot (a changed letter in a label is still a snapshot).
+        var random = new Random(7);
+        for (int i = 0; i < 2000; i++)
+        {
+            var changed = (byte[])stored.Clone();
+            changed[random.Next(changed.Length)] = (byte)random.Next(256);
+            var e = Record.Exception(() => serializer.FromBinary(changed, manifest));
+            Assert.True(e is null or System.Runtime.Serialization.SerializationException, $"byte change {i}: {e}");
+        }
     }
 }
