@@ -27,7 +27,7 @@ public sealed class OrchestrationOptions
     public double ResendSeconds { get; set; } = 3;
     /// <summary>The most jobs a worker leases at once while its jobs are short (under 100 ms): the next one is then at hand when one ends.</summary>
     public int LeaseBatch { get; set; } = 16;
-    /// <summary>The coordinator snapshots its state after this many events (or half as many as it holds jobs, if more), so recovery and <c>status</c> replay only the events since.</summary>
+    /// <summary>The coordinator snapshots its state after this many events (or a quarter as many as it holds jobs, if more), so recovery and <c>status</c> replay only the events since.</summary>
     public int SnapshotEvery { get; set; } = 1000;
     /// <summary>TorchSharp threads while a job runs; small, so heartbeats keep flowing.</summary>
     public int TorchThreads { get; set; } = 1;

@@ -8,7 +8,7 @@ namespace QuantLab.Actors.Coordinator;
 /// <param name="Lease">How long a running job may go without a heartbeat before it is queued again.</param>
 /// <param name="WorkersDieWithCoordinator">A single-process lab: after recovery no worker of a running job can
 /// still be alive, so those jobs are queued again at once instead of waiting for their leases.</param>
-/// <param name="SnapshotEvery">Events between two snapshots of the state (at least half as many as the state holds
+/// <param name="SnapshotEvery">Events between two snapshots of the state (at least a quarter as many as the state holds
 /// jobs, since a snapshot costs in proportion to them: so its cost per event stays constant).</param>
 public sealed record CoordinatorPolicy(string EngineVersion, int MaxAttempts, TimeSpan Lease, bool WorkersDieWithCoordinator = false, int SnapshotEvery = 1000)
 {

@@ -41,7 +41,7 @@ public class CoordinatorStateTests
         var empty = CoordinatorState.Empty(policy);
         Assert.False(empty.SnapshotDue(0));
         var s = empty.Apply(empty.Submit(TestPlans.Trainings("t", 2), T0).Event!);
-        // Work to do: due only after the interval (here max(3 events, half of 2 jobs)).
+        // Work to do: due only after the interval (here max(3 events, a quarter of 2 jobs)).
         Assert.False(s.SnapshotDue(1));
         Assert.False(s.SnapshotDue(2));
         Assert.True(s.SnapshotDue(3));
@@ -53,8 +53,8 @@ public class CoordinatorStateTests
         // Idle: nothing ready, nothing running. The final state is due at once, but not again without new events.
         Assert.True(s.SnapshotDue(1));
         Assert.False(s.SnapshotDue(0));
-        // More jobs than the interval: due after half as many events as jobs (here 10 jobs, 5 events).
-        var many = empty.Apply(empty.Submit(TestPlans.Trainings("many", 10), T0).Event!);
+        // More jobs than the interval: due after a quarter as many events as jobs (here 20 jobs, 5 events).
+        var many = empty.Apply(empty.Submit(TestPlans.Trainings("many", 20), T0).Event!);
         Assert.False(many.SnapshotDue(4));
         Assert.True(many.SnapshotDue(5));
     }
