@@ -36,9 +36,18 @@ public static class QuantizationError
     /// Per activation point: x the FP32 model's activations on <paramref name="images"/>, x̂ = s·clamp(R(x/s), qmin, qmax)
     /// with the point's step s = 2T/(2^n − 1) on the signed grid, s = T/(2^n − 1) and qmin = 0 where the point is an unsigned
     /// ReLU output (<see cref="ActivationPoints.Signed"/>). It isolates each point's own grid error (range and rounding), not the
-    /// error the integer network accumulates before it.
+    /// error the integer network accumulates before it. Computed once per model, image set and grid (<see cref="ModelStatistics.ActivationSqnr"/>).
     /// </summary>
     public static IReadOnlyDictionary<string, double> ActivationSqnrDb(Fp32Model model, CalibrationResult ranges, int bits, RoundingMode rounding,
+        ActSignedness signedness, LabeledImages images)
+    {
+        // Everything the result depends on besides the model and the images: each point's threshold (its exact bits), the grid's options.
+        var grid = string.Join(";", ranges.Activations.OrderBy(a => a.Key, StringComparer.Ordinal)
+            .Select(a => $"{a.Key}={BitConverter.DoubleToInt64Bits(a.Value.Threshold):x}")) + $";{bits};{rounding};{signedness}";
+        return ModelStatistics.Of(model).ActivationSqnr(images, grid, () => Compute(model, ranges, bits, rounding, signedness, images));
+    }
+
+    private static IReadOnlyDictionary<string, double> Compute(Fp32Model model, CalibrationResult ranges, int bits, RoundingMode rounding,
         ActSignedness signedness, LabeledImages images)
     {
         var signal = new Dictionary<string, double>(StringComparer.Ordinal);

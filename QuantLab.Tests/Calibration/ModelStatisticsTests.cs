@@ -4,6 +4,7 @@ using QuantLab.Engine.Model;
 using QuantLab.Engine.Ptq;
 using QuantLab.Engine.Quantization;
 using QuantLab.Tests.Engine;
+using QuantizationError = QuantLab.Engine.Ptq.QuantizationError;
 
 namespace QuantLab.Tests.Calibration;
 
@@ -58,6 +59,38 @@ public class ModelStatisticsTests
                 Assert.Equal(fresh.Weights[layer], shared[i].Weights[layer]);
             Assert.Equal(fresh.Activations.OrderBy(a => a.Key), shared[i].Activations.OrderBy(a => a.Key));
         }
+    }
+
+    [Fact]
+    public void Evaluations_that_measure_the_same_activation_grid_share_one_SQNR_computation_equal_to_a_fresh_one()
+    {
+        var model = Copy(SharedModels.Quick);
+        var statistics = ModelStatistics.Of(model);
+        var images = SharedMnist.Test.Take(64);
+        var config = QuantizationConfig.Default;
+        var ranges = Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), RangePlan.For(config, 300));
+        IReadOnlyDictionary<string, double> Sqnr(CalibrationResult r, int bits = 8, RoundingMode rounding = RoundingMode.HalfEven) =>
+            QuantizationError.ActivationSqnrDb(model, r, bits, rounding, ActSignedness.Signed, images);
+
+        var first = Sqnr(ranges);
+        // Other weight ranges (another weight method or bit width), the same activation grid: shared.
+        Assert.Same(first, Sqnr(ranges with { Weights = ranges.Weights.ToDictionary(w => w.Key, w => w.Value.Select(r => new ObservedRange(r.Min / 2, r.Max / 2)).ToArray()) }));
+        Assert.Equal(1, statistics.SqnrComputations);
+
+        // Another grid each: another bit width, rounding, or one point's threshold.
+        var coarser = Sqnr(ranges, bits: 3);
+        var floor = Sqnr(ranges, rounding: RoundingMode.Floor);
+        var wider = Sqnr(ranges with { Activations = ranges.Activations.ToDictionary(a => a.Key, a => a.Key == "conv1" ? new ObservedRange(a.Value.Min * 2, a.Value.Max * 2) : a.Value) });
+        Assert.Equal(4, statistics.SqnrComputations);
+        Assert.True(coarser["conv1"] < first["conv1"], $"3 bits {coarser["conv1"]} dB, 8 bits {first["conv1"]} dB");
+        Assert.NotEqual(first["conv1"], floor["conv1"]);
+        Assert.NotEqual(first["conv1"], wider["conv1"]);
+        Assert.Equal(first["conv3"], wider["conv3"]);
+
+        // Each equal, bit for bit, to the computation on a model object of its own.
+        var fresh = Copy(model);
+        Assert.Equal(first.OrderBy(p => p.Key), QuantizationError.ActivationSqnrDb(fresh, ranges, 8, RoundingMode.HalfEven, ActSignedness.Signed, images).OrderBy(p => p.Key));
+        Assert.Equal(coarser.OrderBy(p => p.Key), QuantizationError.ActivationSqnrDb(fresh, ranges, 3, RoundingMode.HalfEven, ActSignedness.Signed, images).OrderBy(p => p.Key));
     }
 
     [Fact]
