@@ -8,12 +8,15 @@ namespace QuantLab.Engine.Int;
 /// The test set quantized once per input step: a sweep evaluates many configurations on the same images,
 /// and those sharing (s_in, input bits, rounding) share the quantized inputs. Keyed weakly by the pixel
 /// array (an image set that is collected drops its entries), then by the quantization; a few entries per
-/// image set, least recently used dropped first. The arrays handed out are shared: callers must not modify them.
+/// image set (see <see cref="EntriesPerImageSet"/>), least recently used dropped first. The arrays handed out are shared: callers must not modify them.
 /// </summary>
 public static class QuantizedInputCache
 {
-    // 4 × 20 MB for the 10k test set: enough for the configurations of a sweep that share an input step.
-    private const int EntriesPerImageSet = 4;
+    // Up to 16 × 20 MB for the 10k test set. A sweep's jobs run in plan order, where the axes that set the input step
+    // (activation range and bits, rounding) vary faster than the weight axes: the bit-width sweep cycles through 15
+    // input steps per weight range. In a 600-evaluation slice of it (7 and 8 bits), 42 % of the evaluations quantized
+    // the test set again with 4 entries (15 ms each, on both cores), 6.5 % with 16.
+    private const int EntriesPerImageSet = 16;
     private readonly record struct Key(double Step, int Bits, RoundingMode Rounding);
     private static readonly ConditionalWeakTable<float[], List<(Key Key, short[] Inputs)>> Cache = new();
 

@@ -130,4 +130,18 @@ public class QuantizedInputCacheTests
             other.QuantizeInput(images.Pixels.AsSpan(i * 1024, 1024), expected.AsSpan(i * 1024, 1024));
         Assert.Equal(expected, second);
     }
+
+    [Fact]
+    public void A_sweep_cycling_through_fifteen_input_steps_finds_each_one_quantized_again()
+    {
+        // The bit-width sweep's plan order cycles through 15 input steps (5 activation ranges × 3 roundings) per weight range.
+        var config = QuantizationConfig.Default;
+        var model = SharedModels.Quick;
+        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config), config);
+        var images = SharedMnist.TestSubset(50).Take(20);   // an image set of this test's own: no other test shares its entries
+        var steps = Enumerable.Range(1, 15).Select(i => intModel with { InputScale = intModel.InputScale * (1 + i / 16.0) }).ToList();
+        var first = steps.Select(m => QuantizeJob.QuantizeInputs(m, images)).ToList();
+        for (int i = 0; i < steps.Count; i++)
+            Assert.Same(first[i], QuantizeJob.QuantizeInputs(steps[i], images));
+    }
 }
