@@ -174,7 +174,8 @@ internal static class SnapshotCodec
         public string? Text() => ReadBoolean() ? ReadString() : null;
 
         /// <summary>A count, bounded by the bytes left (every element takes at least one), so a corrupt count
-        /// cannot make the reader allocate more than the payload's size.</summary>
+        /// cannot make the reader allocate more than a small multiple of the payload's size (an array or map of
+        /// that many elements) before it runs out of bytes.</summary>
         public int Count()
         {
             int count = Read7BitEncodedInt();
