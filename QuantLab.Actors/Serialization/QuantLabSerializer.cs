@@ -96,7 +96,10 @@ public sealed class QuantLabSerializer(ExtendedActorSystem system) : SerializerW
         if (Types.TryGetValue(manifest, out var type))
             return type == typeof(CoordinatorSnapshot) ? ReadSnapshot(bytes, manifest) : Deserialize(bytes, type, manifest);
         if (OlderForms.TryGetValue(manifest, out var older))
-            return Deserialize(bytes, older, manifest) is var value && value is StoredSnapshot stored ? stored.ToSnapshot() : value;
+        {
+            var value = Deserialize(bytes, older, manifest);
+            return value is StoredSnapshot stored ? stored.ToSnapshot() : value;
+        }
         throw RetiredManifests.Contains(manifest)
             ? new SerializationException($"{manifest} was written by QuantLab engine 1.x (job parameters before typed job records); this is engine {Engine.EngineInfo.Version}: use a new database")
             : new SerializationException($"unknown manifest {manifest}: written by a newer QuantLab?");

@@ -76,13 +76,15 @@ public sealed record CampaignReport(
         var trains = rows.Where(r => r.Kind == "train").ToDictionary(r => r.Key);
         // An evaluation's twin: the first evaluation of the other method (PTQ or QAT) with the same quantization and
         // training, found by key (comparing every pair took 1.2 s for the bit-width sweep's 7,350 evaluations).
-        var twins = new Dictionary<(bool IsQat, string Recipe), ReportRow>();
-        foreach (var e in evaluations)
-            if (TwinKey(e) is { } key) twins.TryAdd((e.IsQat, key), e);
-        return evaluations.Select(e =>
+        var keyed = evaluations.Select(e => (Row: e, TwinKey: TwinKey(e))).ToList();
+        var twins = new Dictionary<(bool IsQat, string TwinKey), ReportRow>();
+        foreach (var (e, key) in keyed)
+            if (key is not null) twins.TryAdd((e.IsQat, key), e);
+        return keyed.Select(x =>
         {
+            var e = x.Row;
             double? fp32 = e.Metric("fp32Accuracy") ?? (e.TrainKey is { } k && trains.TryGetValue(k, out var t) ? t.Accuracy : null);
-            var twin = TwinKey(e) is { } key && twins.TryGetValue((!e.IsQat, key), out var other) ? other : null;
+            var twin = x.TwinKey is { } key && twins.TryGetValue((!e.IsQat, key), out var other) ? other : null;
             return new DeltaRow(e.Key, e.Label, e.IsQat ? "qat" : "ptq", e.Accuracy!.Value, fp32, e.Accuracy - fp32, twin?.Accuracy, twin is null ? null : e.Accuracy - twin.Accuracy);
         }).ToList();
     }
