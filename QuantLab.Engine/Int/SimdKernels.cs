@@ -290,13 +290,12 @@ internal static class SimdKernels
                 {
                     if (window.Length - j >= 4)
                     {
-                        for (int c = 0; c < size; c += 2)
-                        {
-                            ref int w = ref Unsafe.Add(ref weights, c);
-                            ref int into = ref ws.RowAcc[at + c * lanes];
-                            if (size - c >= 2) DotWindow<TS, TV, G2>(ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps, ref w, ref into, j > 0);
-                            else DotWindow<TS, TV, G1>(ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps, ref w, ref into, j > 0);
-                        }
+                        // AVX-512's 32 registers hold up to 6 channels' accumulators (24) beside the 4 inputs and a
+                        // weight, so each input vector loaded serves up to 6 channels; AVX2's 16 hold 2 channels'.
+                        int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
+                        for (int c = 0; c < size; c += step)
+                            DotWindow<TS, TV>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps,
+                                ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
                         j += 4;
                     }
                     else
@@ -386,11 +385,27 @@ internal static class SimdKernels
 
     }
 
+    private static void DotWindow<TS, TV>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 6: DotWindow<TS, TV, G6>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 5: DotWindow<TS, TV, G5>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 4: DotWindow<TS, TV, G4>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 3: DotWindow<TS, TV, G3>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 2: DotWindow<TS, TV, G2>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            default: DotWindow<TS, TV, G1>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+        }
+    }
+
     /// <summary>
-    /// The pool-window micro-kernel: all taps of TG ≤ 2 channels at 4 output positions of one pool window
+    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels at 4 output positions of one pool window
     /// (first input vectors at x + window[0..3]), max-reduced over the positions in registers and written to
-    /// acc[c·L ..] (or max-combined with what is there). 8 accumulators beside 4 inputs and one broadcast
-    /// weight fit AVX2's 16 registers without spilling, and a broadcast serves 4 positions instead of one.
+    /// acc[c·L ..] (or max-combined with what is there). A broadcast serves 4 positions instead of one, and an
+    /// input vector TG channels. The caller keeps TG within the registers: 2 channels on AVX2 (8 accumulators,
+    /// 4 inputs and a weight in 16 registers), up to 6 on AVX-512 (24 + 4 + 1 in 32), where the conv1 of
+    /// LeNet-5 then loads each input vector once instead of three times.
     /// Exact under the same int32 bound as <see cref="Dot{TS, TV, TG}"/> (the caller's accumulator kind); the
     /// max of exact sums is exact.
     /// </summary>
@@ -399,6 +414,8 @@ internal static class SimdKernels
     {
         // a[c][p]: channel c at window position p.
         TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero;
+        TV a20 = TS.Zero, a21 = TS.Zero, a22 = TS.Zero, a23 = TS.Zero, a30 = TS.Zero, a31 = TS.Zero, a32 = TS.Zero, a33 = TS.Zero;
+        TV a40 = TS.Zero, a41 = TS.Zero, a42 = TS.Zero, a43 = TS.Zero, a50 = TS.Zero, a51 = TS.Zero, a52 = TS.Zero, a53 = TS.Zero;
         ref int x0 = ref Unsafe.Add(ref x, window[0]);
         ref int x1 = ref Unsafe.Add(ref x, window[1]);
         ref int x2 = ref Unsafe.Add(ref x, window[2]);
@@ -412,17 +429,41 @@ internal static class SimdKernels
             var v1 = TS.Load(ref Unsafe.Add(ref x1, o));
             var v2 = TS.Load(ref Unsafe.Add(ref x2, o));
             var v3 = TS.Load(ref Unsafe.Add(ref x3, o));
-            var p0 = TS.Broadcast(w);
-            (a00, a01, a02, a03) = (TS.MultiplyAdd(a00, v0, p0), TS.MultiplyAdd(a01, v1, p0), TS.MultiplyAdd(a02, v2, p0), TS.MultiplyAdd(a03, v3, p0));
+            var p = TS.Broadcast(w);
+            (a00, a01, a02, a03) = (TS.MultiplyAdd(a00, v0, p), TS.MultiplyAdd(a01, v1, p), TS.MultiplyAdd(a02, v2, p), TS.MultiplyAdd(a03, v3, p));
             if (TG.Value > 1)
             {
-                var p1 = TS.Broadcast(Unsafe.Add(ref w, 1));
-                (a10, a11, a12, a13) = (TS.MultiplyAdd(a10, v0, p1), TS.MultiplyAdd(a11, v1, p1), TS.MultiplyAdd(a12, v2, p1), TS.MultiplyAdd(a13, v3, p1));
+                p = TS.Broadcast(Unsafe.Add(ref w, 1));
+                (a10, a11, a12, a13) = (TS.MultiplyAdd(a10, v0, p), TS.MultiplyAdd(a11, v1, p), TS.MultiplyAdd(a12, v2, p), TS.MultiplyAdd(a13, v3, p));
+            }
+            if (TG.Value > 2)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 2));
+                (a20, a21, a22, a23) = (TS.MultiplyAdd(a20, v0, p), TS.MultiplyAdd(a21, v1, p), TS.MultiplyAdd(a22, v2, p), TS.MultiplyAdd(a23, v3, p));
+            }
+            if (TG.Value > 3)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 3));
+                (a30, a31, a32, a33) = (TS.MultiplyAdd(a30, v0, p), TS.MultiplyAdd(a31, v1, p), TS.MultiplyAdd(a32, v2, p), TS.MultiplyAdd(a33, v3, p));
+            }
+            if (TG.Value > 4)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 4));
+                (a40, a41, a42, a43) = (TS.MultiplyAdd(a40, v0, p), TS.MultiplyAdd(a41, v1, p), TS.MultiplyAdd(a42, v2, p), TS.MultiplyAdd(a43, v3, p));
+            }
+            if (TG.Value > 5)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 5));
+                (a50, a51, a52, a53) = (TS.MultiplyAdd(a50, v0, p), TS.MultiplyAdd(a51, v1, p), TS.MultiplyAdd(a52, v2, p), TS.MultiplyAdd(a53, v3, p));
             }
         }
+        int l = TS.Lanes;
         Put<TS, TV>(TS.Max(TS.Max(a00, a01), TS.Max(a02, a03)), ref acc, max);
-        if (TG.Value > 1) Put<TS, TV>(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, TS.Lanes), max);
-
+        if (TG.Value > 1) Put<TS, TV>(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, l), max);
+        if (TG.Value > 2) Put<TS, TV>(TS.Max(TS.Max(a20, a21), TS.Max(a22, a23)), ref Unsafe.Add(ref acc, 2 * l), max);
+        if (TG.Value > 3) Put<TS, TV>(TS.Max(TS.Max(a30, a31), TS.Max(a32, a33)), ref Unsafe.Add(ref acc, 3 * l), max);
+        if (TG.Value > 4) Put<TS, TV>(TS.Max(TS.Max(a40, a41), TS.Max(a42, a43)), ref Unsafe.Add(ref acc, 4 * l), max);
+        if (TG.Value > 5) Put<TS, TV>(TS.Max(TS.Max(a50, a51), TS.Max(a52, a53)), ref Unsafe.Add(ref acc, 5 * l), max);
     }
 
     /// <summary>Stores a micro-kernel's accumulator, or max-combines it with what is there (a pool window's later positions).</summary>
@@ -556,6 +597,18 @@ internal static class SimdKernels
             ref readonly var r0 = ref requant[channel];
             ref readonly var r1 = ref requant[second ? channel + 1 : channel];
             int row = output.Locate(channel, y, 0).Vector * lanes;
+            if (lanes == 16 && !wide)
+            {
+                // A whole block's lanes per call: the AVX-512 requantizer (or, emulated, its two AVX2 halves).
+                for (int x = 0; x < count; x++)
+                {
+                    int at = x * stride + c * lanes;
+                    var low = r0.Apply(Vector512.LoadUnsafe(ref ws.RowAcc[at]));
+                    var high = second ? r1.Apply(Vector512.LoadUnsafe(ref ws.RowAcc[at + lanes])) : Vector512<int>.Zero;
+                    ((low & Vector512.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes]);
+                }
+                continue;
+            }
             for (int x = 0; x < count; x++)
             for (int j = 0; j < lanes; j += 8)
             {

@@ -82,6 +82,45 @@ public readonly struct VectorRequantizer
     }
 
     /// <summary>
+    /// <see cref="Apply(Vector256{int})"/> for sixteen int32 accumulators. Fixed-point mode runs on AVX-512F where
+    /// the machine has it: the same operations lane by lane, with the int64 arithmetic shift and min/max that AVX2
+    /// lacks (same results, fewer instructions). Float mode, and machines without AVX-512, run the two AVX2 halves:
+    /// measured here (AMD EPYC, .NET 10), the 512-bit float form (vcvtdq2pd, vrndscalepd, vcvttpd2dq) took twice
+    /// as long per 16 lanes as two 256-bit ones.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<int> Apply(Vector512<int> acc)
+    {
+        if (!Avx512F.IsSupported || !Vectorized || _scalar.Mode == RequantMode.Float)
+            return Vector512.Create(Apply(acc.GetLower()), Apply(acc.GetUpper()));
+        var sum = Avx512F.Add(acc, Vector512.Create((int)_bias));
+        var m0 = Vector512.Create(_m0.ToScalar()).AsInt32();
+        var even = Clamp(Shift(Avx512F.Multiply(sum, m0)));
+        var odd = Clamp(Shift(Avx512F.Multiply(Avx512F.ShiftRightLogical(sum.AsInt64(), 32).AsInt32(), m0)));
+        return ((even & Vector512.Create(0xFFFFFFFFL)) | Avx512F.ShiftLeftLogical(odd, 32)).AsInt32();
+    }
+
+    /// <summary><see cref="Shift(Vector256{long})"/> with AVX-512's arithmetic int64 shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<long> Shift(Vector512<long> p)
+    {
+        var floor = Vector512.ShiftRightArithmetic(p, _shift);
+        if (_scalar.Rounding == RoundingMode.Floor) return floor;
+        var half = Vector512.Create(_half.ToScalar());
+        var remainder = p & Vector512.Create(_mask.ToScalar());               // in [0, 2^k), so signed compares work
+        var up = Vector512.GreaterThan(remainder, half);
+        var tie = Vector512.Equals(remainder, half);
+        up |= _scalar.Rounding == RoundingMode.HalfAway
+            ? Vector512.AndNot(tie, Vector512.LessThan(p, Vector512<long>.Zero))   // ties up when p ≥ 0
+            : tie & Vector512.Equals(floor & Vector512<long>.One, Vector512<long>.One); // ties to even
+        return floor - up;                                                // up is −1 where rounding up
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<long> Clamp(Vector512<long> y) =>
+        Avx512F.Min(Avx512F.Max(y, Vector512.Create(_min64.ToScalar())), Vector512.Create(_max64.ToScalar()));
+
+    /// <summary>
     /// Requantizes acc + bq for eight int64 accumulators (lanes 0–3 in <paramref name="lower"/>, 4–7 in
     /// <paramref name="upper"/>). Float mode requires |acc| &lt; 2^51 (checked when the model is compiled)
     /// for the exact int64 → double conversion below; fixed-point mode here is scalar (acc·M0 may need 128 bits).

@@ -52,6 +52,20 @@ public class VectorRequantizerTests
     }
 
     [Fact]
+    public void The_sixteen_lane_form_equals_the_scalar_requantizer_lane_by_lane()
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        // AVX-512 where the machine has it, else the two AVX2 halves.
+        Cases.Sample(c =>
+        {
+            // The case's accumulators, then reversed: each value in an even and an odd int32 lane (fixed-point mode multiplies them apart).
+            int[] acc = [.. c.Accumulators, .. c.Accumulators.Reverse()];
+            var result = new VectorRequantizer(c.Scalar, c.Bias).Apply(Vector512.Create(acc));
+            for (int i = 0; i < 16; i++) Assert.Equal(c.Scalar.Apply(acc[i] + c.Bias), result.GetElement(i));
+        }, iter: 20_000);
+    }
+
+    [Fact]
     public void The_int64_form_equals_the_scalar_requantizer_lane_by_lane()
     {
         if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
@@ -78,6 +92,8 @@ public class VectorRequantizerTests
         {
             var result = new VectorRequantizer(scalar, 0).Apply(Vector256.Create(acc));
             for (int i = 0; i < 8; i++) Assert.Equal(scalar.Apply(acc[i]), result.GetElement(i));
+            var sixteen = new VectorRequantizer(scalar, 0).Apply(Vector512.Create([.. acc, .. acc.Reverse()]));
+            for (int i = 0; i < 16; i++) Assert.Equal(scalar.Apply(acc[i < 8 ? i : 15 - i]), sixteen.GetElement(i));
         }
     }
 }
