@@ -81,6 +81,10 @@ public readonly struct VectorRequantizer
         return (Avx2.And(even, Vector256.Create(0xFFFFFFFFL)) | Avx2.ShiftLeftLogical(odd, 32)).AsInt32();
     }
 
+    /// <summary>Whether <see cref="Apply(Vector512{int})"/> runs as one AVX-512 computation rather than two AVX2 halves
+    /// (a caller with a choice then does better with <see cref="Apply(Vector256{int})"/> twice itself).</summary>
+    public bool SixteenLanesAtOnce => Avx512F.IsSupported && _scalar.Mode == RequantMode.FixedPoint && _fixedVector;
+
     /// <summary>
     /// <see cref="Apply(Vector256{int})"/> for sixteen int32 accumulators. Fixed-point mode runs on AVX-512F where
     /// the machine has it: the same operations lane by lane, with the int64 arithmetic shift and min/max that AVX2
@@ -91,7 +95,7 @@ public readonly struct VectorRequantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<int> Apply(Vector512<int> acc)
     {
-        if (!Avx512F.IsSupported || !Vectorized || _scalar.Mode == RequantMode.Float)
+        if (!SixteenLanesAtOnce)
             return Vector512.Create(Apply(acc.GetLower()), Apply(acc.GetUpper()));
         var sum = Avx512F.Add(acc, Vector512.Create((int)_bias));
         var m0 = Vector512.Create(_m0.ToScalar()).AsInt32();
