@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using QuantLab.Engine.Model;
 using QuantLab.Engine.Quantization;
 using QuantLab.Engine.Training;
@@ -56,17 +58,51 @@ public static class QuantizationError
         {
             if (!ranges.Activations.TryGetValue(point, out var range)) return;
             var p = QuantParams.FromThreshold(range.Threshold, bits, rounding, ActivationPoints.Signed(point, signedness));
-            double s = 0, n = 0;
-            foreach (float v in values)
-            {
-                double e = v - Quantizer.FakeQuantize(v, p);
-                s += (double)v * v;
-                n += e * e;
-            }
+            var (s, n) = SignalAndNoise(values, p);
             signal[point] = signal.GetValueOrDefault(point) + s;
             noise[point] = noise.GetValueOrDefault(point) + n;
         });
         return signal.ToDictionary(kv => kv.Key, kv => Db(kv.Value, noise[kv.Key]), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// (Σ v², Σ (v − FakeQuantize(v))²) over <paramref name="values"/>, added in index order, so both sums are the
+    /// scalar loop's bit for bit. The fake quantization runs four values at a time with AVX, as the vector
+    /// <see cref="Quantizer.Quantize(ReadOnlySpan{float}, in QuantParams, Span{short})"/> does (the same division,
+    /// rounding and clamp; + 0.0 turns a −0 grid value into the +0 the scalar int conversion gives); a group holding
+    /// a NaN takes the scalar code. 256 test images hold 1.9 M activations: 30 ms a grid in the scalar loop.
+    /// </summary>
+    internal static (double Signal, double Noise) SignalAndNoise(ReadOnlySpan<float> values, in QuantParams p)
+    {
+        double s = 0, n = 0;
+        int i = 0;
+        if (Avx.IsSupported)
+        {
+            var step = Vector256.Create(p.Step);
+            var min = Vector256.Create((double)p.QMin);
+            var max = Vector256.Create((double)p.QMax);
+            for (; i + 4 <= values.Length; i += 4)
+            {
+                var x = Avx.ConvertToVector256Double(Vector128.Create(values.Slice(i, 4)));
+                if (Avx.MoveMask(Avx.CompareUnordered(x, x)) != 0) break;
+                var q = Avx.Add(Avx.Min(Avx.Max(Rounding.RoundToIntegral(Avx.Divide(x, step), p.Rounding), min), max), Vector256<double>.Zero);
+                var e = Avx.Subtract(x, Avx.Multiply(step, q));
+                var xx = Avx.Multiply(x, x);
+                var ee = Avx.Multiply(e, e);
+                s += xx.GetElement(0); n += ee.GetElement(0);
+                s += xx.GetElement(1); n += ee.GetElement(1);
+                s += xx.GetElement(2); n += ee.GetElement(2);
+                s += xx.GetElement(3); n += ee.GetElement(3);
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            float v = values[i];
+            double e = v - Quantizer.FakeQuantize(v, p);
+            s += (double)v * v;
+            n += e * e;
+        }
+        return (s, n);
     }
 
     private static double Db(double signal, double noise) => noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise);
