@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using QuantLab.Engine.Quantization;
 
@@ -12,17 +11,7 @@ public static class IntegerEngine
     /// <param name="inputs">Quantized images, N × (C·H·W), C order.</param>
     /// <param name="threads">Worker threads; 0 = one per core.</param>
     /// <returns>The integer logits, N × classes.</returns>
-    public static int[] Run(CompiledModel model, ReadOnlyMemory<short> inputs, int threads = 0) => Run(model, inputs, threads, shared: false);
-
-    /// <summary>
-    /// <see cref="Run(CompiledModel, ReadOnlyMemory{short}, int)"/> over an input array that many runs share (a sweep's
-    /// quantized test set, <see cref="QuantizedInputCache"/>): its blocks are staged into the model's input layout on
-    /// the first run and kept with the array (<see cref="StagedInputs"/>), so later runs skip that step. The array
-    /// must not change afterwards. Same logits as <see cref="Run(CompiledModel, ReadOnlyMemory{short}, int)"/>.
-    /// </summary>
-    public static int[] RunOnSharedInputs(CompiledModel model, short[] inputs, int threads = 0) => Run(model, inputs, threads, shared: true);
-
-    private static int[] Run(CompiledModel model, ReadOnlyMemory<short> inputs, int threads, bool shared)
+    public static int[] Run(CompiledModel model, ReadOnlyMemory<short> inputs, int threads = 0)
     {
         int n = inputs.Length / model.InputSize, outSize = model.OutputSize, inSize = model.InputSize;
         var logits = new int[n * outSize];
@@ -35,8 +24,6 @@ public static class IntegerEngine
         }
 
         CheckInputRange(model.Model, inputs.Span);
-        var staged = shared && MemoryMarshal.TryGetArray(inputs, out var array) && array.Offset == 0 && array.Count == array.Array!.Length
-            ? StagedInputs.Get(model, array.Array) : null;
         int lanes = model.Lanes, blocks = (n + lanes - 1) / lanes;
         // Small chunks (4 blocks) keep the workers balanced when the machine is shared (a descheduled worker
         // holds up little). Each worker takes chunks until none is left and allocates its workspace once:
@@ -62,9 +49,9 @@ public static class IntegerEngine
                     var images = inputs.Span.Slice(first * inSize, count * inSize);
                     var output = logits.AsSpan(first * outSize, count * outSize);
                     if (model.Path == KernelPath.Avx512)
-                        SimdKernels.RunBlock<Avx512Simd, Vector512<int>>(model, images, count, output, ws, staged?[b]);
+                        SimdKernels.RunBlock<Avx512Simd, Vector512<int>>(model, images, count, output, ws);
                     else
-                        SimdKernels.RunBlock<Avx2Simd, Vector256<int>>(model, images, count, output, ws, staged?[b]);
+                        SimdKernels.RunBlock<Avx2Simd, Vector256<int>>(model, images, count, output, ws);
                 }
             }
         }
@@ -96,23 +83,20 @@ public static class IntegerEngine
 
     /// <summary>Compiles for the best supported path (or <paramref name="path"/>) and runs. Models whose op
     /// sequence the SIMD kernels do not cover run on the scalar reference.</summary>
-    public static int[] Run(IntModel model, ReadOnlyMemory<short> inputs, int threads = 0, KernelPath? path = null) =>
-        Run(Compile(model, path), inputs, threads);
-
-    /// <summary>The model compiled for the best supported path (or <paramref name="path"/>); the scalar reference for a
-    /// model whose op sequence the SIMD kernels do not cover.</summary>
-    public static CompiledModel Compile(IntModel model, KernelPath? path = null)
+    public static int[] Run(IntModel model, ReadOnlyMemory<short> inputs, int threads = 0, KernelPath? path = null)
     {
         // Compiled once on the usual path; only a model the SIMD paths refuse is asked why (an unsupported
         // machine path with a compilable model still throws).
+        CompiledModel compiled;
         try
         {
-            return new CompiledModel(model, path);
+            compiled = new CompiledModel(model, path);
         }
         catch (NotSupportedException) when (!CompiledModel.CanCompile(model))
         {
-            return new CompiledModel(model, KernelPath.Scalar);
+            compiled = new CompiledModel(model, KernelPath.Scalar);
         }
+        return Run(compiled, inputs, threads);
     }
 
     /// <summary>The reference path over many images, one at a time (tests and cross-checks).</summary>

@@ -94,13 +94,12 @@ internal static class SimdKernels
     }
 
     /// <summary>Runs <paramref name="count"/> ≤ L images (the rest of the block is zero padding) and writes their logits.</summary>
-    /// <param name="staged">The block already in the model's input layout (<see cref="StageBlock"/>), read and never
-    /// written; null: <paramref name="images"/> are staged here.</param>
-    public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws, int[]? staged = null)
+    public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        if (staged is null) StageBlock(model.InputLayout, images, count, TS.Lanes, ws.A, ws.Pairs);
-        int[] x = staged ?? ws.A, y = ws.B;
+        if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
+        else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
+        int[] x = ws.A, y = ws.B;
         foreach (var op in model.Ops)
         {
             switch (op)
@@ -109,8 +108,7 @@ internal static class SimdKernels
                 case LinearParams linear: Linear<TS, TV>(linear, x, y, ws); break;
                 case PoolParams pool: MaxPool(pool, TS.Lanes, x, y); break;
             }
-            // The next op writes to the buffer this one read, unless that is the staged block.
-            (x, y) = (y, x == staged ? ws.A : x);
+            (x, y) = (y, x);
         }
         var output = model.OutputLayout;
         var halves = MemoryMarshal.Cast<int, short>(x.AsSpan());
@@ -124,22 +122,15 @@ internal static class SimdKernels
         }
     }
 
-    /// <summary>Writes <paramref name="count"/> ≤ <paramref name="lanes"/> images into <paramref name="into"/> in
-    /// <paramref name="layout"/>, lane i image i, unused lanes zero (<paramref name="pairs"/>: scratch of the row layout).</summary>
-    public static void StageBlock(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, int[] into, int[] pairs)
-    {
-        if (layout.Kind == PairLayout.Rows) StageRows(layout, images, count, lanes, into, pairs);
-        else Stage(layout, images, count, lanes, into);
-    }
-
     /// <summary>
     /// The row layout of a one-channel input: per group of 8 images, each image's vectors (pixel (y, x) low,
     /// (y + 1, x) high; the last row's high half zero) formed 8 at a time (vpunpcklwd), then 8×8 blocks of
     /// (image, position) transposed into lanes. Lanes beyond <paramref name="count"/> are zero.
     /// </summary>
-    private static void StageRows(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, int[] into, int[] pairs)
+    private static void StageRows(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, Workspace ws)
     {
         int width = layout.Width, plane = layout.Height * width, below = plane - width;
+        var pairs = ws.Pairs;
         for (int group = 0; group < lanes; group += 8)
         {
             for (int k = 0; k < 8; k++)
@@ -183,7 +174,7 @@ internal static class SimdKernels
                 var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
                 var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
                 var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
-                ref int target = ref into[q * lanes + group];
+                ref int target = ref ws.A[q * lanes + group];
                 Avx2.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref target);
                 Avx2.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref target, (nuint)lanes);
                 Avx2.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref target, (nuint)(2 * lanes));
@@ -194,7 +185,7 @@ internal static class SimdKernels
                 Avx2.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref target, (nuint)(7 * lanes));
             }
             for (; q < plane; q++)
-                for (int k = 0; k < 8; k++) into[q * lanes + group + k] = pairs[k * plane + q];
+                for (int k = 0; k < 8; k++) ws.A[q * lanes + group + k] = pairs[k * plane + q];
         }
     }
 

@@ -81,7 +81,7 @@ public static class QuantizeJob
         if (intModel is not null)
         {
             var inputs = QuantizeInputs(intModel, test);
-            testSet = new ExportedTestSet(inputs, test.Labels, IntegerEngine.RunOnSharedInputs(IntegerEngine.Compile(intModel), inputs, threads), LeNet5Architecture.Classes);
+            testSet = new ExportedTestSet(inputs, test.Labels, IntegerEngine.Run(intModel, inputs, threads), LeNet5Architecture.Classes);
             predictions = testSet.Predictions;
         }
         else

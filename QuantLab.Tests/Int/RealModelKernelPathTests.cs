@@ -110,41 +110,6 @@ public class SlowRealModelKernelPathGridTests
         RealModelKernelPathTests.AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 10_000, emulated: false);
 }
 
-public class StagedInputsTests
-{
-    [Fact]
-    public void Runs_on_a_shared_input_array_stage_it_once_and_give_the_logits_of_a_plain_run()
-    {
-        KernelPaths.EmulateAvx512 = true;
-        var model = SharedModels.Quick;
-        IntModel Build(int weightBits)
-        {
-            var config = QuantizationConfig.Default with { WeightBits = weightBits };
-            return PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 100), config), config);
-        }
-        var eight = Build(8);
-        var four = Build(4);
-        // 1,000 images: 62.5 blocks of 16 lanes, 125 of 8, so the last block is partly padding.
-        var inputs = QuantizeJob.QuantizeInputs(eight, SharedMnist.TestSubset(1000));
-        foreach (var path in RealModelKernelPathTests.Paths().Where(p => p != KernelPath.Scalar))
-        {
-            var compiled = new CompiledModel(eight, path);
-            var expected = IntegerEngine.Run(compiled, inputs, threads: 2);
-            Assert.Equal(expected, IntegerEngine.RunOnSharedInputs(compiled, inputs, threads: 2));
-            var staged = StagedInputs.Get(compiled, inputs);
-            // Again from the staged blocks (a run that wrote into them would change these logits), on one thread.
-            Assert.Equal(expected, IntegerEngine.RunOnSharedInputs(compiled, inputs, threads: 1));
-            Assert.Same(staged, StagedInputs.Get(compiled, inputs));
-            // Another model with the same input layout reads the same blocks and gets its own logits.
-            var other = new CompiledModel(four, path);
-            var otherExpected = IntegerEngine.Run(other, inputs, threads: 2);
-            Assert.NotEqual(expected, otherExpected);
-            Assert.Equal(otherExpected, IntegerEngine.RunOnSharedInputs(other, inputs, threads: 2));
-            Assert.Same(staged, StagedInputs.Get(other, inputs));
-        }
-    }
-}
-
 public class QuantizedInputCacheTests
 {
     [Fact]
