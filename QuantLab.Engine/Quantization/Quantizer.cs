@@ -112,18 +112,15 @@ public static class Quantizer
         int i = 0;
         if (Avx.IsSupported)
         {
-            var step = Vector256.Create(p.Step);
-            var min = Vector256.Create((double)p.QMin);
-            var max = Vector256.Create((double)p.QMax);
+            var four = new FourLanes(p);
             for (; i + 4 <= values.Length; i += 4)
             {
-                var x = Avx.ConvertToVector256Double(Vector128.Create(values.Slice(i, 4)));
-                if (Avx.MoveMask(Avx.CompareUnordered(x, x)) != 0)
+                if (!FourLanes.TryLoad(values, i, out var x))
                 {
                     for (int k = i; k < i + 4; k++) output[k] = (short)Quantize(values[k], p);
                     continue;
                 }
-                var q = Avx.ConvertToVector128Int32WithTruncation(Avx.Min(Avx.Max(Rounding.RoundToIntegral(Avx.Divide(x, step), p.Rounding), min), max));
+                var q = Avx.ConvertToVector128Int32WithTruncation(four.Quantize(x));
                 output[i] = (short)q[0];
                 output[i + 1] = (short)q[1];
                 output[i + 2] = (short)q[2];
@@ -131,6 +128,31 @@ public static class Quantizer
             }
         }
         for (; i < values.Length; i++) output[i] = (short)Quantize(values[i], p);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize(double, in QuantParams)"/> on four doubles (AVX), bit for bit: the same correctly rounded
+    /// division, the same rounding (<see cref="Rounding.RoundToIntegral(Vector256{double}, RoundingMode)"/>) and clamp.
+    /// The result stays a double (an integer value, −0 where the scalar int would be 0).
+    /// </summary>
+    public readonly struct FourLanes(in QuantParams p)
+    {
+        private readonly Vector256<double> _step = Vector256.Create(p.Step), _min = Vector256.Create((double)p.QMin), _max = Vector256.Create((double)p.QMax);
+        private readonly RoundingMode _rounding = p.Rounding;
+
+        public Vector256<double> Step => _step;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Quantize(Vector256<double> x) =>
+            Avx.Min(Avx.Max(Rounding.RoundToIntegral(Avx.Divide(x, _step), _rounding), _min), _max);
+
+        /// <summary>values[i .. i + 4) as doubles; false where one is NaN (the caller takes the scalar code, whose clamp keeps NaN).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static bool TryLoad(ReadOnlySpan<float> values, int i, out Vector256<double> x)
+        {
+            x = Avx.ConvertToVector256Double(Vector128.Create(values.Slice(i, 4)));
+            return Avx.MoveMask(Avx.CompareUnordered(x, x)) == 0;
+        }
     }
 
     /// <summary>x̂ = s·q, the real value an integer stands for.</summary>
