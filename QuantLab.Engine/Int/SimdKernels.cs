@@ -18,6 +18,9 @@ internal interface ISimd<TV> where TV : struct
     /// <summary>acc + vpmaddwd(x, pairs): per int32 lane, x_low·w_low + x_high·w_high added to acc.</summary>
     static abstract TV MultiplyAdd(TV acc, TV x, TV pairs);
     static abstract TV Max(TV a, TV b);
+    /// <summary>Per lane, max(256·high0 + low0, 256·high1 + low1) in int64 (|256·high| &lt; 2^39: no overflow),
+    /// stored to into[0 .. Lanes) or max-combined with what is there.</summary>
+    static abstract void WidenMax(TV low0, TV high0, TV low1, TV high1, ref long into, bool max);
 }
 
 internal struct Avx2Simd : ISimd<Vector256<int>>
@@ -31,6 +34,24 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> pairs) =>
         Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), pairs.AsInt16()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenMax(Vector256<int> low0, Vector256<int> high0, Vector256<int> low1, Vector256<int> high1, ref long into, bool max)
+    {
+        var (l0, u0) = Vector256.Widen(low0);
+        var (l1, u1) = Vector256.Widen(low1);
+        var (hl0, hu0) = Vector256.Widen(high0);
+        var (hl1, hu1) = Vector256.Widen(high1);
+        var lower = Vector256.Max((hl0 << 8) + l0, (hl1 << 8) + l1);
+        var upper = Vector256.Max((hu0 << 8) + u0, (hu1 << 8) + u1);
+        if (max)
+        {
+            lower = Vector256.Max(lower, Vector256.LoadUnsafe(ref into));
+            upper = Vector256.Max(upper, Vector256.LoadUnsafe(ref into, 4));
+        }
+        lower.StoreUnsafe(ref into);
+        upper.StoreUnsafe(ref into, 4);
+    }
 }
 
 internal struct Avx512Simd : ISimd<Vector512<int>>
@@ -50,6 +71,24 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
         // instruction on the two 256-bit halves.
         return acc + Vector512.Create(Avx2.MultiplyAddAdjacent(x.GetLower().AsInt16(), pairs.GetLower().AsInt16()),
             Avx2.MultiplyAddAdjacent(x.GetUpper().AsInt16(), pairs.GetUpper().AsInt16()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenMax(Vector512<int> low0, Vector512<int> high0, Vector512<int> low1, Vector512<int> high1, ref long into, bool max)
+    {
+        var (l0, u0) = Vector512.Widen(low0);
+        var (l1, u1) = Vector512.Widen(low1);
+        var (hl0, hu0) = Vector512.Widen(high0);
+        var (hl1, hu1) = Vector512.Widen(high1);
+        var lower = Vector512.Max((hl0 << 8) + l0, (hl1 << 8) + l1);
+        var upper = Vector512.Max((hu0 << 8) + u0, (hu1 << 8) + u1);
+        if (max)
+        {
+            lower = Vector512.Max(lower, Vector512.LoadUnsafe(ref into));
+            upper = Vector512.Max(upper, Vector512.LoadUnsafe(ref into, 8));
+        }
+        lower.StoreUnsafe(ref into);
+        upper.StoreUnsafe(ref into, 8);
     }
 }
 
@@ -306,7 +345,19 @@ internal static class SimdKernels
                 }
                 break;
             case AccumulatorKind.SplitInt64:
-                for (int j = 0; j < window.Length; j++)
+                // One chunk (conv1 and conv3 of LeNet-5 at 16 bits): pool positions two at a time, each weight broadcast
+                // serving both positions' low and high sums, widened and max-reduced in registers (DotWindowSplit).
+                int paired = dot.ChunkEnds[g].Length == 1 ? window.Length & ~1 : 0;
+                for (int j = 0; j < paired; j += 2)
+                {
+                    // AVX-512: 6 channels × 2 positions × (low, high) = 24 accumulators + 4 inputs + 1 weight in 32
+                    // registers; AVX2: 2 channels (8 + 4 + 1 in 16).
+                    int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
+                    for (int c = 0; c < size; c += step)
+                        DotWindowSplit<TS, TV>(Math.Min(step, size - c), ref ws.Low[0], ref ws.High[0], window[j], window[j + 1], offsets, dot.Taps,
+                            ref Unsafe.Add(ref weights, c), ref ws.RowAcc64[at + c * lanes], j > 0);
+                }
+                for (int j = paired; j < window.Length; j++)
                 {
                     var chunks = dot.ChunkEnds[g];
                     // One chunk (the usual case) combines straight into the window's running max.
@@ -518,6 +569,82 @@ internal static class SimdKernels
         if (TG.Value > 3) { TS.Store(l3, ref Unsafe.Add(ref accLow, 3 * l)); TS.Store(h3, ref Unsafe.Add(ref accHigh, 3 * l)); }
         if (TG.Value > 4) { TS.Store(l4, ref Unsafe.Add(ref accLow, 4 * l)); TS.Store(h4, ref Unsafe.Add(ref accHigh, 4 * l)); }
         if (TG.Value > 5) { TS.Store(l5, ref Unsafe.Add(ref accLow, 5 * l)); TS.Store(h5, ref Unsafe.Add(ref accHigh, 5 * l)); }
+    }
+
+    private static void DotWindowSplit<TS, TV>(int size, ref int low, ref int high, int first, int second, int[] offsets, int taps,
+        ref int weights, ref long acc, bool max) where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 6: DotWindowSplit<TS, TV, G6>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+            case 5: DotWindowSplit<TS, TV, G5>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+            case 4: DotWindowSplit<TS, TV, G4>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+            case 3: DotWindowSplit<TS, TV, G3>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+            case 2: DotWindowSplit<TS, TV, G2>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+            default: DotWindowSplit<TS, TV, G1>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
+        }
+    }
+
+    /// <summary>
+    /// The SplitInt64 pool-window micro-kernel: all taps of TG ≤ 6 channels at two output positions (first input
+    /// vectors at <paramref name="first"/> and <paramref name="second"/>), Σ w·lo and Σ w·hi per position in int32
+    /// lanes, then per channel max(256·Σhi + Σlo) over the two positions in int64, written to acc[c·L ..] (or
+    /// max-combined with what is there). Exact for a layer of one chunk: every partial sum is within
+    /// Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 (<see cref="CompiledModel"/> checks it), and the int64 sums are exact.
+    /// </summary>
+    private static void DotWindowSplit<TS, TV, TG>(ref int low, ref int high, int first, int second, int[] offsets, int taps,
+        ref int weights, ref long acc, bool max) where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        // l[c][p], h[c][p]: channel c's low and high sums at position p.
+        TV l00 = TS.Zero, l01 = TS.Zero, h00 = TS.Zero, h01 = TS.Zero, l10 = TS.Zero, l11 = TS.Zero, h10 = TS.Zero, h11 = TS.Zero;
+        TV l20 = TS.Zero, l21 = TS.Zero, h20 = TS.Zero, h21 = TS.Zero, l30 = TS.Zero, l31 = TS.Zero, h30 = TS.Zero, h31 = TS.Zero;
+        TV l40 = TS.Zero, l41 = TS.Zero, h40 = TS.Zero, h41 = TS.Zero, l50 = TS.Zero, l51 = TS.Zero, h50 = TS.Zero, h51 = TS.Zero;
+        ref int low0 = ref Unsafe.Add(ref low, first), low1 = ref Unsafe.Add(ref low, second);
+        ref int high0 = ref Unsafe.Add(ref high, first), high1 = ref Unsafe.Add(ref high, second);
+        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
+        ref int w = ref weights;
+        for (int t = 0; t < taps; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
+        {
+            nint o = Unsafe.Add(ref offset, t);
+            var vl0 = TS.Load(ref Unsafe.Add(ref low0, o));
+            var vl1 = TS.Load(ref Unsafe.Add(ref low1, o));
+            var vh0 = TS.Load(ref Unsafe.Add(ref high0, o));
+            var vh1 = TS.Load(ref Unsafe.Add(ref high1, o));
+            var p = TS.Broadcast(w);
+            (l00, l01, h00, h01) = (TS.MultiplyAdd(l00, vl0, p), TS.MultiplyAdd(l01, vl1, p), TS.MultiplyAdd(h00, vh0, p), TS.MultiplyAdd(h01, vh1, p));
+            if (TG.Value > 1)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 1));
+                (l10, l11, h10, h11) = (TS.MultiplyAdd(l10, vl0, p), TS.MultiplyAdd(l11, vl1, p), TS.MultiplyAdd(h10, vh0, p), TS.MultiplyAdd(h11, vh1, p));
+            }
+            if (TG.Value > 2)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 2));
+                (l20, l21, h20, h21) = (TS.MultiplyAdd(l20, vl0, p), TS.MultiplyAdd(l21, vl1, p), TS.MultiplyAdd(h20, vh0, p), TS.MultiplyAdd(h21, vh1, p));
+            }
+            if (TG.Value > 3)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 3));
+                (l30, l31, h30, h31) = (TS.MultiplyAdd(l30, vl0, p), TS.MultiplyAdd(l31, vl1, p), TS.MultiplyAdd(h30, vh0, p), TS.MultiplyAdd(h31, vh1, p));
+            }
+            if (TG.Value > 4)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 4));
+                (l40, l41, h40, h41) = (TS.MultiplyAdd(l40, vl0, p), TS.MultiplyAdd(l41, vl1, p), TS.MultiplyAdd(h40, vh0, p), TS.MultiplyAdd(h41, vh1, p));
+            }
+            if (TG.Value > 5)
+            {
+                p = TS.Broadcast(Unsafe.Add(ref w, 5));
+                (l50, l51, h50, h51) = (TS.MultiplyAdd(l50, vl0, p), TS.MultiplyAdd(l51, vl1, p), TS.MultiplyAdd(h50, vh0, p), TS.MultiplyAdd(h51, vh1, p));
+            }
+        }
+        int l = TS.Lanes;
+        TS.WidenMax(l00, h00, l01, h01, ref acc, max);
+        if (TG.Value > 1) TS.WidenMax(l10, h10, l11, h11, ref Unsafe.Add(ref acc, l), max);
+        if (TG.Value > 2) TS.WidenMax(l20, h20, l21, h21, ref Unsafe.Add(ref acc, 2 * l), max);
+        if (TG.Value > 3) TS.WidenMax(l30, h30, l31, h31, ref Unsafe.Add(ref acc, 3 * l), max);
+        if (TG.Value > 4) TS.WidenMax(l40, h40, l41, h41, ref Unsafe.Add(ref acc, 4 * l), max);
+        if (TG.Value > 5) TS.WidenMax(l50, h50, l51, h51, ref Unsafe.Add(ref acc, 5 * l), max);
     }
 
     /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
