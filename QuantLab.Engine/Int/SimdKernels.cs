@@ -729,6 +729,11 @@ internal static class SimdKernels
                 RequantizeSixteen(r0, r1, second, count, c * lanes, stride, ws.RowAcc, into, row);
                 continue;
             }
+            if (lanes == 16 && wide && exactDouble && r0.SixteenWideLanesAtOnce)
+            {
+                RequantizeSixteenWide(r0, r1, second, count, c * lanes, stride, ws.RowAcc64, into, row);
+                continue;
+            }
             for (int x = 0; x < count; x++)
             for (int j = 0; j < lanes; j += 8)
             {
@@ -750,7 +755,7 @@ internal static class SimdKernels
         }
     }
 
-    /// <summary>A channel pair's row with a whole block's 16 lanes per call: the AVX-512 fixed-point requantizer.
+    /// <summary>A channel pair's row with a whole block's 16 lanes per call: the AVX-512 requantizer.
     /// A method of its own, so the 8-lane loop beside it compiles as it did without it (measured: float
     /// evaluations ran up to 15 % slower when both loops shared one method).</summary>
     private static void RequantizeSixteen(in VectorRequantizer r0, in VectorRequantizer r1, bool second, int count, int first, int stride,
@@ -761,6 +766,19 @@ internal static class SimdKernels
             int at = x * stride + first;
             var low = r0.Apply(Vector512.LoadUnsafe(ref acc[at]));
             var high = second ? r1.Apply(Vector512.LoadUnsafe(ref acc[at + 16])) : Vector512<int>.Zero;
+            ((low & Vector512.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * 16]);
+        }
+    }
+
+    /// <summary><see cref="RequantizeSixteen"/> for int64 accumulators below 2^51 (float mode).</summary>
+    private static void RequantizeSixteenWide(in VectorRequantizer r0, in VectorRequantizer r1, bool second, int count, int first, int stride,
+        long[] acc, int[] into, int row)
+    {
+        for (int x = 0; x < count; x++)
+        {
+            int at = x * stride + first;
+            var low = r0.Apply(Vector512.LoadUnsafe(ref acc[at]), Vector512.LoadUnsafe(ref acc[at + 8]));
+            var high = second ? r1.Apply(Vector512.LoadUnsafe(ref acc[at + 16]), Vector512.LoadUnsafe(ref acc[at + 24])) : Vector512<int>.Zero;
             ((low & Vector512.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * 16]);
         }
     }

@@ -40,6 +40,20 @@ public static class Rounding
         return Avx.Add(truncated, step);
     }
 
+    /// <summary><see cref="RoundToIntegral(Vector256{double}, RoundingMode)"/> on eight doubles (AVX-512F vrndscalepd:
+    /// imm 0x09 rounds down, 0x08 to nearest even, 0x0B toward zero; bit 3 suppresses the inexact exception only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> RoundToIntegral(Vector512<double> x, RoundingMode mode)
+    {
+        if (mode == RoundingMode.Floor) return Avx512F.RoundScale(x, 0x09);
+        if (mode == RoundingMode.HalfEven) return Avx512F.RoundScale(x, 0x08);
+        var truncated = Avx512F.RoundScale(x, 0x0B);
+        var fraction = Avx512F.Subtract(x, truncated);                    // exact
+        var away = Avx512F.CompareGreaterThanOrEqual(Vector512.AndNot(fraction, Vector512.Create(-0.0)), Vector512.Create(0.5));
+        var step = away & (Vector512.Create(1.0) | (x & Vector512.Create(-0.0)));
+        return Avx512F.Add(truncated, step);
+    }
+
     /// <summary>
     /// R(x) as an integer. Meant for |x| &lt; 2^63; beyond that the conversion saturates at
     /// long.MinValue/MaxValue and NaN gives 0 (.NET's saturating double→long conversion). Callers that

@@ -81,22 +81,28 @@ public readonly struct VectorRequantizer
         return (Avx2.And(even, Vector256.Create(0xFFFFFFFFL)) | Avx2.ShiftLeftLogical(odd, 32)).AsInt32();
     }
 
-    /// <summary>Whether <see cref="Apply(Vector512{int})"/> runs as one AVX-512 computation rather than two AVX2 halves
-    /// (a caller with a choice then does better with <see cref="Apply(Vector256{int})"/> twice itself).</summary>
-    public bool SixteenLanesAtOnce => Avx512F.IsSupported && _scalar.Mode == RequantMode.FixedPoint && _fixedVector;
+    /// <summary>Whether <see cref="Apply(Vector512{int})"/> runs as one AVX-512 computation rather than two AVX2 halves.</summary>
+    public bool SixteenLanesAtOnce => Avx512F.IsSupported && (_scalar.Mode == RequantMode.Float || _fixedVector);
 
     /// <summary>
-    /// <see cref="Apply(Vector256{int})"/> for sixteen int32 accumulators. Fixed-point mode runs on AVX-512F where
-    /// the machine has it: the same operations lane by lane, with the int64 arithmetic shift and min/max that AVX2
-    /// lacks (same results, fewer instructions). Float mode, and machines without AVX-512, run the two AVX2 halves:
-    /// measured here (AMD EPYC, .NET 10), the 512-bit float form (vcvtdq2pd, vrndscalepd, vcvttpd2dq) took twice
-    /// as long per 16 lanes as two 256-bit ones.
+    /// <see cref="Apply(Vector256{int})"/> for sixteen int32 accumulators, on AVX-512F where the machine has it (else
+    /// the two AVX2 halves): the same operations lane by lane, so the same results. Fixed-point mode gains the int64
+    /// arithmetic shift and min/max that AVX2 lacks; float mode does eight doubles per instruction. The constants are
+    /// broadcast from scalars: built with <c>Vector512.Create(v256, v256)</c> they cost spills and round trips
+    /// through memory, and the float form then measured twice as slow as two 256-bit halves (AMD EPYC, .NET 10).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<int> Apply(Vector512<int> acc)
     {
         if (!SixteenLanesAtOnce)
             return Vector512.Create(Apply(acc.GetLower()), Apply(acc.GetUpper()));
+        if (_scalar.Mode == RequantMode.Float)
+        {
+            var bias = Vector512.Create(_intBias.ToScalar());
+            var lo = Finish(Avx512F.Add(Avx512F.ConvertToVector512Double(acc.GetLower()), bias));
+            var hi = Finish(Avx512F.Add(Avx512F.ConvertToVector512Double(acc.GetUpper()), bias));
+            return Vector512.Create(Avx512F.ConvertToVector256Int32WithTruncation(lo), Avx512F.ConvertToVector256Int32WithTruncation(hi));
+        }
         var sum = Avx512F.Add(acc, Vector512.Create((int)_bias));
         var m0 = Vector512.Create(_m0.ToScalar()).AsInt32();
         var even = Clamp(Shift(Avx512F.Multiply(sum, m0)));
@@ -138,6 +144,25 @@ public readonly struct VectorRequantizer
         return Vector256.Create(Avx.ConvertToVector128Int32WithTruncation(lo), Avx.ConvertToVector128Int32WithTruncation(hi));
     }
 
+    /// <summary>
+    /// <see cref="Apply(Vector256{long}, Vector256{long})"/> for sixteen int64 accumulators (lanes 0–7 in
+    /// <paramref name="lower"/>, 8–15 in <paramref name="upper"/>) on AVX-512 (vcvtqq2pd, exact for |acc| &lt; 2^51
+    /// as there); float mode only (<see cref="SixteenWideLanesAtOnce"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<int> Apply(Vector512<long> lower, Vector512<long> upper)
+    {
+        if (!SixteenWideLanesAtOnce)
+            return Vector512.Create(Apply(lower.GetLower(), lower.GetUpper()), Apply(upper.GetLower(), upper.GetUpper()));
+        var bias = Vector512.Create(_intBias.ToScalar());
+        var lo = Finish(Avx512F.Add(Avx512DQ.ConvertToVector512Double(lower), bias));
+        var hi = Finish(Avx512F.Add(Avx512DQ.ConvertToVector512Double(upper), bias));
+        return Vector512.Create(Avx512F.ConvertToVector256Int32WithTruncation(lo), Avx512F.ConvertToVector256Int32WithTruncation(hi));
+    }
+
+    /// <summary>Whether <see cref="Apply(Vector512{long}, Vector512{long})"/> runs as one AVX-512 computation.</summary>
+    public bool SixteenWideLanesAtOnce => Avx512DQ.IsSupported && _scalar.Mode == RequantMode.Float;
+
     /// <summary>Exact int64 → double for |v| &lt; 2^51: v + 1.5·2^52 as the bits of a double whose unit in
     /// the last place is 1 holds 1.5·2^52 + v exactly; subtracting 1.5·2^52 is exact too.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -153,6 +178,15 @@ public readonly struct VectorRequantizer
     {
         var v = Avx.Add(Avx.Multiply(acc, _multiplier), _floatBias);
         return Avx.Min(Avx.Max(Rounding.RoundToIntegral(v, _scalar.Rounding), _min), _max);
+    }
+
+    /// <summary><see cref="Finish(Vector256{double})"/> on eight doubles: the same instructions at 512 bits
+    /// (vmulpd, vaddpd, vrndscalepd, vmaxpd, vminpd), constants broadcast from scalars.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<double> Finish(Vector512<double> acc)
+    {
+        var v = Avx512F.Add(Avx512F.Multiply(acc, Vector512.Create(_multiplier.ToScalar())), Vector512.Create(_floatBias.ToScalar()));
+        return Avx512F.Min(Avx512F.Max(Rounding.RoundToIntegral(v, _scalar.Rounding), Vector512.Create(_min.ToScalar())), Vector512.Create(_max.ToScalar()));
     }
 
     /// <summary>RShift(p, k) per int64 lane for 1 ≤ k ≤ 62; the same case analysis as the scalar code.</summary>

@@ -79,6 +79,19 @@ public class VectorRequantizerTests
         }, iter: 20_000);
     }
 
+    [Fact]
+    public void The_sixteen_lane_int64_form_equals_the_scalar_requantizer_lane_by_lane()
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        // AVX-512 (vcvtqq2pd) where the machine has it, else four AVX2 quarters.
+        Cases.Sample(c =>
+        {
+            long[] wide = [.. c.Accumulators.Select((a, i) => (long)a << (i * 3 % 20)), .. c.Accumulators.Reverse().Select((a, i) => (long)a << (i * 7 % 20))];
+            var result = new VectorRequantizer(c.Scalar, c.Bias).Apply(Vector512.Create(wide.AsSpan(0, 8)), Vector512.Create(wide.AsSpan(8, 8)));
+            for (int i = 0; i < 16; i++) Assert.Equal(c.Scalar.Apply(wide[i] + c.Bias), result.GetElement(i));
+        }, iter: 20_000);
+    }
+
     [Theory]
     [InlineData(RoundingMode.Floor)]
     [InlineData(RoundingMode.HalfEven)]
@@ -94,6 +107,10 @@ public class VectorRequantizerTests
             for (int i = 0; i < 8; i++) Assert.Equal(scalar.Apply(acc[i]), result.GetElement(i));
             var sixteen = new VectorRequantizer(scalar, 0).Apply(Vector512.Create([.. acc, .. acc.Reverse()]));
             for (int i = 0; i < 16; i++) Assert.Equal(scalar.Apply(acc[i < 8 ? i : 15 - i]), sixteen.GetElement(i));
+            long[] wide = [.. acc.Select(a => (long)a << 20), .. acc.Select(a => (long)a << 40)];
+            var wideScalar = scalar.Mode == RequantMode.Float ? Requantizer.Float(Math.ScaleB(0.5, -20), 0, rounding, 8, false) : scalar;
+            var sixteenWide = new VectorRequantizer(wideScalar, 0).Apply(Vector512.Create(wide.AsSpan(0, 8)), Vector512.Create(wide.AsSpan(8, 8)));
+            for (int i = 0; i < 16; i++) Assert.Equal(wideScalar.Apply(wide[i]), sixteenWide.GetElement(i));
         }
     }
 }
