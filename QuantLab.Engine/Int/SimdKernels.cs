@@ -136,7 +136,8 @@ internal static class SimdKernels
     public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
+        if (model.InputLayout.Kind == PairLayout.Rows && TS.Lanes == 16 && Avx512F.IsSupported) StageRowsSixteen(model.InputLayout, images, count, ws.A);
+        else if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
         else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
         int[] x = ws.A, y = ws.B;
         foreach (var op in model.Ops)
@@ -225,6 +226,99 @@ internal static class SimdKernels
             }
             for (; q < plane; q++)
                 for (int k = 0; k < 8; k++) ws.A[q * lanes + group + k] = pairs[k * plane + q];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="StageRows"/> for 16 lanes on AVX-512, without the image-major pass: per 16 positions, each image's
+    /// pixels (y, x) and (y + 1, x) interleaved into one 512-bit row (vpunpcklwd / vpunpckhwd), then the 16 rows
+    /// (images) transposed into 16 vectors (positions) in registers. Lanes beyond <paramref name="count"/> are zero.
+    /// </summary>
+    private static void StageRowsSixteen(TensorLayout layout, ReadOnlySpan<short> images, int count, int[] into)
+    {
+        int width = layout.Width, plane = layout.Height * width, below = plane - width;
+        ref short first = ref MemoryMarshal.GetReference(images);
+        int q = 0;
+        // Blocks of 16 positions wholly above the last row, or wholly in it (partner: the zero row H); a block
+        // straddling the two, and the last few positions, take the scalar tail.
+        for (; q + 16 <= plane && !(q < below && q + 16 > below); q += 16)
+        {
+            ref short at = ref Unsafe.Add(ref first, q);
+            int partner = q < below ? width : -1;
+            Transpose16(
+                Row(ref at, 0, plane, partner, count), Row(ref at, 1, plane, partner, count), Row(ref at, 2, plane, partner, count), Row(ref at, 3, plane, partner, count),
+                Row(ref at, 4, plane, partner, count), Row(ref at, 5, plane, partner, count), Row(ref at, 6, plane, partner, count), Row(ref at, 7, plane, partner, count),
+                Row(ref at, 8, plane, partner, count), Row(ref at, 9, plane, partner, count), Row(ref at, 10, plane, partner, count), Row(ref at, 11, plane, partner, count),
+                Row(ref at, 12, plane, partner, count), Row(ref at, 13, plane, partner, count), Row(ref at, 14, plane, partner, count), Row(ref at, 15, plane, partner, count),
+                ref into[q * 16]);
+        }
+        for (; q < plane; q++)
+            for (int k = 0; k < 16; k++)
+            {
+                int value = 0;
+                if (k < count)
+                {
+                    var image = images.Slice(k * plane, plane);
+                    value = q < below ? (ushort)image[q] | (image[q + width] << 16) : (ushort)image[q];
+                }
+                into[q * 16 + k] = value;
+            }
+    }
+
+    /// <summary>Image k's 16 pixel pairs (x, x + partner) from <paramref name="at"/> on (partner −1: the zero row),
+    /// positions in the order 0–3, 8–11, 4–7, 12–15 (vpunpcklwd / vpunpckhwd work per 128 bits); zero for an unused lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Row(ref short at, int k, int plane, int partner, int count)
+    {
+        if (k >= count) return Vector512<int>.Zero;
+        ref short pixels = ref Unsafe.Add(ref at, k * plane);
+        var low = Vector256.LoadUnsafe(ref pixels);
+        var high = partner > 0 ? Vector256.LoadUnsafe(ref pixels, (nuint)partner) : Vector256<short>.Zero;
+        return Vector512.Create(Avx2.UnpackLow(low, high).AsInt32(), Avx2.UnpackHigh(low, high).AsInt32());
+    }
+
+    /// <summary>
+    /// Transposes 16 rows of 16 int32 (row k = image k; element e = position p(e), where p swaps e = 4–7 with 8–11,
+    /// the order <see cref="Row"/> builds) into 16 vectors, vector p holding position p of every image, stored at
+    /// <paramref name="into"/> + 16·p: vpunpck{l,h}dq, vpunpck{l,h}qdq, then two rounds of vshufi32x4.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose16(Vector512<int> r0, Vector512<int> r1, Vector512<int> r2, Vector512<int> r3,
+        Vector512<int> r4, Vector512<int> r5, Vector512<int> r6, Vector512<int> r7, Vector512<int> r8, Vector512<int> r9,
+        Vector512<int> r10, Vector512<int> r11, Vector512<int> r12, Vector512<int> r13, Vector512<int> r14, Vector512<int> r15, ref int into)
+    {
+        // Per group of 4 rows: u_j holds, in 128-bit chunk L, the group's rows at element 4L + j.
+        var (a0, a1, a2, a3) = Quad(r0, r1, r2, r3);
+        var (b0, b1, b2, b3) = Quad(r4, r5, r6, r7);
+        var (c0, c1, c2, c3) = Quad(r8, r9, r10, r11);
+        var (d0, d1, d2, d3) = Quad(r12, r13, r14, r15);
+        Gather(a0, b0, c0, d0, ref into);
+        Gather(a1, b1, c1, d1, ref Unsafe.Add(ref into, 16));
+        Gather(a2, b2, c2, d2, ref Unsafe.Add(ref into, 32));
+        Gather(a3, b3, c3, d3, ref Unsafe.Add(ref into, 48));
+
+        static (Vector512<int>, Vector512<int>, Vector512<int>, Vector512<int>) Quad(Vector512<int> r0, Vector512<int> r1, Vector512<int> r2, Vector512<int> r3)
+        {
+            var t0 = Avx512F.UnpackLow(r0, r1);
+            var t1 = Avx512F.UnpackHigh(r0, r1);
+            var t2 = Avx512F.UnpackLow(r2, r3);
+            var t3 = Avx512F.UnpackHigh(r2, r3);
+            return (Avx512F.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32(), Avx512F.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32(),
+                Avx512F.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32(), Avx512F.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32());
+        }
+
+        // Element 4L + j of all 16 rows, from chunk L of each group's u_j: elements j, 4 + j, 8 + j, 12 + j are
+        // positions j, 8 + j, 4 + j, 12 + j.
+        static void Gather(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, ref int into)
+        {
+            var v0 = Avx512F.Shuffle4x128(a, b, 0x88);
+            var v1 = Avx512F.Shuffle4x128(a, b, 0xDD);
+            var v2 = Avx512F.Shuffle4x128(c, d, 0x88);
+            var v3 = Avx512F.Shuffle4x128(c, d, 0xDD);
+            Avx512F.Shuffle4x128(v0, v2, 0x88).StoreUnsafe(ref into);
+            Avx512F.Shuffle4x128(v0, v2, 0xDD).StoreUnsafe(ref into, 16 * 4);
+            Avx512F.Shuffle4x128(v1, v3, 0x88).StoreUnsafe(ref into, 16 * 8);
+            Avx512F.Shuffle4x128(v1, v3, 0xDD).StoreUnsafe(ref into, 16 * 12);
         }
     }
 
