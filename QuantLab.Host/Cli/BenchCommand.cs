@@ -15,7 +15,7 @@ public static class BenchCommand
                 + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32|onnxruntime-exact|onnxruntime-qdq), "
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
-                + $"images, seconds (best of {EngineBench.TimedRuns} after {EngineBench.WarmUpSeconds} s of warm-up)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
+                + $"images, seconds (the best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s, after {EngineBench.WarmUpSeconds} s of warm-up)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
                 + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}",
         };
         var data = DataCommand.DataDirOption();
@@ -75,7 +75,7 @@ public static class BenchCommand
             var e = report.Evaluate;
             ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x), {e.EvaluateAllocatedBytes / 1048576.0:F1} MiB allocated");
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
-                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of {EngineBench.TimedRuns} runs after {EngineBench.WarmUpSeconds} s of warm-up)");
+                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s each, after {EngineBench.WarmUpSeconds} s of warm-up)");
             return 0;
         });
         return command;
