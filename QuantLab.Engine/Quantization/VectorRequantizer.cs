@@ -14,6 +14,7 @@ namespace QuantLab.Engine.Quantization;
 /// IEEE multiplication and addition are correctly rounded whether done in SIMD or scalar registers, .NET
 /// never fuses a·b + c into one rounding, and vroundpd implements floor and ties-to-even exactly;
 /// half-away is trunc(v) plus sign(v) where |v − trunc(v)| ≥ 1/2, and v − trunc(v) is exact in double.
+/// The 16-lane AVX-512 form (<see cref="FinishToInt"/>) reorders only what provably gives the same integers.
 /// Fixed-point mode forms acc·M0 exactly in int64 lanes (|acc| ≤ 2^31, M0 &lt; 2^31, so |acc·M0| &lt; 2^62)
 /// and then does <see cref="Rounding.RoundingShift(long, int, RoundingMode)"/> for 1 ≤ k ≤ 62.
 /// </summary>
@@ -86,8 +87,9 @@ public readonly struct VectorRequantizer
 
     /// <summary>
     /// <see cref="Apply(Vector256{int})"/> for sixteen int32 accumulators, on AVX-512F where the machine has it (else
-    /// the two AVX2 halves): the same operations lane by lane, so the same results. Fixed-point mode gains the int64
-    /// arithmetic shift and min/max that AVX2 lacks; float mode does eight doubles per instruction. The constants are
+    /// the two AVX2 halves), with the same results lane by lane. Fixed-point mode gains the int64
+    /// arithmetic shift and min/max that AVX2 lacks; float mode does eight doubles per instruction, in fewer steps
+    /// (<see cref="FinishToInt"/>). The constants are
     /// broadcast from scalars: built with <c>Vector512.Create(v256, v256)</c> they cost spills and round trips
     /// through memory, and the float form then measured twice as slow as two 256-bit halves (AMD EPYC, .NET 10).
     /// </summary>
