@@ -103,6 +103,34 @@ internal struct G6 : IGroupSize { public static int Value => 6; }
 internal struct G7 : IGroupSize { public static int Value => 7; }
 internal struct G8 : IGroupSize { public static int Value => 8; }
 
+/// <summary>What the pool-window micro-kernel does with a channel's four sums s0..s3: reduce them and write
+/// channel <c>c</c>'s result from <c>acc</c> on (or max-combine it with what is there).</summary>
+internal interface IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    static abstract void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max);
+}
+
+/// <summary>Four positions' int32 sums: their max, into int32 lanes acc[c·L ..].</summary>
+internal struct MaxOfFour<TS, TV> : IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
+    {
+        ref int to = ref Unsafe.Add(ref acc, c * TS.Lanes);
+        var best = TS.Max(TS.Max(s0, s1), TS.Max(s2, s3));
+        TS.Store(max ? TS.Max(best, TS.Load(ref to)) : best, ref to);
+    }
+}
+
+/// <summary>Two positions' low-byte sums (s0, s1) and high-byte sums (s2, s3): max(256·s2 + s0, 256·s3 + s1) in
+/// int64, into int64 lanes (acc is a long[] seen as int) from element c·L on.</summary>
+internal struct SplitMaxOfTwo<TS, TV> : IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max) =>
+        TS.WidenMax(s0, s2, s1, s3, ref Unsafe.Add(ref Unsafe.As<int, long>(ref acc), c * TS.Lanes), max);
+}
+
 /// <summary>
 /// The SIMD integer path: L images per block (batch-major: a vector lane is an image), each op one short
 /// function over its typed parameters. The micro-kernel keeps up to 8 output channels' accumulators in
@@ -124,9 +152,11 @@ internal static class SimdKernels
         public readonly long[] RowAcc64 = new long[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
         public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
         public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
-        /// <summary>A SplitInt64 layer's input split into low bytes and high bytes.</summary>
-        public readonly int[] Low = new int[model.MaxBlockElements];
-        public readonly int[] High = new int[model.MaxBlockElements];
+        /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>).</summary>
+        public readonly int[] Split = new int[2 * model.MaxBlockElements];
+        public readonly int HighBytes = model.MaxBlockElements;
+        /// <summary>The four input streams of a SplitInt64 pool-window call: two positions' low bytes, then their high bytes.</summary>
+        public readonly int[] Halves = new int[4];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
         public readonly int[] Pairs = new int[8 * model.InputLayout.Vectors];
@@ -427,8 +457,8 @@ internal static class SimdKernels
                         // weight, so each input vector loaded serves up to 6 channels; AVX2's 16 hold 2 channels'.
                         int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                         for (int c = 0; c < size; c += step)
-                            DotWindow<TS, TV>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4), offsets, dot.Taps,
-                                ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
+                            DotWindow<TS, TV, MaxOfFour<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
+                                offsets, dot.Taps, ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
                         j += 4;
                     }
                     else
@@ -439,17 +469,19 @@ internal static class SimdKernels
                 }
                 break;
             case AccumulatorKind.SplitInt64:
-                // One chunk (conv1 and conv3 of LeNet-5 at 16 bits): pool positions two at a time, each weight broadcast
-                // serving both positions' low and high sums, widened and max-reduced in registers (DotWindowSplit).
+                // One chunk (conv1 and conv3 of LeNet-5 at 16 bits): pool positions two at a time through the pool-window
+                // kernel, its four input vectors being both positions' low bytes and high bytes, so each weight broadcast
+                // serves 4 multiply-adds; the sums are widened and max-reduced in registers (SplitMaxOfTwo).
                 int paired = dot.ChunkEnds[g].Length == 1 ? window.Length & ~1 : 0;
+                var halves = ws.Halves;
                 for (int j = 0; j < paired; j += 2)
                 {
-                    // AVX-512: 6 channels × 2 positions × (low, high) = 24 accumulators + 4 inputs + 1 weight in 32
-                    // registers; AVX2: 2 channels (8 + 4 + 1 in 16).
+                    (halves[0], halves[1], halves[2], halves[3]) = (window[j], window[j + 1], ws.HighBytes + window[j], ws.HighBytes + window[j + 1]);
+                    // The same register budget as the Int32 case: 6 channels on AVX-512, 2 on AVX2.
                     int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                     for (int c = 0; c < size; c += step)
-                        DotWindowSplit<TS, TV>(Math.Min(step, size - c), ref ws.Low[0], ref ws.High[0], window[j], window[j + 1], offsets, dot.Taps,
-                            ref Unsafe.Add(ref weights, c), ref ws.RowAcc64[at + c * lanes], j > 0);
+                        DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref ws.Split[0], halves, offsets, dot.Taps,
+                            ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
                 }
                 for (int j = paired; j < window.Length; j++)
                 {
@@ -463,7 +495,7 @@ internal static class SimdKernels
                         // Up to 6 channels per call (12 accumulators + 2 inputs + 1 weight fit AVX2's 16 registers): 8 = 4 + 4.
                         int step = size <= 6 ? size : (size + 1) / 2;
                         for (int c = 0; c < size; c += step)
-                            DotSplit<TS, TV>(Math.Min(step, size - c), ref ws.Low[window[j]], ref ws.High[window[j]], offsets, start, chunks[k],
+                            DotSplit<TS, TV>(Math.Min(step, size - c), ref ws.Split[window[j]], ref ws.Split[ws.HighBytes + window[j]], offsets, start, chunks[k],
                                 ref Unsafe.Add(ref weights, c), ref ws.Acc[c * lanes], ref ws.AccHigh[c * lanes]);
                         var mode = k > 0 ? CombineMode.Add : j > 0 && chunks.Length == 1 ? CombineMode.Max : CombineMode.Store;
                         Combine(ws.Acc, ws.AccHigh, sum, size * lanes, mode);
@@ -530,32 +562,32 @@ internal static class SimdKernels
 
     }
 
-    private static void DotWindow<TS, TV>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
-        where TS : struct, ISimd<TV> where TV : struct
+    private static void DotWindow<TS, TV, TEnd>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TEnd : struct, IWindowEnd<TS, TV>
     {
         switch (size)
         {
-            case 6: DotWindow<TS, TV, G6>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 5: DotWindow<TS, TV, G5>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 4: DotWindow<TS, TV, G4>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 3: DotWindow<TS, TV, G3>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 2: DotWindow<TS, TV, G2>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            default: DotWindow<TS, TV, G1>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 6: DotWindow<TS, TV, G6, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 5: DotWindow<TS, TV, G5, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 4: DotWindow<TS, TV, G4, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 3: DotWindow<TS, TV, G3, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 2: DotWindow<TS, TV, G2, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            default: DotWindow<TS, TV, G1, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
         }
     }
 
     /// <summary>
-    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels at 4 output positions of one pool window
-    /// (first input vectors at x + window[0..3]), max-reduced over the positions in registers and written to
-    /// acc[c·L ..] (or max-combined with what is there). A broadcast serves 4 positions instead of one, and an
-    /// input vector TG channels. The caller keeps TG within the registers: 2 channels on AVX2 (8 accumulators,
-    /// 4 inputs and a weight in 16 registers), up to 6 on AVX-512 (24 + 4 + 1 in 32), where the conv1 of
-    /// LeNet-5 then loads each input vector once instead of three times.
-    /// Exact under the same int32 bound as <see cref="Dot{TS, TV, TG}"/> (the caller's accumulator kind); the
-    /// max of exact sums is exact.
+    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels over 4 input streams (first input vectors at
+    /// x + window[0..3]: 4 output positions of one pool window, or two positions' low and high bytes), each
+    /// channel's 4 sums handed to <typeparamref name="TEnd"/>, which reduces them and writes channel c's result.
+    /// A broadcast serves 4 multiply-adds instead of one, and an input vector TG channels. The caller keeps TG
+    /// within the registers: 2 channels on AVX2 (8 accumulators, 4 inputs and a weight in 16 registers), up to 6 on
+    /// AVX-512 (24 + 4 + 1 in 32), where the conv1 of LeNet-5 then loads each input vector once instead of three times.
+    /// Exact under the int32 bound of the caller's accumulator kind (Int32: <see cref="Dot{TS, TV, TG}"/>'s; SplitInt64
+    /// of one chunk: Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 for the low and the high sums, checked by <see cref="CompiledModel"/>).
     /// </summary>
-    private static void DotWindow<TS, TV, TG>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
-        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    private static void DotWindow<TS, TV, TG, TEnd>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize where TEnd : struct, IWindowEnd<TS, TV>
     {
         // a[c][p]: channel c at window position p.
         TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero;
@@ -602,13 +634,12 @@ internal static class SimdKernels
                 (a50, a51, a52, a53) = (TS.MultiplyAdd(a50, v0, p), TS.MultiplyAdd(a51, v1, p), TS.MultiplyAdd(a52, v2, p), TS.MultiplyAdd(a53, v3, p));
             }
         }
-        int l = TS.Lanes;
-        Put<TS, TV>(TS.Max(TS.Max(a00, a01), TS.Max(a02, a03)), ref acc, max);
-        if (TG.Value > 1) Put<TS, TV>(TS.Max(TS.Max(a10, a11), TS.Max(a12, a13)), ref Unsafe.Add(ref acc, l), max);
-        if (TG.Value > 2) Put<TS, TV>(TS.Max(TS.Max(a20, a21), TS.Max(a22, a23)), ref Unsafe.Add(ref acc, 2 * l), max);
-        if (TG.Value > 3) Put<TS, TV>(TS.Max(TS.Max(a30, a31), TS.Max(a32, a33)), ref Unsafe.Add(ref acc, 3 * l), max);
-        if (TG.Value > 4) Put<TS, TV>(TS.Max(TS.Max(a40, a41), TS.Max(a42, a43)), ref Unsafe.Add(ref acc, 4 * l), max);
-        if (TG.Value > 5) Put<TS, TV>(TS.Max(TS.Max(a50, a51), TS.Max(a52, a53)), ref Unsafe.Add(ref acc, 5 * l), max);
+        TEnd.Finish(a00, a01, a02, a03, ref acc, 0, max);
+        if (TG.Value > 1) TEnd.Finish(a10, a11, a12, a13, ref acc, 1, max);
+        if (TG.Value > 2) TEnd.Finish(a20, a21, a22, a23, ref acc, 2, max);
+        if (TG.Value > 3) TEnd.Finish(a30, a31, a32, a33, ref acc, 3, max);
+        if (TG.Value > 4) TEnd.Finish(a40, a41, a42, a43, ref acc, 4, max);
+        if (TG.Value > 5) TEnd.Finish(a50, a51, a52, a53, ref acc, 5, max);
     }
 
     /// <summary>Stores a micro-kernel's accumulator, or max-combines it with what is there (a pool window's later positions).</summary>
@@ -665,90 +696,14 @@ internal static class SimdKernels
         if (TG.Value > 5) { TS.Store(l5, ref Unsafe.Add(ref accLow, 5 * l)); TS.Store(h5, ref Unsafe.Add(ref accHigh, 5 * l)); }
     }
 
-    private static void DotWindowSplit<TS, TV>(int size, ref int low, ref int high, int first, int second, int[] offsets, int taps,
-        ref int weights, ref long acc, bool max) where TS : struct, ISimd<TV> where TV : struct
-    {
-        switch (size)
-        {
-            case 6: DotWindowSplit<TS, TV, G6>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-            case 5: DotWindowSplit<TS, TV, G5>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-            case 4: DotWindowSplit<TS, TV, G4>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-            case 3: DotWindowSplit<TS, TV, G3>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-            case 2: DotWindowSplit<TS, TV, G2>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-            default: DotWindowSplit<TS, TV, G1>(ref low, ref high, first, second, offsets, taps, ref weights, ref acc, max); break;
-        }
-    }
-
-    /// <summary>
-    /// The SplitInt64 pool-window micro-kernel: all taps of TG ≤ 6 channels at two output positions (first input
-    /// vectors at <paramref name="first"/> and <paramref name="second"/>), Σ w·lo and Σ w·hi per position in int32
-    /// lanes, then per channel max(256·Σhi + Σlo) over the two positions in int64, written to acc[c·L ..] (or
-    /// max-combined with what is there). Exact for a layer of one chunk: every partial sum is within
-    /// Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 (<see cref="CompiledModel"/> checks it), and the int64 sums are exact.
-    /// </summary>
-    private static void DotWindowSplit<TS, TV, TG>(ref int low, ref int high, int first, int second, int[] offsets, int taps,
-        ref int weights, ref long acc, bool max) where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
-    {
-        // l[c][p], h[c][p]: channel c's low and high sums at position p.
-        TV l00 = TS.Zero, l01 = TS.Zero, h00 = TS.Zero, h01 = TS.Zero, l10 = TS.Zero, l11 = TS.Zero, h10 = TS.Zero, h11 = TS.Zero;
-        TV l20 = TS.Zero, l21 = TS.Zero, h20 = TS.Zero, h21 = TS.Zero, l30 = TS.Zero, l31 = TS.Zero, h30 = TS.Zero, h31 = TS.Zero;
-        TV l40 = TS.Zero, l41 = TS.Zero, h40 = TS.Zero, h41 = TS.Zero, l50 = TS.Zero, l51 = TS.Zero, h50 = TS.Zero, h51 = TS.Zero;
-        ref int low0 = ref Unsafe.Add(ref low, first), low1 = ref Unsafe.Add(ref low, second);
-        ref int high0 = ref Unsafe.Add(ref high, first), high1 = ref Unsafe.Add(ref high, second);
-        ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
-        ref int w = ref weights;
-        for (int t = 0; t < taps; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
-        {
-            nint o = Unsafe.Add(ref offset, t);
-            var vl0 = TS.Load(ref Unsafe.Add(ref low0, o));
-            var vl1 = TS.Load(ref Unsafe.Add(ref low1, o));
-            var vh0 = TS.Load(ref Unsafe.Add(ref high0, o));
-            var vh1 = TS.Load(ref Unsafe.Add(ref high1, o));
-            var p = TS.Broadcast(w);
-            (l00, l01, h00, h01) = (TS.MultiplyAdd(l00, vl0, p), TS.MultiplyAdd(l01, vl1, p), TS.MultiplyAdd(h00, vh0, p), TS.MultiplyAdd(h01, vh1, p));
-            if (TG.Value > 1)
-            {
-                p = TS.Broadcast(Unsafe.Add(ref w, 1));
-                (l10, l11, h10, h11) = (TS.MultiplyAdd(l10, vl0, p), TS.MultiplyAdd(l11, vl1, p), TS.MultiplyAdd(h10, vh0, p), TS.MultiplyAdd(h11, vh1, p));
-            }
-            if (TG.Value > 2)
-            {
-                p = TS.Broadcast(Unsafe.Add(ref w, 2));
-                (l20, l21, h20, h21) = (TS.MultiplyAdd(l20, vl0, p), TS.MultiplyAdd(l21, vl1, p), TS.MultiplyAdd(h20, vh0, p), TS.MultiplyAdd(h21, vh1, p));
-            }
-            if (TG.Value > 3)
-            {
-                p = TS.Broadcast(Unsafe.Add(ref w, 3));
-                (l30, l31, h30, h31) = (TS.MultiplyAdd(l30, vl0, p), TS.MultiplyAdd(l31, vl1, p), TS.MultiplyAdd(h30, vh0, p), TS.MultiplyAdd(h31, vh1, p));
-            }
-            if (TG.Value > 4)
-            {
-                p = TS.Broadcast(Unsafe.Add(ref w, 4));
-                (l40, l41, h40, h41) = (TS.MultiplyAdd(l40, vl0, p), TS.MultiplyAdd(l41, vl1, p), TS.MultiplyAdd(h40, vh0, p), TS.MultiplyAdd(h41, vh1, p));
-            }
-            if (TG.Value > 5)
-            {
-                p = TS.Broadcast(Unsafe.Add(ref w, 5));
-                (l50, l51, h50, h51) = (TS.MultiplyAdd(l50, vl0, p), TS.MultiplyAdd(l51, vl1, p), TS.MultiplyAdd(h50, vh0, p), TS.MultiplyAdd(h51, vh1, p));
-            }
-        }
-        int l = TS.Lanes;
-        TS.WidenMax(l00, h00, l01, h01, ref acc, max);
-        if (TG.Value > 1) TS.WidenMax(l10, h10, l11, h11, ref Unsafe.Add(ref acc, l), max);
-        if (TG.Value > 2) TS.WidenMax(l20, h20, l21, h21, ref Unsafe.Add(ref acc, 2 * l), max);
-        if (TG.Value > 3) TS.WidenMax(l30, h30, l31, h31, ref Unsafe.Add(ref acc, 3 * l), max);
-        if (TG.Value > 4) TS.WidenMax(l40, h40, l41, h41, ref Unsafe.Add(ref acc, 4 * l), max);
-        if (TG.Value > 5) TS.WidenMax(l50, h50, l51, h51, ref Unsafe.Add(ref acc, 5 * l), max);
-    }
-
     /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
     private static void Split(int[] input, int length, Workspace ws)
     {
         for (int i = 0; i < length; i += 8)
         {
             var x = Vector256.LoadUnsafe(ref input[i]);
-            (x & Vector256.Create(0x00FF00FF)).StoreUnsafe(ref ws.Low[i]);
-            Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32().StoreUnsafe(ref ws.High[i]);
+            (x & Vector256.Create(0x00FF00FF)).StoreUnsafe(ref ws.Split[i]);
+            Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32().StoreUnsafe(ref ws.Split[ws.HighBytes + i]);
         }
     }
 
