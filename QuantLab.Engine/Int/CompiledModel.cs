@@ -78,9 +78,12 @@ public sealed class CompiledModel
     private static (IReadOnlyList<CompiledOp>, TensorLayout Input, TensorLayout Output, int MaxVectors) Compile(IntModel model, int lanes)
     {
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
-        // A one-channel input read by a convolution is paired by rows; anything else by channels.
+        // A one-channel input read by a convolution is paired by rows (and, for an odd kernel's last row, by
+        // columns: see PairLayout.Rows); anything else by channels.
         bool rows = c == 1 && model.Ops.Count > 0 && model.Ops[0] is IntLayer { Shape: Conv2dShape };
-        var layout = new TensorLayout(rows ? PairLayout.Rows : PairLayout.Channels, c, h, w);
+        int firstKernel = rows ? ((IntLayer)model.Ops[0]).KernelSide : 0;
+        bool columns = firstKernel > 1 && firstKernel % 2 == 1;
+        var layout = new TensorLayout(rows ? PairLayout.Rows : PairLayout.Channels, c, h, w, columns);
         var inputLayout = layout;
         int maxVectors = layout.Vectors;
         int inputMin = Quantizer.QMin(model.InputBits), inputMax = Quantizer.QMax(model.InputBits);
@@ -144,13 +147,25 @@ public sealed class CompiledModel
         var taps = new List<(int Offset, Func<int, (int, int)> Pair)>();
         if (input.Kind == PairLayout.Rows)
         {
-            // Taps pair kernel rows 2r and 2r+1 (the last one with a zero weight when k is odd); the input
-            // vector (y, x) holds rows y and y+1, so tap (r, kx) reads vector (y + 2r, x + kx).
-            for (int r = 0; r < (k + 1) / 2; r++)
+            // Taps pair kernel rows 2r and 2r+1: the row plane's vector (y, x) holds rows y and y+1, so tap (r, kx)
+            // reads vector (y + 2r, x + kx). An odd kernel's last row ky pairs columns kx and kx+1 instead, from the
+            // column plane's vector (y + ky, x + kx), and its last column alone (a zero weight beside it).
+            int plane = input.Height * input.Width;
+            for (int r = 0; r < k / 2; r++)
             for (int kx = 0; kx < k; kx++)
             {
                 int ky = 2 * r, kxx = kx;
-                taps.Add((2 * r * input.Width + kx, co => (W(co, 0, ky, kxx), ky + 1 < k ? W(co, 0, ky + 1, kxx) : 0)));
+                taps.Add((ky * input.Width + kx, co => (W(co, 0, ky, kxx), W(co, 0, ky + 1, kxx))));
+            }
+            if (k % 2 == 1)
+            {
+                int ky = k - 1;
+                for (int kx = 0; kx + 1 < k; kx += 2)
+                {
+                    int kxx = kx;
+                    taps.Add((plane + ky * input.Width + kx, co => (W(co, 0, ky, kxx), W(co, 0, ky, kxx + 1))));
+                }
+                taps.Add((ky * input.Width + k - 1, co => (W(co, 0, ky, k - 1), 0)));
             }
         }
         else

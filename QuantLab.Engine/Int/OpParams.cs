@@ -9,7 +9,10 @@ public enum PairLayout
     Channels,
 
     /// <summary>A one-channel image: rows y and y+1 of one x share a pair (row H is zero). Only a
-    /// first convolution reads this layout; it halves that layer's multiply-adds against pairing with a zero channel.</summary>
+    /// first convolution reads this layout; it halves that layer's multiply-adds against pairing with a zero channel.
+    /// With <see cref="TensorLayout.ColumnPlane"/>, a second plane follows, where columns x and x+1 of one y share a
+    /// pair (column W is zero): an odd kernel's last row then pairs its taps along x, so a 5×5 kernel takes 13 pair
+    /// taps instead of 15.</summary>
     Rows,
 }
 
@@ -18,9 +21,10 @@ public enum PairLayout
 /// int32 vectors of L lanes, lane i of a vector holding two int16 elements of image i (low half, high half),
 /// so one vpmaddwd with a broadcast weight pair (w_low, w_high) gives L sums w_low·x_low + w_high·x_high.
 /// </summary>
-public readonly record struct TensorLayout(PairLayout Kind, int Channels, int Height, int Width)
+public readonly record struct TensorLayout(PairLayout Kind, int Channels, int Height, int Width, bool ColumnPlane = false)
 {
-    public int Pairs => Kind == PairLayout.Rows ? 1 : (Channels + 1) / 2;
+    /// <summary>Planes of H·W pair vectors: the channel pairs, or the row plane (and the column plane).</summary>
+    public int Pairs => Kind == PairLayout.Rows ? (ColumnPlane ? 2 : 1) : (Channels + 1) / 2;
     public int Vectors => Pairs * Height * Width;
     public int Elements => Channels * Height * Width;
 

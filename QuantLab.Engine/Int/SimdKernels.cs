@@ -18,6 +18,8 @@ internal interface ISimd<TV> where TV : struct
     /// <summary>acc + vpmaddwd(x, pairs): per int32 lane, x_low·w_low + x_high·w_high added to acc.</summary>
     static abstract TV MultiplyAdd(TV acc, TV x, TV pairs);
     static abstract TV Max(TV a, TV b);
+    /// <summary>Per lane, the low int16 halves of a and b as one pair (a's low, b's high).</summary>
+    static abstract TV PairLowHalves(TV a, TV b);
     /// <summary>Per lane, max(256·high0 + low0, 256·high1 + low1) in int64 (|256·high| &lt; 2^39: no overflow),
     /// stored to into[0 .. Lanes) or max-combined with what is there.</summary>
     static abstract void WidenMax(TV low0, TV high0, TV low1, TV high1, ref long into, bool max);
@@ -31,6 +33,7 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<int> value, ref int destination) => value.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Max(Vector256<int> a, Vector256<int> b) => Avx2.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Broadcast(int pair) => Vector256.Create(pair);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> PairLowHalves(Vector256<int> a, Vector256<int> b) => (a & Vector256.Create(0xFFFF)) | (b << 16);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> pairs) =>
         Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), pairs.AsInt16()));
@@ -62,6 +65,7 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<int> value, ref int destination) => value.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Broadcast(int pair) => Vector512.Create(pair);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> PairLowHalves(Vector512<int> a, Vector512<int> b) => (a & Vector512.Create(0xFFFF)) | (b << 16);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> x, Vector512<int> pairs)
     {
@@ -159,7 +163,7 @@ internal static class SimdKernels
         public readonly int[] Halves = new int[4];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
-        public readonly int[] Pairs = new int[8 * model.InputLayout.Vectors];
+        public readonly int[] Pairs = new int[8 * model.InputLayout.Height * model.InputLayout.Width];
     }
 
     /// <summary>Runs <paramref name="count"/> ≤ L images (the rest of the block is zero padding) and writes their logits.</summary>
@@ -169,6 +173,7 @@ internal static class SimdKernels
         if (model.InputLayout.Kind == PairLayout.Rows && TS.Lanes == 16 && Avx512F.IsSupported) StageRowsSixteen(model.InputLayout, images, count, ws.A);
         else if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
         else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
+        if (model.InputLayout.ColumnPlane) PairColumns<TS, TV>(model.InputLayout, ws.A);
         int[] x = ws.A, y = ws.B;
         foreach (var op in model.Ops)
         {
@@ -352,32 +357,32 @@ internal static class SimdKernels
         }
     }
 
-    /// <summary>Transposes the block's images into the pair layout (batch-major); unused lanes and the padding halves are zero.</summary>
+    /// <summary>The column plane of the row layout from its row plane: vector (y, x) holds pixels (y, x) and (y, x + 1)
+    /// (the low halves of row-plane vectors (y, x) and (y, x + 1)); the last column's high half is zero.</summary>
+    private static void PairColumns<TS, TV>(TensorLayout layout, int[] block) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int lanes = TS.Lanes, rowLength = layout.Width * lanes, plane = layout.Height * rowLength;
+        for (int row = 0; row < plane; row += rowLength)
+        {
+            int last = row + rowLength - lanes;
+            for (int i = row; i < last; i += lanes)
+                TS.Store(TS.PairLowHalves(TS.Load(ref block[i]), TS.Load(ref block[i + lanes])), ref block[plane + i]);
+            TS.Store(TS.PairLowHalves(TS.Load(ref block[last]), TS.Zero), ref block[plane + last]);
+        }
+    }
+
+    /// <summary>Transposes the block's images into the channel-pair layout (batch-major); unused lanes and the padding halves are zero.</summary>
     private static void Stage(TensorLayout layout, ReadOnlySpan<short> images, int count, int lanes, int[] into)
     {
         var halves = MemoryMarshal.Cast<int, short>(into.AsSpan(0, layout.Vectors * lanes));
-        // The row layout writes every vector of the used lanes; otherwise clear (padding channel, unused lanes).
-        if (layout.Kind != PairLayout.Rows || count < lanes) halves.Clear();
+        halves.Clear();
         int size = layout.Elements, plane = layout.Height * layout.Width;
         for (int i = 0; i < count; i++)
         {
             var image = images.Slice(i * size, size);
-            if (layout.Kind == PairLayout.Rows)
-            {
-                // Vector (y, x) holds pixels (y, x) and (y + 1, x); the last row's high half is zero.
-                ref int lane = ref into[i];
-                int below = plane - layout.Width;
-                for (int p = 0; p < below; p++)
-                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p] | (image[p + layout.Width] << 16);
-                for (int p = below; p < plane; p++)
-                    Unsafe.Add(ref lane, p * lanes) = (ushort)image[p];
-            }
-            else
-            {
-                for (int c = 0; c < layout.Channels; c++)
-                for (int p = 0; p < plane; p++)
-                    halves[((((c >> 1) * plane) + p) * lanes + i) * 2 + (c & 1)] = image[c * plane + p];
-            }
+            for (int c = 0; c < layout.Channels; c++)
+            for (int p = 0; p < plane; p++)
+                halves[((((c >> 1) * plane) + p) * lanes + i) * 2 + (c & 1)] = image[c * plane + p];
         }
     }
 
