@@ -156,14 +156,23 @@ internal static class SimdKernels
         public readonly long[] RowAcc64 = new long[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
         public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
         public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
-        /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>).</summary>
-        public readonly int[] Split = new int[2 * model.MaxBlockElements];
-        public readonly int HighBytes = model.MaxBlockElements;
+        /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>);
+        /// empty when no layer splits (then the largest share of a workspace would be allocated for nothing).</summary>
+        public readonly int[] Split = new int[2 * SplitInputElements(model)];
+        public readonly int HighBytes = SplitInputElements(model);
         /// <summary>The four input streams of a SplitInt64 pool-window call: two positions' low bytes, then their high bytes.</summary>
         public readonly int[] Halves = new int[4];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
         public readonly int[] Pairs = new int[8 * model.InputLayout.Height * model.InputLayout.Width];
+
+        private static int SplitInputElements(CompiledModel model) =>
+            model.Ops.Select(op => op switch
+            {
+                ConvParams { Dot.Kind: AccumulatorKind.SplitInt64 } conv => conv.Input.Vectors,
+                LinearParams { Dot.Kind: AccumulatorKind.SplitInt64 } linear => linear.Input.Vectors,
+                _ => 0,
+            }).Append(0).Max() * model.Lanes;
     }
 
     /// <summary>Runs <paramref name="count"/> ≤ L images (the rest of the block is zero padding) and writes their logits.</summary>
