@@ -20,6 +20,8 @@ internal interface ISimd<TV> where TV : struct
     static abstract TV Max(TV a, TV b);
     /// <summary>Per lane, the low int16 halves of a and b as one pair (a's low, b's high).</summary>
     static abstract TV PairLowHalves(TV a, TV b);
+    /// <summary>Per int16 half x: lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic), so x = 256·hi + lo.</summary>
+    static abstract (TV Low, TV High) SplitBytes(TV x);
     /// <summary>Per lane, max(256·high0 + low0, 256·high1 + low1) in int64 (|256·high| &lt; 2^39: no overflow),
     /// stored to into[0 .. Lanes) or max-combined with what is there.</summary>
     static abstract void WidenMax(TV low0, TV high0, TV low1, TV high1, ref long into, bool max);
@@ -34,6 +36,9 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Max(Vector256<int> a, Vector256<int> b) => Avx2.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Broadcast(int pair) => Vector256.Create(pair);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> PairLowHalves(Vector256<int> a, Vector256<int> b) => (a & Vector256.Create(0xFFFF)) | (b << 16);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<int>, Vector256<int>) SplitBytes(Vector256<int> x) =>
+        (x & Vector256.Create(0x00FF00FF), Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> MultiplyAdd(Vector256<int> acc, Vector256<int> x, Vector256<int> pairs) =>
         Avx2.Add(acc, Avx2.MultiplyAddAdjacent(x.AsInt16(), pairs.AsInt16()));
@@ -66,6 +71,9 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Broadcast(int pair) => Vector512.Create(pair);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> PairLowHalves(Vector512<int> a, Vector512<int> b) => (a & Vector512.Create(0xFFFF)) | (b << 16);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<int>, Vector512<int>) SplitBytes(Vector512<int> x) =>
+        (x & Vector512.Create(0x00FF00FF), Vector512.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> MultiplyAdd(Vector512<int> acc, Vector512<int> x, Vector512<int> pairs)
     {
@@ -107,16 +115,31 @@ internal struct G6 : IGroupSize { public static int Value => 6; }
 internal struct G7 : IGroupSize { public static int Value => 7; }
 internal struct G8 : IGroupSize { public static int Value => 8; }
 
-/// <summary>What the pool-window micro-kernel does with a channel's four sums s0..s3: reduce them and write
-/// channel <c>c</c>'s result from <c>acc</c> on (or max-combine it with what is there).</summary>
-internal interface IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+/// <summary>A kind of pool-window micro-kernel call: how its four input streams are loaded at a tap (from the first
+/// input vectors x0..x3 plus the tap's offset), and what it does with a channel's four sums s0..s3: reduce them and
+/// write channel <c>c</c>'s result from <c>acc</c> on (or max-combine it with what is there).</summary>
+internal interface IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
+    /// <summary>Output positions per call (4 or 2): the first input vectors x0.. come from that many window entries.</summary>
+    static abstract int Positions { get; }
+    static abstract void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3);
     static abstract void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max);
 }
 
-/// <summary>Four positions' int32 sums: their max, into int32 lanes acc[c·L ..].</summary>
-internal struct MaxOfFour<TS, TV> : IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+/// <summary>Four positions of a pool window, in int32 sums: their max, into int32 lanes acc[c·L ..].</summary>
+internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
+    public static int Positions => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
+    {
+        v0 = TS.Load(ref Unsafe.Add(ref x0, offset));
+        v1 = TS.Load(ref Unsafe.Add(ref x1, offset));
+        v2 = TS.Load(ref Unsafe.Add(ref x2, offset));
+        v3 = TS.Load(ref Unsafe.Add(ref x3, offset));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
     {
@@ -126,10 +149,20 @@ internal struct MaxOfFour<TS, TV> : IWindowEnd<TS, TV> where TS : struct, ISimd<
     }
 }
 
-/// <summary>Two positions' low-byte sums (s0, s1) and high-byte sums (s2, s3): max(256·s2 + s0, 256·s3 + s1) in
-/// int64, into int64 lanes (acc is a long[] seen as int) from element c·L on.</summary>
-internal struct SplitMaxOfTwo<TS, TV> : IWindowEnd<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+/// <summary>Two positions (x0, x1; x2 and x3 unused) of 16-bit inputs, each split into bytes in registers (a load
+/// serves two streams): low-byte sums s0, s1 and high-byte sums s2, s3, reduced to max(256·s2 + s0, 256·s3 + s1)
+/// in int64, into int64 lanes (acc is a long[] seen as int) from element c·L on.</summary>
+internal struct SplitMaxOfTwo<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
+    public static int Positions => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
+    {
+        (v0, v2) = TS.SplitBytes(TS.Load(ref Unsafe.Add(ref x0, offset)));
+        (v1, v3) = TS.SplitBytes(TS.Load(ref Unsafe.Add(ref x1, offset)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max) =>
         TS.WidenMax(s0, s2, s1, s3, ref Unsafe.Add(ref Unsafe.As<int, long>(ref acc), c * TS.Lanes), max);
@@ -156,12 +189,10 @@ internal static class SimdKernels
         public readonly long[] RowAcc64 = new long[PackedDot.GroupWidth * model.Lanes * model.MaxOutputWidth];
         public readonly int[] Acc = new int[PackedDot.GroupWidth * model.Lanes];
         public readonly int[] AccHigh = new int[PackedDot.GroupWidth * model.Lanes];
-        /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>);
-        /// empty when no layer splits (then the largest share of a workspace would be allocated for nothing).</summary>
+        /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>),
+        /// sized by the layers that read it (<see cref="ReadsSplitInput"/>; none at 8/8).</summary>
         public readonly int[] Split = new int[2 * SplitInputElements(model)];
         public readonly int HighBytes = SplitInputElements(model);
-        /// <summary>The four input streams of a SplitInt64 pool-window call: two positions' low bytes, then their high bytes.</summary>
-        public readonly int[] Halves = new int[4];
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
         public readonly int[] Pairs = new int[8 * model.InputLayout.Height * model.InputLayout.Width];
@@ -169,8 +200,8 @@ internal static class SimdKernels
         private static int SplitInputElements(CompiledModel model) =>
             model.Ops.Select(op => op switch
             {
-                ConvParams { Dot.Kind: AccumulatorKind.SplitInt64 } conv => conv.Input.Vectors,
-                LinearParams { Dot.Kind: AccumulatorKind.SplitInt64 } linear => linear.Input.Vectors,
+                ConvParams conv when ReadsSplitInput(conv.Dot, conv.Pool * conv.Pool) => conv.Input.Vectors,
+                LinearParams linear when ReadsSplitInput(linear.Dot, 1) => linear.Input.Vectors,
                 _ => 0,
             }).Append(0).Max() * model.Lanes;
     }
@@ -400,7 +431,7 @@ internal static class SimdKernels
     private static void Conv<TS, TV>(ConvParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
         int pool = p.Pool, width = p.Input.Width;
-        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
+        if (ReadsSplitInput(p.Dot, pool * pool)) Split<TS, TV>(input, p.Input.Vectors * TS.Lanes, ws);
         Span<int> window = stackalloc int[pool * pool];
         int stride = PackedDot.GroupWidth * TS.Lanes;
         for (int g = 0; g < p.Dot.Groups; g++)
@@ -422,7 +453,7 @@ internal static class SimdKernels
     private static void Linear<TS, TV>(LinearParams p, int[] input, int[] output, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
         ReadOnlySpan<int> position = [0];
-        if (p.Dot.Kind == AccumulatorKind.SplitInt64) Split(input, p.Input.Vectors * TS.Lanes, ws);
+        if (ReadsSplitInput(p.Dot, 1)) Split<TS, TV>(input, p.Input.Vectors * TS.Lanes, ws);
         for (int g = 0; g < p.Dot.Groups; g++)
         {
             Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws, 0);
@@ -484,18 +515,18 @@ internal static class SimdKernels
                 break;
             case AccumulatorKind.SplitInt64:
                 // One chunk (conv1 and conv3 of LeNet-5 at 16 bits): pool positions two at a time through the pool-window
-                // kernel, its four input vectors being both positions' low bytes and high bytes, so each weight broadcast
-                // serves 4 multiply-adds; the sums are widened and max-reduced in registers (SplitMaxOfTwo).
-                int paired = dot.ChunkEnds[g].Length == 1 ? window.Length & ~1 : 0;
-                var halves = ws.Halves;
+                // kernel, its four streams being both positions' low bytes and high bytes, split from the input as it is
+                // loaded, so each weight broadcast serves 4 multiply-adds; the sums are widened and max-reduced in
+                // registers (SplitMaxOfTwo). The other positions (an odd window's last; every position of a layer of
+                // several chunks) read the input split beforehand (Split).
+                int paired = PairedPositions(dot, g, window.Length);
                 for (int j = 0; j < paired; j += 2)
                 {
-                    (halves[0], halves[1], halves[2], halves[3]) = (window[j], window[j + 1], ws.HighBytes + window[j], ws.HighBytes + window[j + 1]);
                     // The same register budget as the Int32 case: 6 channels on AVX-512, 2 on AVX2.
                     int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                     for (int c = 0; c < size; c += step)
-                        DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref ws.Split[0], halves, offsets, dot.Taps,
-                            ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
+                        DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 2),
+                            offsets, dot.Taps, ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
                 }
                 for (int j = paired; j < window.Length; j++)
                 {
@@ -522,6 +553,18 @@ internal static class SimdKernels
                 ScalarInt64(dot, offsets, g, window, input, lanes, ws.RowAcc64.AsSpan(at));
                 break;
         }
+    }
+
+    /// <summary>SplitInt64, group g: how many of a window's positions run in pairs through the pool-window kernel.</summary>
+    private static int PairedPositions(PackedDot dot, int g, int windowLength) => dot.ChunkEnds[g].Length == 1 ? windowLength & ~1 : 0;
+
+    /// <summary>Whether some position of some group reads the input split beforehand (<see cref="Split"/>).</summary>
+    private static bool ReadsSplitInput(PackedDot dot, int windowLength)
+    {
+        if (dot.Kind != AccumulatorKind.SplitInt64) return false;
+        for (int g = 0; g < dot.Groups; g++)
+            if (PairedPositions(dot, g, windowLength) < windowLength) return true;
+        return false;
     }
 
     private static void Dot<TS, TV>(int size, ref int x, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
@@ -576,32 +619,33 @@ internal static class SimdKernels
 
     }
 
-    private static void DotWindow<TS, TV, TEnd>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
-        where TS : struct, ISimd<TV> where TV : struct where TEnd : struct, IWindowEnd<TS, TV>
+    private static void DotWindow<TS, TV, TKind>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TKind : struct, IWindowKind<TS, TV>
     {
         switch (size)
         {
-            case 6: DotWindow<TS, TV, G6, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 5: DotWindow<TS, TV, G5, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 4: DotWindow<TS, TV, G4, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 3: DotWindow<TS, TV, G3, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 2: DotWindow<TS, TV, G2, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            default: DotWindow<TS, TV, G1, TEnd>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 6: DotWindow<TS, TV, G6, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 5: DotWindow<TS, TV, G5, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 4: DotWindow<TS, TV, G4, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 3: DotWindow<TS, TV, G3, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 2: DotWindow<TS, TV, G2, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            default: DotWindow<TS, TV, G1, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
         }
     }
 
     /// <summary>
-    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels over 4 input streams (first input vectors at
-    /// x + window[0..3]: 4 output positions of one pool window, or two positions' low and high bytes), each
-    /// channel's 4 sums handed to <typeparamref name="TEnd"/>, which reduces them and writes channel c's result.
+    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels over 4 input streams (4 output positions of one
+    /// pool window, first input vectors at x + window[0..3]; or two positions' low and high bytes, split from the
+    /// vectors at x + window[0..1] as they are loaded), each channel's 4 sums handed to <typeparamref name="TKind"/>,
+    /// which reduces them and writes channel c's result.
     /// A broadcast serves 4 multiply-adds instead of one, and an input vector TG channels. The caller keeps TG
     /// within the registers: 2 channels on AVX2 (8 accumulators, 4 inputs and a weight in 16 registers), up to 6 on
     /// AVX-512 (24 + 4 + 1 in 32), where the conv1 of LeNet-5 then loads each input vector once instead of three times.
     /// Exact under the int32 bound of the caller's accumulator kind (Int32: <see cref="Dot{TS, TV, TG}"/>'s; SplitInt64
     /// of one chunk: Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 for the low and the high sums, checked by <see cref="CompiledModel"/>).
     /// </summary>
-    private static void DotWindow<TS, TV, TG, TEnd>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
-        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize where TEnd : struct, IWindowEnd<TS, TV>
+    private static void DotWindow<TS, TV, TG, TKind>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize where TKind : struct, IWindowKind<TS, TV>
     {
         // a[c][p]: channel c at window position p.
         TV a00 = TS.Zero, a01 = TS.Zero, a02 = TS.Zero, a03 = TS.Zero, a10 = TS.Zero, a11 = TS.Zero, a12 = TS.Zero, a13 = TS.Zero;
@@ -609,17 +653,13 @@ internal static class SimdKernels
         TV a40 = TS.Zero, a41 = TS.Zero, a42 = TS.Zero, a43 = TS.Zero, a50 = TS.Zero, a51 = TS.Zero, a52 = TS.Zero, a53 = TS.Zero;
         ref int x0 = ref Unsafe.Add(ref x, window[0]);
         ref int x1 = ref Unsafe.Add(ref x, window[1]);
-        ref int x2 = ref Unsafe.Add(ref x, window[2]);
-        ref int x3 = ref Unsafe.Add(ref x, window[3]);
+        ref int x2 = ref Unsafe.Add(ref x, window[TKind.Positions > 2 ? 2 : 0]);
+        ref int x3 = ref Unsafe.Add(ref x, window[TKind.Positions > 2 ? 3 : 0]);
         ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
         ref int w = ref weights;
         for (int t = 0; t < taps; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
         {
-            nint o = Unsafe.Add(ref offset, t);
-            var v0 = TS.Load(ref Unsafe.Add(ref x0, o));
-            var v1 = TS.Load(ref Unsafe.Add(ref x1, o));
-            var v2 = TS.Load(ref Unsafe.Add(ref x2, o));
-            var v3 = TS.Load(ref Unsafe.Add(ref x3, o));
+            TKind.Load(ref x0, ref x1, ref x2, ref x3, Unsafe.Add(ref offset, t), out var v0, out var v1, out var v2, out var v3);
             var p = TS.Broadcast(w);
             (a00, a01, a02, a03) = (TS.MultiplyAdd(a00, v0, p), TS.MultiplyAdd(a01, v1, p), TS.MultiplyAdd(a02, v2, p), TS.MultiplyAdd(a03, v3, p));
             if (TG.Value > 1)
@@ -648,12 +688,12 @@ internal static class SimdKernels
                 (a50, a51, a52, a53) = (TS.MultiplyAdd(a50, v0, p), TS.MultiplyAdd(a51, v1, p), TS.MultiplyAdd(a52, v2, p), TS.MultiplyAdd(a53, v3, p));
             }
         }
-        TEnd.Finish(a00, a01, a02, a03, ref acc, 0, max);
-        if (TG.Value > 1) TEnd.Finish(a10, a11, a12, a13, ref acc, 1, max);
-        if (TG.Value > 2) TEnd.Finish(a20, a21, a22, a23, ref acc, 2, max);
-        if (TG.Value > 3) TEnd.Finish(a30, a31, a32, a33, ref acc, 3, max);
-        if (TG.Value > 4) TEnd.Finish(a40, a41, a42, a43, ref acc, 4, max);
-        if (TG.Value > 5) TEnd.Finish(a50, a51, a52, a53, ref acc, 5, max);
+        TKind.Finish(a00, a01, a02, a03, ref acc, 0, max);
+        if (TG.Value > 1) TKind.Finish(a10, a11, a12, a13, ref acc, 1, max);
+        if (TG.Value > 2) TKind.Finish(a20, a21, a22, a23, ref acc, 2, max);
+        if (TG.Value > 3) TKind.Finish(a30, a31, a32, a33, ref acc, 3, max);
+        if (TG.Value > 4) TKind.Finish(a40, a41, a42, a43, ref acc, 4, max);
+        if (TG.Value > 5) TKind.Finish(a50, a51, a52, a53, ref acc, 5, max);
     }
 
     /// <summary>Stores a micro-kernel's accumulator, or max-combines it with what is there (a pool window's later positions).</summary>
@@ -711,13 +751,13 @@ internal static class SimdKernels
     }
 
     /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
-    private static void Split(int[] input, int length, Workspace ws)
+    private static void Split<TS, TV>(int[] input, int length, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
-        for (int i = 0; i < length; i += 8)
+        for (int i = 0; i < length; i += TS.Lanes)
         {
-            var x = Vector256.LoadUnsafe(ref input[i]);
-            (x & Vector256.Create(0x00FF00FF)).StoreUnsafe(ref ws.Split[i]);
-            Vector256.ShiftRightArithmetic(x.AsInt16(), 8).AsInt32().StoreUnsafe(ref ws.Split[ws.HighBytes + i]);
+            var (low, high) = TS.SplitBytes(TS.Load(ref input[i]));
+            TS.Store(low, ref ws.Split[i]);
+            TS.Store(high, ref ws.Split[ws.HighBytes + i]);
         }
     }
 
