@@ -76,6 +76,32 @@ public class KernelPathEquivalenceTests
         }, iter: 300, threads: 1);
     }
 
+    /// <summary>A one-channel input pairs kernel rows; an odd kernel's last row pairs columns (from the column plane)
+    /// and keeps its last tap alone: k = 5 takes 2·5 + 3 = 13 pair taps where pairing rows alone takes 15. At 8 and at
+    /// 16 bits (whose pool windows split their inputs into bytes in registers), the results equal the reference's.</summary>
+    [Theory]
+    [InlineData(1, 1, false)]
+    [InlineData(2, 2, false)]
+    [InlineData(3, 5, true)]
+    [InlineData(4, 8, false)]
+    [InlineData(5, 13, true)]
+    public void A_one_channel_first_conv_pairs_rows_and_an_odd_kernels_last_row_pairs_columns(int k, int taps, bool columnPlane)
+    {
+        foreach (int bits in new[] { 8, 16 })
+        {
+            var c = new Case(k, 1, k + 7, k + 6, k, 6, 2, 2, 5, 1, 7, 4, bits, bits, bits, RoundingMode.HalfEven, 0, BiasMode.None, false, true, 21);
+            var (model, inputs) = Build(c);
+            var reference = IntegerEngine.RunReference(model, inputs);
+            foreach (var path in SimdPaths())
+            {
+                var compiled = new CompiledModel(model, path);
+                Assert.Equal(columnPlane, compiled.InputLayout.ColumnPlane);
+                Assert.Equal(taps, ((ConvParams)compiled.Ops[0]).TapOffsets.Length);
+                Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+            }
+        }
+    }
+
     [Theory]
     [InlineData(8)]
     [InlineData(15)]
