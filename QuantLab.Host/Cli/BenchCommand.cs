@@ -11,12 +11,18 @@ public static class BenchCommand
     {
         var json = new Option<bool>("--json")
         {
-            Description = "Print one JSON document: cores; path (the kernel path used by default: scalar|avx2|avx512); supportedPaths; "
+            Description = "Print one JSON document: cores; rounds; path (the kernel path used by default: scalar|avx2|avx512); supportedPaths; "
                 + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32|onnxruntime-exact|onnxruntime-qdq), "
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
-                + $"images, seconds (the best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s, after {EngineBench.WarmUpSeconds} s of warm-up)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
+                + $"images, seconds (the best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s, after {EngineBench.WarmUpSeconds} s of warm-up, in the row's fastest round)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
                 + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}",
+        };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Measure every row this many times (1..10), a whole round apart, and keep each row's fastest round (TorchSharp's too): "
+                + "on a shared machine a core taken by another tenant for a second or more then spoils one round of a row, not the row",
+            DefaultValueFactory = _ => EngineBench.DefaultRounds,
         };
         var data = DataCommand.DataDirOption();
         var orchestration = new Option<bool>("--orchestration") { Description = "Instead: jobs per second of orchestration alone (trivial jobs) on one node and on three in-process cluster nodes" };
@@ -27,12 +33,14 @@ public static class BenchCommand
                           "QuantLab:Storage:ConnectionString (its user needs CREATEDB), beside SQLite in the same run",
             DefaultValueFactory = _ => "sqlite",
         };
-        var command = new Command("bench", "Integer engine and FP32 inference throughput on the MNIST test set, as ratios to the scalar reference path") { data, json, orchestration, jobs, provider };
+        var command = new Command("bench", "Integer engine and FP32 inference throughput on the MNIST test set, as ratios to the scalar reference path") { data, json, rounds, orchestration, jobs, provider };
         command.SetAction(async (parse, cancel) =>
         {
             var ctx = context();
             if (!parse.GetValue(orchestration) && parse.GetValue(provider) != "sqlite")
                 throw new QuantLab.Engine.BadInputException("--provider measures orchestration: give it with --orchestration");
+            if (parse.GetValue(orchestration) && parse.GetResult(rounds) is { Implicit: false })
+                throw new QuantLab.Engine.BadInputException("--rounds repeats the engine bench: it does not go with --orchestration");
             if (parse.GetValue(orchestration))
             {
                 var n = parse.GetValue(jobs);
@@ -53,14 +61,17 @@ public static class BenchCommand
                 }
                 return 0;
             }
+            int roundCount = parse.GetValue(rounds);
+            if (roundCount is < 1 or > 10) throw new QuantLab.Engine.BadInputException($"--rounds must be 1..10 (got {roundCount})");
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), "resize", ctx.Err.WriteLine);
             bool asJson = parse.GetValue(json);
-            var report = EngineBench.Run(dataset.Train, dataset.Test, log: asJson ? ctx.Err.WriteLine : null);
+            var report = EngineBench.Run(dataset.Train, dataset.Test, roundCount, log: asJson ? ctx.Err.WriteLine : null);
             if (asJson)
             {
                 ctx.WriteJson(new
                 {
                     cores = Environment.ProcessorCount,
+                    rounds = report.Rounds,
                     path = report.BestPath.ToOption(),
                     supportedPaths = report.SupportedPaths.Select(p => p.ToOption()),
                     baseline = report.Baseline,
@@ -75,7 +86,7 @@ public static class BenchCommand
             var e = report.Evaluate;
             ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x), {e.EvaluateAllocatedBytes / 1048576.0:F1} MiB allocated");
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
-                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s each, after {EngineBench.WarmUpSeconds} s of warm-up)");
+                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s each, after {EngineBench.WarmUpSeconds} s of warm-up, in the fastest of {report.Rounds} round{(report.Rounds > 1 ? "s" : "")})");
             return 0;
         });
         return command;

@@ -214,12 +214,24 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--jobs must be 1..100000", bad.Err);
     }
 
+    [Theory]
+    [InlineData("--rounds 0", "--rounds must be 1..10 (got 0)")]
+    [InlineData("--rounds 11", "--rounds must be 1..10 (got 11)")]
+    [InlineData("--orchestration --rounds 2", "--rounds repeats the engine bench")]
+    public void Bench_refuses_rounds_out_of_range_or_with_orchestration(string arguments, string message)
+    {
+        var r = CliRunner.Run(["bench", .. arguments.Split(' ')]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Err);
+    }
+
     [Fact]
     public void Bench_json_states_ratios_against_a_baseline_of_the_same_run()
     {
         CliRunner.Result r;
-        lock (TorchThreads.Gate) r = CliRunner.Run("bench", "--json");
+        lock (TorchThreads.Gate) r = CliRunner.Run("bench", "--json", "--rounds", "1");
         var json = Json(r);
+        Assert.Equal(1, json.GetProperty("rounds").GetInt32());
         var benchmarks = json.GetProperty("benchmarks").EnumerateArray().ToList();
         Assert.Equal(json.GetProperty("baseline").GetString(), benchmarks[0].GetProperty("name").GetString());
         Assert.Equal(1.0, benchmarks[0].GetProperty("ratioToBaseline").GetDouble(), 6);
