@@ -192,7 +192,7 @@ internal static class SimdKernels
         /// <summary>A SplitInt64 layer's input split into low bytes (from 0) and high bytes (from <see cref="HighBytes"/>),
         /// sized by the layers that read it (<see cref="ReadsSplitInput"/>; none at 8/8).</summary>
         public readonly int[] Split = new int[2 * SplitInputElements(model)];
-        public readonly int HighBytes = SplitInputElements(model);
+        public int HighBytes => Split.Length / 2;
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
         public readonly int[] Pairs = new int[8 * model.InputLayout.Height * model.InputLayout.Width];
@@ -753,11 +753,12 @@ internal static class SimdKernels
     /// <summary>Splits every int16 x of the input into lo = x &amp; 255 and hi = x &gt;&gt; 8 (arithmetic): x = 256·hi + lo.</summary>
     private static void Split<TS, TV>(int[] input, int length, Workspace ws) where TS : struct, ISimd<TV> where TV : struct
     {
+        int highBytes = ws.HighBytes;
         for (int i = 0; i < length; i += TS.Lanes)
         {
             var (low, high) = TS.SplitBytes(TS.Load(ref input[i]));
             TS.Store(low, ref ws.Split[i]);
-            TS.Store(high, ref ws.Split[ws.HighBytes + i]);
+            TS.Store(high, ref ws.Split[highBytes + i]);
         }
     }
 

@@ -20,7 +20,7 @@ public static class BenchCommand
         };
         var rounds = new Option<int>("--rounds")
         {
-            Description = "Measure every row this many times (1..10), a whole round apart, and keep each row's fastest round (TorchSharp's too): "
+            Description = $"Measure every row this many times (1..{EngineBench.MaxRounds}), a whole round apart, and keep each row's fastest round (TorchSharp's too): "
                 + "on a shared machine a core taken by another tenant for a second or more then spoils one round of a row, not the row",
             DefaultValueFactory = _ => EngineBench.DefaultRounds,
         };
@@ -62,7 +62,8 @@ public static class BenchCommand
                 return 0;
             }
             int roundCount = parse.GetValue(rounds);
-            if (roundCount is < 1 or > 10) throw new QuantLab.Engine.BadInputException($"--rounds must be 1..10 (got {roundCount})");
+            if (roundCount < 1 || roundCount > EngineBench.MaxRounds)
+                throw new QuantLab.Engine.BadInputException($"--rounds must be 1..{EngineBench.MaxRounds} (got {roundCount})");
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), "resize", ctx.Err.WriteLine);
             bool asJson = parse.GetValue(json);
             var report = EngineBench.Run(dataset.Train, dataset.Test, roundCount, log: asJson ? ctx.Err.WriteLine : null);
