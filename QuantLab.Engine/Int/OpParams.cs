@@ -77,6 +77,40 @@ public sealed class PackedDot
     public int GroupSize(int group) => Math.Min(GroupWidth, OutChannels - group * GroupWidth);
 }
 
+/// <summary>A segment of a kernel row in <see cref="ColumnPairDot"/>: minimal filtering F(2, r) of r taps.</summary>
+public enum SegmentKind : byte
+{
+    /// <summary>One tap, direct: 2y0 += d0·2g0 (P), 2y1 += d1·2g0 (Q). Transformed taps: 2.</summary>
+    F1 = 1,
+    /// <summary>Two taps: (d0 − d1)·2g0 → P, d1·2(g0 + g1) → B, (d2 − d1)·2g1 → Q. Transformed taps: 3 (4 direct).</summary>
+    F2 = 2,
+    /// <summary>Three taps: (d0 − d2)·2g0 → P, (d1 + d2)·(g0 + g1 + g2) → B, (d2 − d1)·(g0 − g1 + g2) → C,
+    /// (d1 − d3)·(−2g2) → Q. Transformed taps: 4 (6 direct).</summary>
+    F3 = 3,
+}
+
+/// <summary>
+/// A conv whose fused 2×2 max-pool pairs adjacent output columns x0 and x0 + 1, computed by Winograd minimal
+/// filtering along x: each kernel row (taps at consecutive columns) is cut into F(2, 3), F(2, 2) and F(2, 1)
+/// segments, whose input transforms (d_j: the pair vector at the segment's offset + j columns) are sums and
+/// differences of int16 pairs, and whose weights are transformed once here. Four int32 sums per output row,
+/// P, B, C, Q, give 2y0 = P + B + C and 2y1 = B − C + Q (the factor 2 keeps F(2, 3)'s halves integral).
+/// Exact when (checked by <see cref="CompiledModel"/>): every transformed input and weight fits int16, and
+/// |2y| ≤ 2·Σ|w|·xMax ≤ 2^31 − 1, so the int32 sums, which may wrap on the way, end at the exact 2y
+/// (modular arithmetic: vpaddd wraps, and vpmaddwd's one overflow, 2·(−32768)² → −2^31, is the same residue),
+/// halved by an arithmetic shift. Per 2 outputs, 3 taps take 4 multiplies instead of 6, 2 taps 3 instead of 4.
+/// </summary>
+public sealed class ColumnPairDot
+{
+    public required SegmentKind[] Kinds { get; init; }
+    /// <summary>Per segment, the offset (int32 elements, lanes included) of d0 from an output position's first input vector.</summary>
+    public required int[] Offsets { get; init; }
+    /// <summary>Transformed taps (Σ over segments of 2, 3 or 4).</summary>
+    public required int Taps { get; init; }
+    /// <summary>[group][transformed tap][<see cref="PackedDot.GroupWidth"/>]: transformed weight pairs, as <see cref="PackedDot.Weights"/>.</summary>
+    public required int[] Weights { get; init; }
+}
+
 /// <summary>Operations of a <see cref="CompiledModel"/>: typed parameters, one kernel function each.</summary>
 public abstract class CompiledOp(string name)
 {
@@ -100,6 +134,8 @@ public sealed class ConvParams(string name) : CompiledOp(name)
     /// <summary>Per tap, the offset (in int32 elements, lanes included) from an output position's first input vector.</summary>
     public required int[] TapOffsets { get; init; }
     public required PackedDot Dot { get; init; }
+    /// <summary>The same sums by minimal filtering along x, where the layer allows it (see <see cref="ColumnPairDot"/>); else null.</summary>
+    public ColumnPairDot? ColumnPairs { get; init; }
     public required VectorRequantizer[] Requant { get; init; }
 }
 

@@ -102,6 +102,78 @@ public class KernelPathEquivalenceTests
         }
     }
 
+    /// <summary>On AVX-512 a conv with a fused 2×2 pool computes each window's two columns by minimal filtering: every
+    /// kernel row cut into F(2, 3) and F(2, 2) segments (k = 4 as 2 + 2, so no tap is left alone), a one-channel input's
+    /// column-plane taps as single-tap segments; AVX2 keeps the direct kernel. Both layouts, both convs, equal to the reference.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void A_pooled_conv_computes_its_window_columns_by_minimal_filtering(int k)
+    {
+        SegmentKind[] row = k switch
+        {
+            1 => [SegmentKind.F1],
+            2 => [SegmentKind.F2],
+            3 => [SegmentKind.F3],
+            4 => [SegmentKind.F2, SegmentKind.F2],
+            _ => [SegmentKind.F3, SegmentKind.F2],
+        };
+        foreach (int inChannels in new[] { 1, 3 })
+        {
+            var c = new Case(k, inChannels, k + 8, k + 7, k, 5, 2, 2, 6, 2, 7, 4, 8, 8, 8, RoundingMode.HalfEven, 0, BiasMode.None, false, true, 21);
+            var (model, inputs) = Build(c);
+            var reference = IntegerEngine.RunReference(model, inputs);
+            // One channel: k / 2 row-paired kernel rows, then an odd kernel's last row as (k − 1) / 2 column pairs and one
+            // tap. Three channels: two channel pairs of k kernel rows each.
+            var expected = inChannels == 1
+                ? Enumerable.Repeat(row, k / 2).SelectMany(r => r).Concat(Enumerable.Repeat(SegmentKind.F1, k % 2 == 1 ? (k + 1) / 2 : 0))
+                : Enumerable.Repeat(row, 2 * k).SelectMany(r => r);
+            foreach (var path in SimdPaths())
+            {
+                var compiled = new CompiledModel(model, path);
+                var convs = compiled.Ops.OfType<ConvParams>().ToList();
+                if (path == KernelPath.Avx512)
+                {
+                    Assert.Equal(expected, convs[0].ColumnPairs!.Kinds);
+                    // conv2: 2×2 kernels over 5 channels, 3 channel pairs of 2 rows.
+                    Assert.Equal(Enumerable.Repeat(SegmentKind.F2, 6), convs[1].ColumnPairs!.Kinds);
+                }
+                else Assert.All(convs, conv => Assert.Null(conv.ColumnPairs));
+                Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+            }
+        }
+    }
+
+    /// <summary>Minimal filtering is exact only while each transformed input (a sum or difference of two inputs) and
+    /// weight (up to a sum of three) fits int16 and twice the accumulator bound fits int32; beyond, the direct int32
+    /// kernel runs. conv1's weights all at the grid's most negative value, its inputs at either extreme (all at the
+    /// most negative for the bound case, so the sums reach it). 14-bit inputs and weights still fit.</summary>
+    [Theory]
+    [InlineData(14, 14, 1, true)]    // |d − d'| ≤ 16383, |g0 + g1 + g2| = 3·8192, 2·9·8192² < 2^31
+    [InlineData(15, 8, 1, false)]    // 15-bit inputs: 2·max|x| = 32768 is refused (signed sums would only just fit: the check is conservative)
+    [InlineData(8, 15, 1, false)]    // 15-bit weights: g0 + g1 + g2 = −3·16384
+    [InlineData(13, 13, 3, false)]   // the sums reach 75·4096² ≈ 1.26·10^9: int32, but 2y would not be
+    public void Minimal_filtering_is_left_to_the_direct_kernel_where_its_values_would_not_fit(int inputBits, int weightBits, int inChannels, bool pairs)
+    {
+        int k = inChannels == 1 ? 3 : 5;
+        var c = new Case(3, inChannels, k + 5, k + 5, k, 2, 2, 1, 3, 1, 5, 3, weightBits, 8, inputBits, RoundingMode.HalfEven, 0, BiasMode.None, false, true, 19);
+        var (model, inputs) = Build(c);
+        Array.Fill(model.Layers.First().Weights, (short)Quantizer.QMin(weightBits));
+        var random = new Random(5);
+        bool reachBound = inChannels == 3;
+        for (int i = 0; i < inputs.Length; i++)
+            inputs[i] = (short)(reachBound || random.Next(2) == 0 ? Quantizer.QMin(inputBits) : Quantizer.QMax(inputBits));
+        var reference = IntegerEngine.RunReference(model, inputs);
+        var compiled = new CompiledModel(model, KernelPath.Avx512);
+        var conv1 = (ConvParams)compiled.Ops[0];
+        Assert.Equal(AccumulatorKind.Int32, conv1.Dot.Kind);
+        Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+        Assert.Equal(pairs, conv1.ColumnPairs != null);
+    }
+
     [Theory]
     [InlineData(8)]
     [InlineData(15)]
