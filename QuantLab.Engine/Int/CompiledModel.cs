@@ -228,34 +228,40 @@ public sealed class CompiledModel
                 at += (int)kind;
                 left -= (int)kind;
             }
-        int transformed = kinds.Sum(kind => kind == SegmentKind.F3 ? 4 : kind == SegmentKind.F2 ? 3 : 2);
+        int transformed = kinds.Sum(TransformedTaps);
         int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
         var weights = new int[groups * transformed * PackedDot.GroupWidth];
+        Span<long> lows = stackalloc long[3], highs = stackalloc long[3], lowT = stackalloc long[4], highT = stackalloc long[4];
         for (int co = 0; co < outC; co++)
         {
             int t = 0;
             foreach (var (first, kind) in segments)
             {
-                var pairs = Enumerable.Range(first, (int)kind).Select(j => taps[j].Pair(co)).ToArray();
-                var lows = Transform(kind, pairs.Select(p => (long)p.Item1).ToArray());
-                var highs = Transform(kind, pairs.Select(p => (long)p.Item2).ToArray());
-                for (int i = 0; i < lows.Length; i++, t++)
+                for (int j = 0; j < (int)kind; j++) (lows[j], highs[j]) = taps[first + j].Pair(co);
+                Transform(kind, lows, lowT);
+                Transform(kind, highs, highT);
+                for (int i = 0; i < TransformedTaps(kind); i++, t++)
                 {
-                    if (Math.Abs(lows[i]) > short.MaxValue || Math.Abs(highs[i]) > short.MaxValue) return null;
+                    if (Math.Abs(lowT[i]) > short.MaxValue || Math.Abs(highT[i]) > short.MaxValue) return null;
                     weights[((co / PackedDot.GroupWidth) * transformed + t) * PackedDot.GroupWidth + co % PackedDot.GroupWidth] =
-                        ((int)lows[i] & 0xFFFF) | ((int)highs[i] << 16);
+                        ((int)lowT[i] & 0xFFFF) | ((int)highT[i] << 16);
                 }
             }
         }
         return new ColumnPairDot { Kinds = kinds.ToArray(), Offsets = offsets.ToArray(), Taps = transformed, Weights = weights };
 
+        static int TransformedTaps(SegmentKind kind) => kind switch { SegmentKind.F1 => 2, SegmentKind.F2 => 3, _ => 4 };
+
         // The segment's transformed weights, in the order of SegmentKind's sums (all doubled: see ColumnPairDot).
-        static long[] Transform(SegmentKind kind, long[] g) => kind switch
+        static void Transform(SegmentKind kind, ReadOnlySpan<long> g, Span<long> t)
         {
-            SegmentKind.F1 => [2 * g[0], 2 * g[0]],
-            SegmentKind.F2 => [2 * g[0], 2 * (g[0] + g[1]), 2 * g[1]],
-            _ => [2 * g[0], g[0] + g[1] + g[2], g[0] - g[1] + g[2], -2 * g[2]],
-        };
+            switch (kind)
+            {
+                case SegmentKind.F1: (t[0], t[1]) = (2 * g[0], 2 * g[0]); break;
+                case SegmentKind.F2: (t[0], t[1], t[2]) = (2 * g[0], 2 * (g[0] + g[1]), 2 * g[1]); break;
+                default: (t[0], t[1], t[2], t[3]) = (2 * g[0], g[0] + g[1] + g[2], g[0] - g[1] + g[2], -2 * g[2]); break;
+            }
+        }
     }
 
     private static LinearParams CompileLinear(IntLayer layer, TensorLayout input, long xMax, RoundingMode rounding, int lanes)
