@@ -214,8 +214,6 @@ public sealed class CompiledModel
         List<(int First, int Length)> runs, PackedDot dot, long xMax, int lanes)
     {
         if (2 * xMax > short.MaxValue || 2 * dot.Bound > int.MaxValue) return null;
-        var kinds = new List<SegmentKind>();
-        var offsets = new List<int>();
         var segments = new List<(int First, SegmentKind Kind)>();
         foreach (var (first, length) in runs)
             for (int at = first, left = length; left > 0;)
@@ -223,12 +221,10 @@ public sealed class CompiledModel
                 // F(2, 3) where it leaves no single tap behind (5 = 3 + 2, 4 = 2 + 2).
                 var kind = left == 4 || left == 2 ? SegmentKind.F2 : left == 1 ? SegmentKind.F1 : SegmentKind.F3;
                 segments.Add((at, kind));
-                kinds.Add(kind);
-                offsets.Add(taps[at].Offset * lanes);
                 at += (int)kind;
                 left -= (int)kind;
             }
-        int transformed = kinds.Sum(TransformedTaps);
+        int transformed = segments.Sum(s => TransformedTaps(s.Kind));
         int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
         var weights = new int[groups * transformed * PackedDot.GroupWidth];
         Span<long> lows = stackalloc long[3], highs = stackalloc long[3], lowT = stackalloc long[4], highT = stackalloc long[4];
@@ -248,7 +244,13 @@ public sealed class CompiledModel
                 }
             }
         }
-        return new ColumnPairDot { Kinds = kinds.ToArray(), Offsets = offsets.ToArray(), Taps = transformed, Weights = weights };
+        return new ColumnPairDot
+        {
+            Kinds = segments.Select(s => s.Kind).ToArray(),
+            Offsets = segments.Select(s => taps[s.First].Offset * lanes).ToArray(),
+            Taps = transformed,
+            Weights = weights,
+        };
 
         static int TransformedTaps(SegmentKind kind) => kind switch { SegmentKind.F1 => 2, SegmentKind.F2 => 3, _ => 4 };
 

@@ -462,7 +462,8 @@ internal static class SimdKernels
                 for (int dy = 0, j = 0; dy < pool; dy++)
                 for (int dx = 0; dx < pool; dx++, j++)
                     window[j] = ((py * pool + dy) * width + px * pool + dx) * TS.Lanes;
-                Accumulate<TS, TV>(p.Dot, p.ColumnPairs, p.TapOffsets, g, window, input, ws, px * stride);
+                if (p.ColumnPairs is { } pairs) AccumulateColumnPairs<TS, TV>(pairs, p.Dot.GroupSize(g), g, window, input, ws, px * stride);
+                else Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, window, input, ws, px * stride);
             }
             Requantize(p.Dot, p.Requant, g, p.Output, py, p.Output.Width, TS.Lanes, output, ws);
         }
@@ -475,7 +476,7 @@ internal static class SimdKernels
         if (ReadsSplitInput(p.Dot, 1)) Split<TS, TV>(input, p.Input.Vectors * TS.Lanes, ws);
         for (int g = 0; g < p.Dot.Groups; g++)
         {
-            Accumulate<TS, TV>(p.Dot, null, p.TapOffsets, g, position, input, ws, 0);
+            Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws, 0);
             Requantize(p.Dot, p.Requant, g, p.Output, 0, 1, TS.Lanes, output, ws);
         }
     }
@@ -502,24 +503,13 @@ internal static class SimdKernels
     /// <paramref name="window"/> (the fused pool window), max-reduced: into ws.RowAcc (Int32) or ws.RowAcc64
     /// from element <paramref name="at"/> on, [channel][lane].
     /// </summary>
-    private static void Accumulate<TS, TV>(PackedDot dot, ColumnPairDot? pairs, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
+    private static void Accumulate<TS, TV>(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
         where TS : struct, ISimd<TV> where TV : struct
     {
         int size = dot.GroupSize(g), lanes = TS.Lanes;
         ref int weights = ref dot.Weights[g * dot.Taps * PackedDot.GroupWidth];
         switch (dot.Kind)
         {
-            case AccumulatorKind.Int32 when pairs != null:
-            {
-                // A 2×2 window by minimal filtering (AVX-512 only): 8 sums per channel, 2 channels per call. Their 16 sums,
-                // a row's 4 inputs, a transformed input and a weight stay in the 32 registers; with 3 channels (30 of
-                // 32) the JIT spilled sums to the stack and the layer ran slower than the direct kernel.
-                const int step = 2;
-                for (int c = 0; c < size; c += step)
-                    ColumnPairWindow<TS, TV>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window[0], window[2], pairs,
-                        ref pairs.Weights[(g * pairs.Taps * PackedDot.GroupWidth) + c], ref ws.RowAcc[at + c * lanes]);
-                break;
-            }
             case AccumulatorKind.Int32:
                 // Pool windows 4 positions at a time, max-reduced in registers (DotWindow, 2 channels per call);
                 // a larger window's calls and its last position (square windows: 4k + 1) max-combine in memory.
@@ -583,6 +573,21 @@ internal static class SimdKernels
                 ScalarInt64(dot, offsets, g, window, input, lanes, ws.RowAcc64.AsSpan(at));
                 break;
         }
+    }
+
+    /// <summary>
+    /// <see cref="Accumulate{TS, TV}"/> for a conv computed by minimal filtering (<see cref="ColumnPairDot"/>, AVX-512 only,
+    /// 2×2 windows): 8 sums per channel, 2 channels per call. Their 16 sums, a row's 4 inputs, a transformed input and a
+    /// weight stay in the 32 registers; with 3 channels (30 of 32) the JIT spilled sums to the stack and the layer ran
+    /// slower than the direct kernel.
+    /// </summary>
+    private static void AccumulateColumnPairs<TS, TV>(ColumnPairDot pairs, int size, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        const int step = 2;
+        for (int c = 0; c < size; c += step)
+            ColumnPairWindow<TS, TV>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window[0], window[2], pairs,
+                ref pairs.Weights[(g * pairs.Taps * PackedDot.GroupWidth) + c], ref ws.RowAcc[at + c * TS.Lanes]);
     }
 
     /// <summary>SplitInt64, group g: how many of a window's positions run in pairs through the pool-window kernel.</summary>
