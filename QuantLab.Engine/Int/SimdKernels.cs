@@ -953,7 +953,8 @@ internal static class SimdKernels
     {
         int size = dot.GroupSize(g), first = g * PackedDot.GroupWidth, stride = PackedDot.GroupWidth * lanes;
         bool wide = dot.Kind != AccumulatorKind.Int32;
-        bool exactDouble = dot.Bound < PackedDot.DoubleConversionLimit;
+        // int64 accumulators: float mode converts them to double exactly below 2^51; fixed-point mode takes any int64.
+        bool wideVector = requant[first].Scalar.Mode == RequantMode.FixedPoint || dot.Bound < PackedDot.DoubleConversionLimit;
         for (int c = 0; c < size; c += 2)
         {
             int channel = first + c;
@@ -966,7 +967,7 @@ internal static class SimdKernels
                 RequantizeSixteen(r0, r1, second, count, c * lanes, stride, ws.RowAcc, into, row);
                 continue;
             }
-            if (lanes == 16 && wide && exactDouble && r0.SixteenWideLanesAtOnce)
+            if (lanes == 16 && wide && wideVector && r0.SixteenWideLanesAtOnce)
             {
                 RequantizeSixteenWide(r0, r1, second, count, c * lanes, stride, ws.RowAcc64, into, row);
                 continue;
@@ -983,8 +984,8 @@ internal static class SimdKernels
                 }
                 else
                 {
-                    low = Wide(r0, ws.RowAcc64, at, exactDouble);
-                    if (second) high = Wide(r1, ws.RowAcc64, at + lanes, exactDouble);
+                    low = Wide(r0, ws.RowAcc64, at, wideVector);
+                    if (second) high = Wide(r1, ws.RowAcc64, at + lanes, wideVector);
                 }
                 // Both are int16 values (2..16-bit signed grids, at most 15-bit unsigned ones: CompiledModel refuses wider): pack channel c low, c + 1 high.
                 ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes + j]);
@@ -1007,7 +1008,7 @@ internal static class SimdKernels
         }
     }
 
-    /// <summary><see cref="RequantizeSixteen"/> for int64 accumulators below 2^51 (float mode).</summary>
+    /// <summary><see cref="RequantizeSixteen"/> for int64 accumulators (float mode: below 2^51).</summary>
     private static void RequantizeSixteenWide(in VectorRequantizer r0, in VectorRequantizer r1, bool second, int count, int first, int stride,
         long[] acc, int[] into, int row)
     {
@@ -1021,10 +1022,10 @@ internal static class SimdKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Wide(in VectorRequantizer requant, long[] acc, int at, bool exactDouble) =>
-        exactDouble ? requant.Apply(Vector256.LoadUnsafe(ref acc[at]), Vector256.LoadUnsafe(ref acc[at + 4])) : WideScalar(requant, acc, at);
+    private static Vector256<int> Wide(in VectorRequantizer requant, long[] acc, int at, bool vector) =>
+        vector ? requant.Apply(Vector256.LoadUnsafe(ref acc[at]), Vector256.LoadUnsafe(ref acc[at + 4])) : WideScalar(requant, acc, at);
 
-    /// <summary>Beyond 2^51 the int64 → double step is not exact: the scalar requantizer, per lane.</summary>
+    /// <summary>Float mode beyond 2^51, where the int64 → double step is not exact: the scalar requantizer, per lane.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Vector256<int> WideScalar(in VectorRequantizer requant, long[] acc, int at)
     {

@@ -16,7 +16,8 @@ namespace QuantLab.Engine.Quantization;
 /// half-away is trunc(v) plus sign(v) where |v − trunc(v)| ≥ 1/2, and v − trunc(v) is exact in double.
 /// The 16-lane AVX-512 form (<see cref="FinishToInt"/>) reorders only what provably gives the same integers.
 /// Fixed-point mode forms acc·M0 exactly in int64 lanes (|acc| ≤ 2^31, M0 &lt; 2^31, so |acc·M0| &lt; 2^62)
-/// and then does <see cref="Rounding.RoundingShift(long, int, RoundingMode)"/> for 1 ≤ k ≤ 62.
+/// and then does <see cref="Rounding.RoundingShift(long, int, RoundingMode)"/> for 1 ≤ k ≤ 62; int64 accumulators
+/// (16-bit layers) take a saturation that leaves the output unchanged and a two-part product (<see cref="FixedWide(Vector512{long})"/>).
 /// </summary>
 public readonly struct VectorRequantizer
 {
@@ -26,6 +27,8 @@ public readonly struct VectorRequantizer
     private readonly Vector256<long> _min64, _max64, _m0, _mask, _half;
     private readonly int _shift;
     private readonly bool _fixedVector;
+    /// <summary>Fixed-point mode, int64 accumulators: the range [_accMin, _accMax] outside which every output is clamped.</summary>
+    private readonly long _accMin, _accMax;
 
     /// <param name="requantizer">The channel's scalar requantizer.</param>
     /// <param name="intBias">bq of the channel (0 unless the bias is int32).</param>
@@ -48,6 +51,21 @@ public readonly struct VectorRequantizer
         _fixedVector = _shift is >= 1 and <= 62;
         _mask = _fixedVector ? Vector256.Create((1L << _shift) - 1) : default;
         _half = _fixedVector ? Vector256.Create(1L << (_shift - 1)) : default;
+        (_accMin, _accMax) = _fixedVector ? SaturationRange(fixedPoint.M0, _shift, requantizer.Min, requantizer.Max) : (0, 0);
+    }
+
+    /// <summary>
+    /// Accumulators a ≥ ⌈(qmax + 1)·2^k / M0⌉ have a·M0 / 2^k ≥ qmax + 1, so every rounding lands above qmax and the clamp
+    /// gives qmax; those ≤ ⌊(qmin − 1)·2^k / M0⌋ give qmin likewise. Saturating an accumulator to this range therefore
+    /// leaves its output unchanged, and bounds |a·M0| by (2^16 + 2)·2^k + M0 (qmin ≥ −2^15, qmax &lt; 2^16).
+    /// M0 = 0 maps everything to 0: no saturation needed.
+    /// </summary>
+    private static (long Min, long Max) SaturationRange(long m0, int shift, int min, int max)
+    {
+        if (m0 == 0) return (long.MinValue, long.MaxValue);
+        Int128 high = ((Int128)max + 1) << shift, low = ((Int128)min - 1) << shift;
+        Int128 ceiling = (high + m0 - 1) / m0, floor = -((-low + m0 - 1) / m0);
+        return ((long)Int128.Max(floor, long.MinValue), (long)Int128.Min(ceiling, long.MaxValue));
     }
 
     public Requantizer Scalar => _scalar;
@@ -113,16 +131,20 @@ public readonly struct VectorRequantizer
 
     /// <summary><see cref="Shift(Vector256{long})"/> with AVX-512's arithmetic int64 shift.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Vector512<long> Shift(Vector512<long> p)
+    private Vector512<long> Shift(Vector512<long> p) =>
+        Round(Vector512.ShiftRightArithmetic(p, _shift), p & Vector512.Create(_mask.ToScalar()), Vector512.LessThan(p, Vector512<long>.Zero));
+
+    /// <summary>RShift's rounding of p / 2^k from ⌊p / 2^k⌋, the remainder p − ⌊p / 2^k⌋·2^k ∈ [0, 2^k) (so signed
+    /// compares work) and p's sign (all ones where p &lt; 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<long> Round(Vector512<long> floor, Vector512<long> remainder, Vector512<long> negative)
     {
-        var floor = Vector512.ShiftRightArithmetic(p, _shift);
         if (_scalar.Rounding == RoundingMode.Floor) return floor;
         var half = Vector512.Create(_half.ToScalar());
-        var remainder = p & Vector512.Create(_mask.ToScalar());               // in [0, 2^k), so signed compares work
         var up = Vector512.GreaterThan(remainder, half);
         var tie = Vector512.Equals(remainder, half);
         up |= _scalar.Rounding == RoundingMode.HalfAway
-            ? Vector512.AndNot(tie, Vector512.LessThan(p, Vector512<long>.Zero))   // ties up when p ≥ 0
+            ? Vector512.AndNot(tie, negative)                                  // ties up when p ≥ 0
             : tie & Vector512.Equals(floor & Vector512<long>.One, Vector512<long>.One); // ties to even
         return floor - up;                                                // up is −1 where rounding up
     }
@@ -134,12 +156,15 @@ public readonly struct VectorRequantizer
     /// <summary>
     /// Requantizes acc + bq for eight int64 accumulators (lanes 0–3 in <paramref name="lower"/>, 4–7 in
     /// <paramref name="upper"/>). Float mode requires |acc| &lt; 2^51 (checked when the model is compiled)
-    /// for the exact int64 → double conversion below; fixed-point mode here is scalar (acc·M0 may need 128 bits).
+    /// for the exact int64 → double conversion below; fixed-point mode takes any |acc + bq| &lt; 2^63 (<see cref="FixedWide(Vector256{long})"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<int> Apply(Vector256<long> lower, Vector256<long> upper)
     {
-        if (!(Avx2.IsSupported && _scalar.Mode == RequantMode.Float)) return ApplyScalar(lower, upper);
+        if (!WideVectorized) return ApplyScalar(lower, upper);
+        if (_scalar.Mode == RequantMode.FixedPoint)
+            return Vector256.Create(Avx2.PermuteVar8x32(FixedWide(lower).AsInt32(), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)).GetLower(),
+                Avx2.PermuteVar8x32(FixedWide(upper).AsInt32(), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)).GetLower());
         var lo = Finish(Avx.Add(ToDouble(lower), _intBias));
         var hi = Finish(Avx.Add(ToDouble(upper), _intBias));
         return Vector256.Create(Avx.ConvertToVector128Int32WithTruncation(lo), Avx.ConvertToVector128Int32WithTruncation(hi));
@@ -147,22 +172,90 @@ public readonly struct VectorRequantizer
 
     /// <summary>
     /// <see cref="Apply(Vector256{long}, Vector256{long})"/> for sixteen int64 accumulators (lanes 0–7 in
-    /// <paramref name="lower"/>, 8–15 in <paramref name="upper"/>) on AVX-512 (vcvtqq2pd, exact for |acc| &lt; 2^51
-    /// as there); float mode only (<see cref="SixteenWideLanesAtOnce"/>).
+    /// <paramref name="lower"/>, 8–15 in <paramref name="upper"/>) on AVX-512: float mode by vcvtqq2pd (exact for
+    /// |acc| &lt; 2^51, as there), fixed-point mode by <see cref="FixedWide(Vector512{long})"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<int> Apply(Vector512<long> lower, Vector512<long> upper)
     {
         if (!SixteenWideLanesAtOnce)
             return Vector512.Create(Apply(lower.GetLower(), lower.GetUpper()), Apply(upper.GetLower(), upper.GetUpper()));
+        if (_scalar.Mode == RequantMode.FixedPoint)
+            return Vector512.Create(Avx512F.ConvertToVector256Int32(FixedWide(lower)), Avx512F.ConvertToVector256Int32(FixedWide(upper)));
         // acc + bq in int64 is exact (|acc| < 2^51, |bq| < 2^31), and so is its conversion to double (below 2^53).
         var bias = Vector512.Create(_bias);
         return Vector512.Create(FinishToInt(Avx512DQ.ConvertToVector512Double(Avx512F.Add(lower, bias))),
             FinishToInt(Avx512DQ.ConvertToVector512Double(Avx512F.Add(upper, bias))));
     }
 
+    /// <summary>Whether <see cref="Apply(Vector256{long}, Vector256{long})"/> runs in SIMD (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>
+    public bool WideVectorized => Vectorized;
+
     /// <summary>Whether <see cref="Apply(Vector512{long}, Vector512{long})"/> runs as one AVX-512 computation.</summary>
-    public bool SixteenWideLanesAtOnce => Avx512DQ.IsSupported && _scalar.Mode == RequantMode.Float;
+    public bool SixteenWideLanesAtOnce => Avx512DQ.IsSupported && (_scalar.Mode == RequantMode.Float || _fixedVector);
+
+    /// <summary>
+    /// Fixed-point RShift((acc + bq)·M0, k), clamped, for int64 accumulators of any size (1 ≤ k ≤ 62), per int64 lane.
+    /// The product may need 94 bits, so it is formed in two parts after saturating a = acc + bq to the range that
+    /// leaves the output unchanged (<see cref="SaturationRange"/>): with a = 2^32·a_hi + a_lo (a_lo unsigned),
+    /// Y = a_lo·M0 &lt; 2^63 (vpmuludq) and X = a_hi·M0, |X| &lt; 2^62 (vpmuldq: |a_hi| &lt; 2^31), so
+    /// a·M0 = 2^32·Z + Y_lo with Z = X + (Y &gt;&gt; 32) and Y_lo = Y mod 2^32, and a·M0 &lt; 0 exactly when Z &lt; 0.
+    /// For k ≥ 32 the quotient is Z &gt;&gt; (k − 32) and the remainder 2^32·(Z mod 2^(k−32)) + Y_lo &lt; 2^62; for k &lt; 32
+    /// the saturation bounds |a·M0| below 2^49, so 2^32·Z + Y_lo is the product itself, and the int32 form's steps follow.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<long> FixedWide(Vector512<long> acc)
+    {
+        var a = Avx512F.Min(Avx512F.Max(acc + Vector512.Create(_bias), Vector512.Create(_accMin)), Vector512.Create(_accMax));
+        var m0 = Vector512.Create(_m0.ToScalar());
+        var y = Avx512F.Multiply(a.AsUInt32(), m0.AsUInt32()).AsInt64();
+        var x = Avx512F.Multiply(Avx512F.ShiftRightArithmetic(a, 32).AsInt32(), m0.AsInt32());
+        var z = x + Vector512.ShiftRightLogical(y, 32);
+        var low = y & Vector512.Create(0xFFFFFFFFL);
+        Vector512<long> floor, remainder;
+        if (_shift >= 32)
+        {
+            floor = Vector512.ShiftRightArithmetic(z, _shift - 32);
+            remainder = Vector512.ShiftLeft(z & Vector512.Create((1L << (_shift - 32)) - 1), 32) | low;
+        }
+        else
+        {
+            var product = Vector512.ShiftLeft(z, 32) + low;
+            floor = Vector512.ShiftRightArithmetic(product, _shift);
+            remainder = product & Vector512.Create(_mask.ToScalar());
+        }
+        return Clamp(Round(floor, remainder, Vector512.LessThan(z, Vector512<long>.Zero)));
+    }
+
+    /// <summary><see cref="FixedWide(Vector512{long})"/> on four int64 lanes with AVX2 (int64 shifts, min and max emulated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<long> FixedWide(Vector256<long> acc)
+    {
+        var a = acc + Vector256.Create(_bias);
+        var accMin = Vector256.Create(_accMin);
+        var accMax = Vector256.Create(_accMax);
+        a = Avx2.BlendVariable(a, accMin, Avx2.CompareGreaterThan(accMin, a));
+        a = Avx2.BlendVariable(a, accMax, Avx2.CompareGreaterThan(a, accMax));
+        var y = Avx2.Multiply(a.AsUInt32(), _m0.AsUInt32()).AsInt64();
+        // a_hi = a >> 32 (arithmetic): the high int32 of each lane moved down; vpmuldq reads it sign-extended.
+        var x = Avx2.Multiply(Avx2.ShiftRightLogical(a, 32).AsInt32(), _m0.AsInt32());
+        var z = x + Vector256.ShiftRightLogical(y, 32);
+        var low = y & Vector256.Create(0xFFFFFFFFL);
+        var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, z);
+        Vector256<long> floor, remainder;
+        if (_shift >= 32)
+        {
+            floor = ShiftRightArithmetic(z, negative, _shift - 32);
+            remainder = Vector256.ShiftLeft(z & Vector256.Create((1L << (_shift - 32)) - 1), 32) | low;
+        }
+        else
+        {
+            var product = Vector256.ShiftLeft(z, 32) + low;              // same sign as z
+            floor = ShiftRightArithmetic(product, negative, _shift);
+            remainder = product & _mask;
+        }
+        return Clamp(Round(floor, remainder, negative));
+    }
 
     /// <summary>Exact int64 → double for |v| &lt; 2^51: v + 1.5·2^52 as the bits of a double whose unit in
     /// the last place is 1 holds 1.5·2^52 + v exactly; subtracting 1.5·2^52 is exact too.</summary>
@@ -207,10 +300,19 @@ public readonly struct VectorRequantizer
     private Vector256<long> Shift(Vector256<long> p)
     {
         var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, p);  // all ones where p < 0
-        // Arithmetic shift (AVX2 has none for int64): ~((~p) >>> k) for negative p, p >>> k otherwise.
-        var floor = Vector256.ShiftRightLogical(p ^ negative, _shift) ^ negative;
+        return Round(ShiftRightArithmetic(p, negative, _shift), p & _mask, negative);
+    }
+
+    /// <summary>Arithmetic int64 shift (AVX2 has none): ~((~p) &gt;&gt;&gt; k) for negative p, p &gt;&gt;&gt; k otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<long> ShiftRightArithmetic(Vector256<long> p, Vector256<long> negative, int shift) =>
+        Vector256.ShiftRightLogical(p ^ negative, shift) ^ negative;
+
+    /// <summary><see cref="Round(Vector512{long}, Vector512{long}, Vector512{long})"/> on four lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<long> Round(Vector256<long> floor, Vector256<long> remainder, Vector256<long> negative)
+    {
         if (_scalar.Rounding == RoundingMode.Floor) return floor;
-        var remainder = p & _mask;                                        // in [0, 2^k), so signed compares work
         var up = Avx2.CompareGreaterThan(remainder, _half);
         var tie = Avx2.CompareEqual(remainder, _half);
         up |= _scalar.Rounding == RoundingMode.HalfAway

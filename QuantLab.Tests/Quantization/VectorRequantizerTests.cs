@@ -92,6 +92,41 @@ public class VectorRequantizerTests
         }, iter: 20_000);
     }
 
+    /// <summary>Fixed-point settings straight from (M0, k), M0 = 0 and unnormalized ones included, with int64
+    /// accumulators of every magnitude up to 2^62 (16-bit layers reach about 2^40; their products need 94 bits).</summary>
+    private static readonly Gen<(Requantizer Scalar, long Bias, long[] Accumulators)> WideFixedPointCases =
+        from m0 in Gen.OneOf(Gen.Int[0, int.MaxValue], Gen.Int[1 << 30, int.MaxValue], Gen.Const(0), Gen.Const(1 << 30))
+        from shift in Gen.Int[1, 62]
+        from rounding in Gen.Int[0, 2]
+        from bits in Gen.Int[2, 16]
+        from relu in Gen.Bool
+        from unsigned in Gen.Bool
+        from bias in Gen.OneOf(Gen.Const(0L), Gen.Long[int.MinValue, int.MaxValue])
+        from magnitudes in Gen.Int[0, 62].Array[8]
+        from raw in Gen.Long.Array[8]
+        from tie in Gen.Bool
+        let scalar = Requantizer.FixedPoint(new FixedPointMultiplier(m0, shift), (RoundingMode)rounding, bits, relu, signedOutput: !(relu && unsigned))
+        select (scalar, bias, raw.Select((r, i) => (r >> (63 - magnitudes[i])) - bias)
+            // A tie where M0 is a power of two: (acc + bq)·M0 an odd multiple of 2^(k−1).
+            .Select(a => tie && m0 == 1 << 30 && shift > 30 ? (((a + bias) >> (shift - 30) | 1) << (shift - 31)) - bias : a).ToArray());
+
+    [Fact]
+    public void The_int64_fixed_point_forms_equal_the_scalar_requantizer_for_accumulators_of_any_size()
+    {
+        if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
+        WideFixedPointCases.Sample(c =>
+        {
+            var vector = new VectorRequantizer(c.Scalar, c.Bias);
+            Assert.True(vector.WideVectorized);
+            var acc = c.Accumulators;
+            var eight = vector.Apply(Vector256.Create(acc.AsSpan(0, 4)), Vector256.Create(acc.AsSpan(4, 4)));
+            for (int i = 0; i < 8; i++) Assert.Equal(c.Scalar.Apply(acc[i] + c.Bias), eight.GetElement(i));
+            long[] both = [.. acc, .. acc.Reverse()];
+            var sixteen = vector.Apply(Vector512.Create(both.AsSpan(0, 8)), Vector512.Create(both.AsSpan(8, 8)));
+            for (int i = 0; i < 16; i++) Assert.Equal(c.Scalar.Apply(both[i] + c.Bias), sixteen.GetElement(i));
+        }, iter: 50_000, print: c => $"M0,k={c.Scalar.FixedPointMultiplier} {c.Scalar.Rounding} [{c.Scalar.Min},{c.Scalar.Max}] bq={c.Bias} acc=[{string.Join(",", c.Accumulators)}]");
+    }
+
     [Theory]
     [InlineData(RoundingMode.Floor)]
     [InlineData(RoundingMode.HalfEven)]
