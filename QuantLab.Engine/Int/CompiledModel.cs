@@ -92,11 +92,8 @@ public sealed class CompiledModel
         for (int i = 0; i < model.Ops.Count; i++)
         {
             CompiledOp compiled;
-            long xMax = Math.Max(Math.Abs((long)inputMin), Math.Abs((long)inputMax));
-            if (model.Ops[i] is IntLayer { OutputClamp.Max: > short.MaxValue } wide)
-                // The SIMD kernels store activations as int16 pairs: an unsigned 16-bit output (up to 65,535)
-                // does not fit, so such a model runs on the scalar reference (int32 activations).
-                throw new NotSupportedException($"{wide.Name}: outputs up to {wide.OutputClamp.Max} do not fit the int16 activations of the compiled kernels.");
+            // The largest |x| stored in the layer's input (an offset layout holds x − 32768).
+            long xMax = Math.Max(Math.Abs((long)inputMin - layout.ValueOffset), Math.Abs((long)inputMax - layout.ValueOffset));
             switch (model.Ops[i])
             {
                 case IntLayer { Shape: Conv2dShape } conv when !flattened:
@@ -188,11 +185,12 @@ public sealed class CompiledModel
                 }
             }
         }
-        var dot = Pack(layer, taps.Select(t => t.Pair).ToList(), xMax);
+        var biases = AccumulatorBiases(layer, input);
+        var dot = Pack(layer, taps.Select(t => t.Pair).ToList(), xMax, biases);
         return new ConvParams(layer.Name)
         {
             Input = input,
-            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, oh / pool, ow / pool),
+            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, oh / pool, ow / pool, Offset: StoresOffset(layer)),
             Kernel = k,
             Pool = pool,
             TapOffsets = taps.Select(t => t.Offset * lanes).ToArray(),
@@ -200,7 +198,7 @@ public sealed class CompiledModel
             // AVX-512 only: AVX2's 16 registers hold one channel's 8 sums, each input then loaded per channel, and
             // LeNet-5 ran 15 % slower than with the direct kernel (127k → 111k images/s on 1 thread).
             ColumnPairs = pool == 2 && lanes == 16 && dot.Kind == AccumulatorKind.Int32 ? PackColumnPairs(layer, taps, runs, dot, xMax, lanes) : null,
-            Requant = Requantizers(layer, rounding),
+            Requant = Requantizers(layer, rounding, biases),
         };
 
         int W(int co, int ci, int ky, int kx) => layer.Weights[((co * cin + ci) * k + ky) * k + kx];
@@ -281,33 +279,52 @@ public sealed class CompiledModel
             bool second = 2 * q + 1 < input.Channels;
             taps.Add(o => (layer.Weights[o * layer.InChannels + f0], second ? layer.Weights[o * layer.InChannels + f1] : 0));
         }
+        var biases = AccumulatorBiases(layer, input);
         return new LinearParams(layer.Name)
         {
             Input = input,
-            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, 1, 1),
+            Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, 1, 1, Offset: StoresOffset(layer)),
             TapOffsets = Enumerable.Range(0, taps.Count).Select(t => t * lanes).ToArray(),
-            Dot = Pack(layer, taps, xMax),
-            Requant = Requantizers(layer, rounding),
+            Dot = Pack(layer, taps, xMax, biases),
+            Requant = Requantizers(layer, rounding, biases),
         };
     }
 
-    private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding) =>
+    /// <summary>Whether the layer's outputs are stored offset (<see cref="TensorLayout.Offset"/>): an unsigned 16-bit grid, up to 65,535.</summary>
+    private static bool StoresOffset(IntLayer layer) => layer.OutputClamp.Max > short.MaxValue;
+
+    /// <summary>
+    /// Per output channel, the constant the requantizer adds to the kernels' sum: the int32 bias bq, plus 32768·Σ_j w[c, j]
+    /// where the input is stored offset, since Σ w·x = Σ w·(x − 32768) + 32768·Σ w (no padding: every output reads every
+    /// weight). |32768·Σ w| ≤ 2^15·400·2^15 for LeNet-5 at 16 bits: int64.
+    /// </summary>
+    private static long[] AccumulatorBiases(IntLayer layer, TensorLayout input) =>
+        Enumerable.Range(0, layer.OutChannels).Select(c =>
+        {
+            long weights = 0;
+            if (input.Offset)
+                for (int j = 0; j < layer.FanIn; j++) weights += layer.Weights[c * layer.FanIn + j];
+            return layer.AccumulatorBias(c) + (long)input.ValueOffset * weights;
+        }).ToArray();
+
+    private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding, long[] biases) =>
         Enumerable.Range(0, layer.OutChannels)
-            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), layer.AccumulatorBias(c)))
+            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), biases[c]))
             .ToArray();
 
     /// <summary>
     /// Packs the weight pairs and chooses the accumulator. With |x| ≤ xMax, every partial sum of channel c's
     /// accumulator, in any order and grouping (so also each vpmaddwd pair sum, whose only wrapping case
     /// (−32768)·(−32768)·2 = 2^31 exceeds this bound too), is at most Σ_t (|w_low| + |w_high|)·xMax; the
-    /// int32 bias is added to the int32 sum by the fixed-point requantizer, so |bq| joins the bound.
+    /// accumulator's constant (<paramref name="biases"/>: bq, and the offset's share) is added to the sum by the requantizer,
+    /// so its magnitude joins the bound.
     /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6 (400·128·255 ≈ 1.3·10^7
     /// with unsigned 8-bit inputs, xMax = 2^n − 1).
     /// Otherwise SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of
     /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
     /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.
     /// </summary>
-    private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax)
+    private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax, long[] biases)
     {
         const long ByteMax = 255; // the largest |part| of a split input (the low byte)
         int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
@@ -316,7 +333,7 @@ public sealed class CompiledModel
         long bound = 0;
         for (int co = 0; co < outC; co++)
         {
-            long sum = Math.Abs((long)layer.AccumulatorBias(co));
+            long sum = Math.Abs(biases[co]);
             for (int t = 0; t < taps.Count; t++)
             {
                 var (low, high) = taps[t](co);

@@ -21,8 +21,14 @@ public enum PairLayout
 /// int32 vectors of L lanes, lane i of a vector holding two int16 elements of image i (low half, high half),
 /// so one vpmaddwd with a broadcast weight pair (w_low, w_high) gives L sums w_low·x_low + w_high·x_high.
 /// </summary>
-public readonly record struct TensorLayout(PairLayout Kind, int Channels, int Height, int Width, bool ColumnPlane = false)
+/// <param name="Offset">Whether every element is stored as x − 32768: an unsigned 16-bit grid (0 .. 65,535) does not fit
+/// int16, its offset form does, and the layers that read it add 32768·Σw to their accumulators' constant (see
+/// <see cref="CompiledModel"/>); a max-pool keeps the offset (it is monotone).</param>
+public readonly record struct TensorLayout(PairLayout Kind, int Channels, int Height, int Width, bool ColumnPlane = false, bool Offset = false)
 {
+    /// <summary>What is added to a stored element to give the value: 32768 for an <see cref="Offset"/> layout, else 0.</summary>
+    public int ValueOffset => Offset ? 32768 : 0;
+
     /// <summary>Planes of H·W pair vectors: the channel pairs, or the row plane (and the column plane).</summary>
     public int Pairs => Kind == PairLayout.Rows ? (ColumnPlane ? 2 : 1) : (Channels + 1) / 2;
     public int Vectors => Pairs * Height * Width;
@@ -68,7 +74,8 @@ public sealed class PackedDot
     /// <summary>[group][tap][<see cref="GroupWidth"/>]: (w_low &amp; 0xFFFF) | (w_high &lt;&lt; 16); zero for padding.</summary>
     public required int[] Weights { get; init; }
     public required AccumulatorKind Kind { get; init; }
-    /// <summary>max over channels c of Σ_t (|w_low| + |w_high|)·xMax + |bq[c]|: no partial sum of any accumulator exceeds it.</summary>
+    /// <summary>max over channels c of Σ_t (|w_low| + |w_high|)·xMax + |b[c]| (b: the accumulator's constant, see
+    /// <see cref="VectorRequantizer.Bias"/>): no partial sum of any accumulator exceeds it.</summary>
     public required long Bound { get; init; }
     /// <summary><see cref="AccumulatorKind.SplitInt64"/>: per group, the tap index where each chunk ends (ascending, last = Taps).</summary>
     public required int[][] ChunkEnds { get; init; }

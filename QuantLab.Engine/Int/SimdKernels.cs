@@ -252,7 +252,7 @@ internal static class SimdKernels
         for (int xx = 0; xx < output.Width; xx++, e++)
         {
             var (vector, half) = output.Locate(c, yy, xx);
-            for (int i = 0; i < count; i++) logits[i * classes + e] = halves[(vector * TS.Lanes + i) * 2 + half];
+            for (int i = 0; i < count; i++) logits[i * classes + e] = halves[(vector * TS.Lanes + i) * 2 + half] + output.ValueOffset;
         }
     }
 
@@ -952,6 +952,8 @@ internal static class SimdKernels
     private static void Requantize(PackedDot dot, VectorRequantizer[] requant, int g, TensorLayout output, int y, int count, int lanes, int[] into, Workspace ws)
     {
         int size = dot.GroupSize(g), first = g * PackedDot.GroupWidth, stride = PackedDot.GroupWidth * lanes;
+        // An offset layout stores y − 32768 for y in 0 .. 65,535: in 16 bits, y with its top bit flipped.
+        int flip = output.Offset ? unchecked((int)0x80008000) : 0;
         bool wide = dot.Kind != AccumulatorKind.Int32;
         // int64 accumulators: float mode converts them to double exactly below 2^51; fixed-point mode takes any int64.
         bool wideVector = requant[first].Scalar.Mode == RequantMode.FixedPoint || dot.Bound < PackedDot.DoubleConversionLimit;
@@ -964,12 +966,12 @@ internal static class SimdKernels
             int row = output.Locate(channel, y, 0).Vector * lanes;
             if (lanes == 16 && !wide && r0.SixteenLanesAtOnce)
             {
-                RequantizeSixteen(r0, r1, second, count, c * lanes, stride, ws.RowAcc, into, row);
+                RequantizeSixteen(r0, r1, second, count, c * lanes, stride, ws.RowAcc, into, row, flip);
                 continue;
             }
             if (lanes == 16 && wide && wideVector && r0.SixteenWideLanesAtOnce)
             {
-                RequantizeSixteenWide(r0, r1, second, count, c * lanes, stride, ws.RowAcc64, into, row);
+                RequantizeSixteenWide(r0, r1, second, count, c * lanes, stride, ws.RowAcc64, into, row, flip);
                 continue;
             }
             for (int x = 0; x < count; x++)
@@ -987,8 +989,8 @@ internal static class SimdKernels
                     low = Wide(r0, ws.RowAcc64, at, wideVector);
                     if (second) high = Wide(r1, ws.RowAcc64, at + lanes, wideVector);
                 }
-                // Both are int16 values (2..16-bit signed grids, at most 15-bit unsigned ones: CompiledModel refuses wider): pack channel c low, c + 1 high.
-                ((low & Vector256.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * lanes + j]);
+                // Both fit 16 bits (2..16-bit signed grids, unsigned ones up to 65,535): pack channel c low, c + 1 high.
+                (((low & Vector256.Create(0xFFFF)) | (high << 16)) ^ Vector256.Create(flip)).StoreUnsafe(ref into[row + x * lanes + j]);
             }
         }
     }
@@ -997,27 +999,27 @@ internal static class SimdKernels
     /// A method of its own, so the 8-lane loop beside it compiles as it did without it (measured: float
     /// evaluations ran up to 15 % slower when both loops shared one method).</summary>
     private static void RequantizeSixteen(in VectorRequantizer r0, in VectorRequantizer r1, bool second, int count, int first, int stride,
-        int[] acc, int[] into, int row)
+        int[] acc, int[] into, int row, int flip)
     {
         for (int x = 0; x < count; x++)
         {
             int at = x * stride + first;
             var low = r0.Apply(Vector512.LoadUnsafe(ref acc[at]));
             var high = second ? r1.Apply(Vector512.LoadUnsafe(ref acc[at + 16])) : Vector512<int>.Zero;
-            ((low & Vector512.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * 16]);
+            (((low & Vector512.Create(0xFFFF)) | (high << 16)) ^ Vector512.Create(flip)).StoreUnsafe(ref into[row + x * 16]);
         }
     }
 
     /// <summary><see cref="RequantizeSixteen"/> for int64 accumulators (float mode: below 2^51).</summary>
     private static void RequantizeSixteenWide(in VectorRequantizer r0, in VectorRequantizer r1, bool second, int count, int first, int stride,
-        long[] acc, int[] into, int row)
+        long[] acc, int[] into, int row, int flip)
     {
         for (int x = 0; x < count; x++)
         {
             int at = x * stride + first;
             var low = r0.Apply(Vector512.LoadUnsafe(ref acc[at]), Vector512.LoadUnsafe(ref acc[at + 8]));
             var high = second ? r1.Apply(Vector512.LoadUnsafe(ref acc[at + 16]), Vector512.LoadUnsafe(ref acc[at + 24])) : Vector512<int>.Zero;
-            ((low & Vector512.Create(0xFFFF)) | (high << 16)).StoreUnsafe(ref into[row + x * 16]);
+            (((low & Vector512.Create(0xFFFF)) | (high << 16)) ^ Vector512.Create(flip)).StoreUnsafe(ref into[row + x * 16]);
         }
     }
 

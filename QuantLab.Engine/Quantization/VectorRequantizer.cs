@@ -31,7 +31,8 @@ public readonly struct VectorRequantizer
     private readonly long _accMin, _accMax;
 
     /// <param name="requantizer">The channel's scalar requantizer.</param>
-    /// <param name="intBias">bq of the channel (0 unless the bias is int32).</param>
+    /// <param name="intBias">The integer constant added to the channel's accumulator: bq (0 unless the bias is int32), and in a
+    /// compiled model also the share of an offset input (see <c>TensorLayout.Offset</c>).</param>
     public VectorRequantizer(Requantizer requantizer, long intBias)
     {
         _scalar = requantizer;
@@ -70,7 +71,7 @@ public readonly struct VectorRequantizer
 
     public Requantizer Scalar => _scalar;
 
-    /// <summary>bq, added to the accumulator before requantizing.</summary>
+    /// <summary>The integer constant added to the accumulator before requantizing (<c>intBias</c> of the constructor).</summary>
     public long Bias => _bias;
 
     /// <summary>Whether <see cref="Apply(Vector256{int})"/> runs in SIMD (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>

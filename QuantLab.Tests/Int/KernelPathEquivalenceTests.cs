@@ -67,12 +67,10 @@ public class KernelPathEquivalenceTests
         {
             var (model, inputs) = Build(c);
             var reference = IntegerEngine.RunReference(model, inputs);
-            // 16-bit unsigned outputs (up to 65,535) do not fit the compiled kernels' int16 activations: such a
-            // model is refused by the compiler and runs on the scalar reference instead.
-            bool wide = c.Unsigned && c.ActBits == 16;
-            Assert.Equal(!wide, CompiledModel.CanCompile(model));
+            // 16-bit unsigned outputs (up to 65,535) included: they are stored offset by −32768 (TensorLayout.Offset).
+            Assert.True(CompiledModel.CanCompile(model));
             foreach (var path in SimdPaths())
-                Assert.Equal(reference, wide ? IntegerEngine.Run(model, inputs, threads: 2, path) : IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 2));
+                Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 2));
         }, iter: 300, threads: 1);
     }
 
@@ -177,16 +175,23 @@ public class KernelPathEquivalenceTests
     [Theory]
     [InlineData(8)]
     [InlineData(15)]
+    [InlineData(16)]
     public void Unsigned_outputs_at_the_top_of_their_grid_match_the_reference(int actBits)
     {
         // Extreme weights and inputs push the ReLU outputs to the top of the unsigned grid (255 at 8 bits, 32,767 at
-        // 15 bits, the largest int16), which the next layer's accumulator bound takes as xMax.
+        // 15 bits, the largest int16; 65,535 at 16 bits, stored as 32,767 in an offset layout), which the next layer's
+        // accumulator bound takes as xMax.
         var c = new Case(11, 2, 14, 14, 3, 6, 2, 3, 9, 2, 7, 4, 8, actBits, 8, RoundingMode.HalfAway, 0, BiasMode.None, true, true, 19, Unsigned: true);
         var (model, inputs) = Build(c);
         var reference = IntegerEngine.RunReference(model, inputs);
         Assert.Contains(model.Layers, l => !l.OutputSigned);
+        Assert.Contains(reference, logit => logit != 0);
         foreach (var path in SimdPaths())
-            Assert.Equal(reference, IntegerEngine.Run(new CompiledModel(model, path), inputs, threads: 1));
+        {
+            var compiled = new CompiledModel(model, path);
+            Assert.Equal(actBits == 16, compiled.Ops.Any(op => op is ConvParams { Output.Offset: true }));
+            Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+        }
     }
 
     [Fact]

@@ -50,14 +50,16 @@ public class RealModelKernelPathTests
     public void Every_path_equals_the_reference_on_1000_test_images(int weightBits, int actBits, string rounding, string requant, string bias, string granularity) =>
         AssertPathsAgree(weightBits, actBits, rounding, requant, bias, granularity, 1000);
 
-    /// <summary>unsigned-after-relu on every SIMD path: 2..15 bits (16-bit unsigned outputs do not fit int16 and run on the
-    /// reference, see <see cref="CompiledModel.CanCompile"/>).</summary>
+    /// <summary>unsigned-after-relu on every SIMD path, 2..16 bits (16-bit unsigned outputs, up to 65,535, stored offset
+    /// by −32768: <see cref="TensorLayout.Offset"/>).</summary>
     public static TheoryData<int, int, string, string, string, string> UnsignedCases() => new()
     {
         { 8, 8, "half-even", "fixed-point:31", "int32", "channel" },
         { 2, 2, "floor", "float", "none", "tensor" },
         { 4, 4, "half-away", "fixed-point:16", "int32", "channel" },
         { 16, 15, "half-even", "float", "int32", "channel" },
+        { 16, 16, "half-away", "float", "int32", "tensor" },
+        { 8, 16, "floor", "fixed-point:31", "none", "channel" },
     };
 
     [Theory]
