@@ -213,8 +213,10 @@ internal static class SimdKernels
         public readonly int[] Split = new int[2 * SplitInputElements(model)];
         public int HighBytes => Split.Length / 2;
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
-        /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes.</summary>
-        public readonly int[] Pairs = new int[8 * model.InputLayout.Height * model.InputLayout.Width];
+        /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes (<see cref="StageRows"/>;
+        /// AVX-512's <see cref="StageRowsSixteen"/> transposes in registers and needs none).</summary>
+        public readonly int[] Pairs = model.InputLayout.Kind == PairLayout.Rows && !StagesInRegisters(model.Lanes)
+            ? new int[8 * model.InputLayout.Height * model.InputLayout.Width] : [];
 
         private static int SplitInputElements(CompiledModel model) =>
             model.Ops.Select(op => op switch
@@ -229,7 +231,7 @@ internal static class SimdKernels
     public static void RunBlock<TS, TV>(CompiledModel model, ReadOnlySpan<short> images, int count, Span<int> logits, Workspace ws)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        if (model.InputLayout.Kind == PairLayout.Rows && TS.Lanes == 16 && Avx512F.IsSupported) StageRowsSixteen(model.InputLayout, images, count, ws.A);
+        if (model.InputLayout.Kind == PairLayout.Rows && StagesInRegisters(TS.Lanes)) StageRowsSixteen(model.InputLayout, images, count, ws.A);
         else if (model.InputLayout.Kind == PairLayout.Rows) StageRows(model.InputLayout, images, count, TS.Lanes, ws);
         else Stage(model.InputLayout, images, count, TS.Lanes, ws.A);
         if (model.InputLayout.ColumnPlane) PairColumns<TS, TV>(model.InputLayout, ws.A);
@@ -255,6 +257,8 @@ internal static class SimdKernels
             for (int i = 0; i < count; i++) logits[i * classes + e] = halves[(vector * TS.Lanes + i) * 2 + half] + output.ValueOffset;
         }
     }
+
+    private static bool StagesInRegisters(int lanes) => lanes == 16 && Avx512F.IsSupported;
 
     /// <summary>
     /// The row layout of a one-channel input: per group of 8 images, each image's vectors (pixel (y, x) low,
