@@ -130,10 +130,22 @@ public readonly struct VectorRequantizer
         return ((even & Vector512.Create(0xFFFFFFFFL)) | Avx512F.ShiftLeftLogical(odd, 32)).AsInt32();
     }
 
-    /// <summary><see cref="Shift(Vector256{long})"/> with AVX-512's arithmetic int64 shift.</summary>
+    /// <summary>
+    /// <see cref="Shift(Vector256{long})"/> with AVX-512's arithmetic int64 shift, rounding by an addend below 2^k before the
+    /// floor: half-even adds 2^(k−1) − 1 + (⌊p / 2^k⌋ mod 2), so a remainder above one half carries and exactly one half
+    /// carries when ⌊p / 2^k⌋ is odd; half-away adds 2^(k−1) − [p &lt; 0], so exactly one half carries when p ≥ 0. No
+    /// overflow: |p| &lt; 2^62 in the int32 form and the addend is at most 2^61.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Vector512<long> Shift(Vector512<long> p) =>
-        Round(Vector512.ShiftRightArithmetic(p, _shift), p & Vector512.Create(_mask.ToScalar()), Vector512.LessThan(p, Vector512<long>.Zero));
+    private Vector512<long> Shift(Vector512<long> p)
+    {
+        if (_scalar.Rounding == RoundingMode.Floor) return Vector512.ShiftRightArithmetic(p, _shift);
+        var half = Vector512.Create(_half.ToScalar());
+        var addend = _scalar.Rounding == RoundingMode.HalfEven
+            ? half - Vector512<long>.One + (Vector512.ShiftRightLogical(p, _shift) & Vector512<long>.One)
+            : half + Vector512.ShiftRightArithmetic(p, 63);
+        return Vector512.ShiftRightArithmetic(p + addend, _shift);
+    }
 
     /// <summary>RShift's rounding of p / 2^k from ⌊p / 2^k⌋, the remainder p − ⌊p / 2^k⌋·2^k ∈ [0, 2^k) (so signed
     /// compares work) and p's sign (all ones where p &lt; 0).</summary>
@@ -296,12 +308,16 @@ public readonly struct VectorRequantizer
         };
     }
 
-    /// <summary>RShift(p, k) per int64 lane for 1 ≤ k ≤ 62; the same case analysis as the scalar code.</summary>
+    /// <summary>RShift(p, k) per int64 lane for 1 ≤ k ≤ 62 (|p| &lt; 2^62), rounding by an addend before the floor as
+    /// <see cref="Shift(Vector512{long})"/> explains.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vector256<long> Shift(Vector256<long> p)
     {
-        var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, p);  // all ones where p < 0
-        return Round(ShiftRightArithmetic(p, negative, _shift), p & _mask, negative);
+        if (_scalar.Rounding == RoundingMode.HalfEven)
+            p += _half - Vector256<long>.One + (Vector256.ShiftRightLogical(p, _shift) & Vector256<long>.One);
+        else if (_scalar.Rounding == RoundingMode.HalfAway)
+            p += _half + Avx2.CompareGreaterThan(Vector256<long>.Zero, p);   // −1 where p < 0
+        return ShiftRightArithmetic(p, Avx2.CompareGreaterThan(Vector256<long>.Zero, p), _shift);
     }
 
     /// <summary>Arithmetic int64 shift (AVX2 has none): ~((~p) &gt;&gt;&gt; k) for negative p, p &gt;&gt;&gt; k otherwise.</summary>
