@@ -292,7 +292,10 @@ public readonly struct VectorRequantizer
     /// result: + bf is skipped when bf = 0 (it changes only −0 into +0, which round and convert to the same 0); the clamp
     /// comes before the rounding (qmin and qmax are integers and R is monotone with R(q) = q for an integer q, so
     /// R(clamp(v)) = clamp(R(v))), and floor and half-even then round in the conversion itself (vcvtpd2dq with
-    /// embedded rounding, exact for the clamped value). Constants are broadcast from scalars.
+    /// embedded rounding, exact for the clamped value). Half-away truncates v + copysign(1/2, v) added with rounding toward
+    /// zero: for v ≥ 0 and an integer 0 ≤ n &lt; 2^53 (representable), the exact sum reaches n exactly when its rounding toward
+    /// zero does, so the truncation is ⌊v + 1/2⌋ (v &lt; 0 likewise, mirrored); a correctly rounded sum would not do
+    /// (0.49999999999999994 + 0.5 rounds to 1). Constants are broadcast from scalars.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vector256<int> FinishToInt(Vector512<double> acc)
@@ -304,7 +307,8 @@ public readonly struct VectorRequantizer
         {
             RoundingMode.Floor => Avx512F.ConvertToVector256Int32(v, FloatRoundingMode.ToNegativeInfinity),
             RoundingMode.HalfEven => Avx512F.ConvertToVector256Int32(v, FloatRoundingMode.ToEven),
-            _ => Avx512F.ConvertToVector256Int32WithTruncation(Rounding.RoundToIntegral(v, _scalar.Rounding)),
+            _ => Avx512F.ConvertToVector256Int32WithTruncation(
+                Avx512F.Add(v, (v & Vector512.Create(-0.0)) | Vector512.Create(0.5), FloatRoundingMode.ToZero)),
         };
     }
 

@@ -134,9 +134,11 @@ public class VectorRequantizerTests
     public void Ties_round_as_the_scalar_code_does(RoundingMode rounding)
     {
         if (!Avx2.IsSupported) return; // nothing vectorized to compare on this machine
-        // m = 1/2 and M0·2^−k = 2^30·2^−31: every odd accumulator is a tie.
+        // m = 1/2 and M0·2^−k = 2^30·2^−31: every odd accumulator is a tie. m just below 1/2: just below a tie
+        // (1·m = 0.49999999999999994, whose correctly rounded sum with 1/2 is 1).
         int[] acc = [-7, -5, -3, -1, 1, 3, 5, 7];
-        foreach (var scalar in new[] { Requantizer.Float(0.5, 0, rounding, 8, false), Requantizer.FixedPoint(new FixedPointMultiplier(1 << 30, 31), rounding, 8, false) })
+        foreach (var scalar in new[] { Requantizer.Float(0.5, 0, rounding, 8, false), Requantizer.Float(Math.BitDecrement(0.5), 0, rounding, 8, false),
+                     Requantizer.FixedPoint(new FixedPointMultiplier(1 << 30, 31), rounding, 8, false) })
         {
             var result = new VectorRequantizer(scalar, 0).Apply(Vector256.Create(acc));
             for (int i = 0; i < 8; i++) Assert.Equal(scalar.Apply(acc[i]), result.GetElement(i));
