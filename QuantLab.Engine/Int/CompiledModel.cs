@@ -185,8 +185,8 @@ public sealed class CompiledModel
                 }
             }
         }
-        var biases = AccumulatorBiases(layer, input);
-        var dot = Pack(layer, taps.Select(t => t.Pair).ToList(), xMax, biases);
+        var constants = AccumulatorConstants(layer, input);
+        var dot = Pack(layer, taps.Select(t => t.Pair).ToList(), xMax, constants);
         return new ConvParams(layer.Name)
         {
             Input = input,
@@ -198,7 +198,7 @@ public sealed class CompiledModel
             // AVX-512 only: AVX2's 16 registers hold one channel's 8 sums, each input then loaded per channel, and
             // LeNet-5 ran 15 % slower than with the direct kernel (127k → 111k images/s on 1 thread).
             ColumnPairs = pool == 2 && lanes == 16 && dot.Kind == AccumulatorKind.Int32 ? PackColumnPairs(layer, taps, runs, dot, xMax, lanes) : null,
-            Requant = Requantizers(layer, rounding, biases),
+            Requant = Requantizers(layer, rounding, constants),
         };
 
         int W(int co, int ci, int ky, int kx) => layer.Weights[((co * cin + ci) * k + ky) * k + kx];
@@ -279,14 +279,14 @@ public sealed class CompiledModel
             bool second = 2 * q + 1 < input.Channels;
             taps.Add(o => (layer.Weights[o * layer.InChannels + f0], second ? layer.Weights[o * layer.InChannels + f1] : 0));
         }
-        var biases = AccumulatorBiases(layer, input);
+        var constants = AccumulatorConstants(layer, input);
         return new LinearParams(layer.Name)
         {
             Input = input,
             Output = new TensorLayout(PairLayout.Channels, layer.OutChannels, 1, 1, Offset: StoresOffset(layer)),
             TapOffsets = Enumerable.Range(0, taps.Count).Select(t => t * lanes).ToArray(),
-            Dot = Pack(layer, taps, xMax, biases),
-            Requant = Requantizers(layer, rounding, biases),
+            Dot = Pack(layer, taps, xMax, constants),
+            Requant = Requantizers(layer, rounding, constants),
         };
     }
 
@@ -298,7 +298,7 @@ public sealed class CompiledModel
     /// where the input is stored offset, since Σ w·x = Σ w·(x − 32768) + 32768·Σ w (no padding: every output reads every
     /// weight). |32768·Σ w| ≤ 2^15·400·2^15 for LeNet-5 at 16 bits: int64.
     /// </summary>
-    private static long[] AccumulatorBiases(IntLayer layer, TensorLayout input) =>
+    private static long[] AccumulatorConstants(IntLayer layer, TensorLayout input) =>
         Enumerable.Range(0, layer.OutChannels).Select(c =>
         {
             long weights = 0;
@@ -307,16 +307,16 @@ public sealed class CompiledModel
             return layer.AccumulatorBias(c) + (long)input.ValueOffset * weights;
         }).ToArray();
 
-    private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding, long[] biases) =>
+    private static VectorRequantizer[] Requantizers(IntLayer layer, RoundingMode rounding, long[] constants) =>
         Enumerable.Range(0, layer.OutChannels)
-            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), biases[c]))
+            .Select(c => new VectorRequantizer(layer.RequantizerOf(c, rounding), constants[c]))
             .ToArray();
 
     /// <summary>
     /// Packs the weight pairs and chooses the accumulator. With |x| ≤ xMax, every partial sum of channel c's
     /// accumulator, in any order and grouping (so also each vpmaddwd pair sum, whose only wrapping case
     /// (−32768)·(−32768)·2 = 2^31 exceeds this bound too), is at most Σ_t (|w_low| + |w_high|)·xMax; the
-    /// accumulator's constant (<paramref name="biases"/>: bq, and the offset's share) is added to the sum by the requantizer,
+    /// accumulator's constant (<paramref name="constants"/>: bq, and the offset's share) is added to the sum by the requantizer,
     /// so its magnitude joins the bound.
     /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6 (400·128·255 ≈ 1.3·10^7
     /// with unsigned 8-bit inputs, xMax = 2^n − 1).
@@ -324,7 +324,7 @@ public sealed class CompiledModel
     /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
     /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.
     /// </summary>
-    private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax, long[] biases)
+    private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax, long[] constants)
     {
         const long ByteMax = 255; // the largest |part| of a split input (the low byte)
         int outC = layer.OutChannels, groups = (outC + PackedDot.GroupWidth - 1) / PackedDot.GroupWidth;
@@ -333,7 +333,7 @@ public sealed class CompiledModel
         long bound = 0;
         for (int co = 0; co < outC; co++)
         {
-            long sum = Math.Abs(biases[co]);
+            long sum = Math.Abs(constants[co]);
             for (int t = 0; t < taps.Count; t++)
             {
                 var (low, high) = taps[t](co);
