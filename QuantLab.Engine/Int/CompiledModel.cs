@@ -320,9 +320,10 @@ public sealed class CompiledModel
     /// so its magnitude joins the bound.
     /// Int32 when the bound is ≤ 2^31 − 1: LeNet-5 at 8×8 bits stays below 400·128·128 ≈ 6.6·10^6 (400·128·255 ≈ 1.3·10^7
     /// with unsigned 8-bit inputs, xMax = 2^n − 1).
-    /// Otherwise SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of
-    /// taps with Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits;
-    /// the int64 total must stay below 2^51 (exact conversion to double), else ScalarInt64.
+    /// Otherwise, with the int64 total below 2^51 (exact conversion to double; else ScalarInt64), ChunkedInt32 where
+    /// chunks of taps with Σ (|w_low| + |w_high|)·xMax ≤ 2^31 − 1 are long (<see cref="PackedDot.MinChunkTaps"/>), else
+    /// SplitInt64 (inputs split into bytes, see <see cref="AccumulatorKind.SplitInt64"/>): chunks of taps with
+    /// Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1, at least 2^31 / (2·32768·255) = 128 taps each even at 16 bits.
     /// </summary>
     private static PackedDot Pack(IntLayer layer, IReadOnlyList<Func<int, (int Low, int High)>> taps, long xMax, long[] constants)
     {
@@ -347,30 +348,47 @@ public sealed class CompiledModel
         var kind = bound <= int.MaxValue ? AccumulatorKind.Int32
             : bound < PackedDot.DoubleConversionLimit ? AccumulatorKind.SplitInt64
             : AccumulatorKind.ScalarInt64;
-        var chunkEnds = new int[groups][];
-        for (int g = 0; g < groups; g++)
+        int[][] chunkEnds = [.. Enumerable.Range(0, groups).Select(_ => new[] { taps.Count })];
+        if (kind == AccumulatorKind.SplitInt64)
         {
-            var ends = new List<int>();
-            if (kind == AccumulatorKind.SplitInt64)
+            // Unsplit inputs (|x| ≤ xMax) where every group's chunks are long; else inputs split into bytes (|part| ≤ 255).
+            var whole = Chunks(xMax);
+            bool longChunks = whole is not null && whole.All(ends => ends.Length * PackedDot.MinChunkTaps <= taps.Count);
+            (kind, chunkEnds) = longChunks ? (AccumulatorKind.ChunkedInt32, whole!) : (kind, Chunks(ByteMax)!);
+        }
+        return new PackedDot { OutChannels = outC, Taps = taps.Count, Weights = weights, Kind = kind, Bound = bound, ChunkEnds = chunkEnds };
+
+        // Per group, the ends of the longest chunks of taps in which Σ (|w_low| + |w_high|)·partMax stays ≤ 2^31 − 1 for
+        // every channel of the group; null where a single tap exceeds it.
+        int[][]? Chunks(long partMax)
+        {
+            var all = new int[groups][];
+            for (int g = 0; g < groups; g++)
             {
+                var ends = new List<int>();
                 int first = g * PackedDot.GroupWidth, last = Math.Min(outC, first + PackedDot.GroupWidth);
                 var running = new long[last - first];
                 for (int t = 0; t < taps.Count; t++)
                 {
-                    bool fits = true;
-                    for (int co = first; co < last; co++) fits &= running[co - first] + pairMagnitude[co, t] * ByteMax <= int.MaxValue;
+                    bool fits = true, alone = true;
+                    for (int co = first; co < last; co++)
+                    {
+                        fits &= running[co - first] + pairMagnitude[co, t] * partMax <= int.MaxValue;
+                        alone &= pairMagnitude[co, t] * partMax <= int.MaxValue;
+                    }
+                    if (!alone) return null;
                     if (!fits)
                     {
                         ends.Add(t);
                         Array.Clear(running);
                     }
-                    for (int co = first; co < last; co++) running[co - first] += pairMagnitude[co, t] * ByteMax;
+                    for (int co = first; co < last; co++) running[co - first] += pairMagnitude[co, t] * partMax;
                 }
+                ends.Add(taps.Count);
+                all[g] = ends.ToArray();
             }
-            ends.Add(taps.Count);
-            chunkEnds[g] = ends.ToArray();
+            return all;
         }
-        return new PackedDot { OutChannels = outC, Taps = taps.Count, Weights = weights, Kind = kind, Bound = bound, ChunkEnds = chunkEnds };
     }
 
     /// <summary>max over c of Σ|wq[c,j]|·xMax + |bq[c]|: the worst case of the layer's accumulators.</summary>

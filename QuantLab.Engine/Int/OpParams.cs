@@ -45,6 +45,13 @@ public enum AccumulatorKind
     Int32,
 
     /// <summary>
+    /// Layers just beyond int32 (13 to 15 bits): int32 lanes over chunks of taps whose bound Σ (|w_low| + |w_high|)·xMax
+    /// is ≤ 2^31 − 1, each chunk's sums added in int64. Chosen over <see cref="SplitInt64"/> where the chunks are long
+    /// (<see cref="PackedDot.MinChunkTaps"/>): one multiply-add per weight pair instead of two.
+    /// </summary>
+    ChunkedInt32,
+
+    /// <summary>
     /// Wider layers (16-bit): each int16 input x is split into x = 256·hi + lo with lo = x &amp; 255 ∈ [0, 255]
     /// and hi = x &gt;&gt; 8 ∈ [−128, 127]; Σ w·lo and Σ w·hi run in int32 lanes over chunks of taps whose
     /// bound Σ (|w_low| + |w_high|)·255 is ≤ 2^31 − 1, and each chunk adds 256·Σhi + Σlo in int64.
@@ -69,6 +76,12 @@ public sealed class PackedDot
     /// <see cref="VectorRequantizer"/>; requantization is then scalar.</summary>
     public const long DoubleConversionLimit = 1L << 51;
 
+    /// <summary><see cref="AccumulatorKind.ChunkedInt32"/> needs chunks of at least this many taps on average in every group:
+    /// each chunk's end widens and stores its sums and restarts the micro-kernel (LeNet-5 with the bench's weights at 14 bits:
+    /// 25 to 37 taps per chunk, 14/14 about 100 → 72 ms per 10k images on 1 thread; at 15 bits 7 to 15 depending on the
+    /// weights; at 16 bits 1 to 4, where splitting the inputs is cheaper).</summary>
+    public const int MinChunkTaps = 12;
+
     public required int OutChannels { get; init; }
     public required int Taps { get; init; }
     /// <summary>[group][tap][<see cref="GroupWidth"/>]: (w_low &amp; 0xFFFF) | (w_high &lt;&lt; 16); zero for padding.</summary>
@@ -77,7 +90,8 @@ public sealed class PackedDot
     /// <summary>max over channels c of Σ_t (|w_low| + |w_high|)·xMax + |b[c]| (b: the accumulator's constant, see
     /// <see cref="VectorRequantizer.Bias"/>): no partial sum of any accumulator exceeds it.</summary>
     public required long Bound { get; init; }
-    /// <summary><see cref="AccumulatorKind.SplitInt64"/>: per group, the tap index where each chunk ends (ascending, last = Taps).</summary>
+    /// <summary><see cref="AccumulatorKind.ChunkedInt32"/> and <see cref="AccumulatorKind.SplitInt64"/>: per group, the tap index
+    /// where each chunk ends (ascending, last = Taps); one chunk of all taps otherwise.</summary>
     public required int[][] ChunkEnds { get; init; }
 
     public int Groups => (OutChannels + GroupWidth - 1) / GroupWidth;

@@ -32,6 +32,8 @@ internal interface ISimd<TV> where TV : struct
     /// <summary>Per lane, max(256·high0 + low0, 256·high1 + low1) in int64 (|256·high| &lt; 2^39: no overflow),
     /// stored to into[0 .. Lanes) or max-combined with what is there.</summary>
     static abstract void WidenMax(TV low0, TV high0, TV low1, TV high1, ref long into, bool max);
+    /// <summary>Per lane, the int32 sum widened to int64, stored to into[0 .. Lanes) or added to what is there.</summary>
+    static abstract void WidenAdd(TV sums, ref long into, bool add);
 }
 
 internal struct Avx2Simd : ISimd<Vector256<int>>
@@ -68,6 +70,19 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
         {
             lower = Vector256.Max(lower, Vector256.LoadUnsafe(ref into));
             upper = Vector256.Max(upper, Vector256.LoadUnsafe(ref into, 4));
+        }
+        lower.StoreUnsafe(ref into);
+        upper.StoreUnsafe(ref into, 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenAdd(Vector256<int> sums, ref long into, bool add)
+    {
+        var (lower, upper) = Vector256.Widen(sums);
+        if (add)
+        {
+            lower += Vector256.LoadUnsafe(ref into);
+            upper += Vector256.LoadUnsafe(ref into, 4);
         }
         lower.StoreUnsafe(ref into);
         upper.StoreUnsafe(ref into, 4);
@@ -119,6 +134,19 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
         lower.StoreUnsafe(ref into);
         upper.StoreUnsafe(ref into, 8);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenAdd(Vector512<int> sums, ref long into, bool add)
+    {
+        var (lower, upper) = Vector512.Widen(sums);
+        if (add)
+        {
+            lower += Vector512.LoadUnsafe(ref into);
+            upper += Vector512.LoadUnsafe(ref into, 8);
+        }
+        lower.StoreUnsafe(ref into);
+        upper.StoreUnsafe(ref into, 8);
+    }
 }
 
 /// <summary>Compile-time group sizes (1..8 output channels per micro-kernel call): the JIT removes the unused accumulators.</summary>
@@ -134,7 +162,8 @@ internal struct G8 : IGroupSize { public static int Value => 8; }
 
 /// <summary>A kind of pool-window micro-kernel call: how its four input streams are loaded at a tap (from the first
 /// input vectors x0..x3 plus the tap's offset), and what it does with a channel's four sums s0..s3: reduce them and
-/// write channel <c>c</c>'s result from <c>acc</c> on (or max-combine it with what is there).</summary>
+/// write channel <c>c</c>'s result from <c>acc</c> on, or with <c>max</c> combine it with what is there (the max of a
+/// pool window's positions; <see cref="FourSums{TS, TV}"/>: the sum of a layer's chunks).</summary>
 internal interface IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     /// <summary>Output positions per call (4 or 2): the first input vectors x0.. come from that many window entries.</summary>
@@ -163,6 +192,29 @@ internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd
         ref int to = ref Unsafe.Add(ref acc, c * TS.Lanes);
         var best = TS.Max(TS.Max(s0, s1), TS.Max(s2, s3));
         TS.Store(max ? TS.Max(best, TS.Load(ref to)) : best, ref to);
+    }
+}
+
+/// <summary>Four positions of a pool window, in int32 sums over one chunk of taps (<see cref="AccumulatorKind.ChunkedInt32"/>):
+/// each position's sums widened to int64 and stored apart (or, with <c>max</c>, added to what is there: a later chunk),
+/// position p of channel c at int64 lanes [(p·<see cref="PackedDot.GroupWidth"/> + c)·L ..] of acc (a long[] seen as int).</summary>
+internal struct FourSums<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    public static int Positions => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3) =>
+        MaxOfFour<TS, TV>.Load(ref x0, ref x1, ref x2, ref x3, offset, out v0, out v1, out v2, out v3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
+    {
+        int position = PackedDot.GroupWidth * TS.Lanes;
+        ref long to = ref Unsafe.Add(ref Unsafe.As<int, long>(ref acc), c * TS.Lanes);
+        TS.WidenAdd(s0, ref to, max);
+        TS.WidenAdd(s1, ref Unsafe.Add(ref to, position), max);
+        TS.WidenAdd(s2, ref Unsafe.Add(ref to, 2 * position), max);
+        TS.WidenAdd(s3, ref Unsafe.Add(ref to, 3 * position), max);
     }
 }
 
@@ -213,6 +265,8 @@ internal static class SimdKernels
         public readonly int[] Split = new int[2 * SplitInputElements(model)];
         public int HighBytes => Split.Length / 2;
         public readonly long[] Chunk64 = new long[PackedDot.GroupWidth * model.Lanes];
+        /// <summary>A ChunkedInt32 layer's int64 sums at up to 4 positions of a pool window, [position][channel][lane].</summary>
+        public readonly long[] Sum4 = new long[4 * PackedDot.GroupWidth * model.Lanes];
         /// <summary>Row-paired input of 8 images, image-major, before the transpose into lanes (<see cref="StageRows"/>;
         /// AVX-512's <see cref="StageRowsSixteen"/> transposes in registers and needs none).</summary>
         public readonly int[] Pairs = model.InputLayout.Kind == PairLayout.Rows && !StagesInRegisters(model.Lanes)
@@ -527,7 +581,7 @@ internal static class SimdKernels
                         int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                         for (int c = 0; c < size; c += step)
                             DotWindow<TS, TV, MaxOfFour<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
-                                offsets, dot.Taps, ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
+                                offsets, 0, dot.Taps, ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
                         j += 4;
                     }
                     else
@@ -536,6 +590,9 @@ internal static class SimdKernels
                         j++;
                     }
                 }
+                break;
+            case AccumulatorKind.ChunkedInt32:
+                AccumulateChunked<TS, TV>(dot, offsets, g, window, input, ws, at);
                 break;
             case AccumulatorKind.SplitInt64:
                 // One chunk (conv1 and conv3 of LeNet-5 at 16 bits): pool positions two at a time through the pool-window
@@ -550,7 +607,7 @@ internal static class SimdKernels
                     int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                     for (int c = 0; c < size; c += step)
                         DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 2),
-                            offsets, dot.Taps, ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
+                            offsets, 0, dot.Taps, ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
                 }
                 for (int j = paired; j < window.Length; j++)
                 {
@@ -576,6 +633,47 @@ internal static class SimdKernels
             default:
                 ScalarInt64(dot, offsets, g, window, input, lanes, ws.RowAcc64.AsSpan(at));
                 break;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Accumulate{TS, TV}"/> for <see cref="AccumulatorKind.ChunkedInt32"/>: per chunk, the sums in int32 lanes
+    /// (within a chunk every partial sum is proven within int32 by <see cref="CompiledModel"/>), widened and added in int64;
+    /// pool windows 4 positions at a time (<see cref="FourSums{TS, TV}"/>, widened as each chunk ends; the Int32 case's
+    /// register budget), the other positions one at a time (Dot, up to 8 channels); the window's positions then
+    /// max-combine in int64.
+    /// </summary>
+    private static void AccumulateChunked<TS, TV>(PackedDot dot, int[] offsets, int g, ReadOnlySpan<int> window, int[] input, Workspace ws, int at)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int size = dot.GroupSize(g), lanes = TS.Lanes;
+        ref int weights = ref dot.Weights[g * dot.Taps * PackedDot.GroupWidth];
+        var chunks = dot.ChunkEnds[g];
+        int length = size * lanes, stride = PackedDot.GroupWidth * lanes;
+        for (int j = 0; j < window.Length;)
+        {
+            int positions = window.Length - j >= 4 ? 4 : 1;
+            for (int k = 0, start = 0; k < chunks.Length; start = chunks[k++])
+            {
+                if (positions == 4)
+                {
+                    int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
+                    for (int c = 0; c < size; c += step)
+                        DotWindow<TS, TV, FourSums<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
+                            offsets, start, chunks[k], ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.Sum4[c * lanes]), k > 0);
+                }
+                else
+                {
+                    Dot<TS, TV>(size, ref input[window[j]], offsets, start, chunks[k], ref weights, ref ws.Acc[0], false);
+                    Combine(ws.Acc, default, ws.Sum4, length, k > 0 ? CombineMode.Add : CombineMode.Store);
+                }
+            }
+            for (int p = 0; p < positions; p++)
+            {
+                if (j + p == 0) ws.Sum4.AsSpan(0, length).CopyTo(ws.RowAcc64.AsSpan(at));
+                else Max64(ws.RowAcc64.AsSpan(at), ws.Sum4.AsSpan(p * stride), length);
+            }
+            j += positions;
         }
     }
 
@@ -658,22 +756,22 @@ internal static class SimdKernels
 
     }
 
-    private static void DotWindow<TS, TV, TKind>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+    private static void DotWindow<TS, TV, TKind>(int size, ref int x, ReadOnlySpan<int> window, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
         where TS : struct, ISimd<TV> where TV : struct where TKind : struct, IWindowKind<TS, TV>
     {
         switch (size)
         {
-            case 6: DotWindow<TS, TV, G6, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 5: DotWindow<TS, TV, G5, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 4: DotWindow<TS, TV, G4, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 3: DotWindow<TS, TV, G3, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            case 2: DotWindow<TS, TV, G2, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
-            default: DotWindow<TS, TV, G1, TKind>(ref x, window, offsets, taps, ref weights, ref acc, max); break;
+            case 6: DotWindow<TS, TV, G6, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
+            case 5: DotWindow<TS, TV, G5, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
+            case 4: DotWindow<TS, TV, G4, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
+            case 3: DotWindow<TS, TV, G3, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
+            case 2: DotWindow<TS, TV, G2, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
+            default: DotWindow<TS, TV, G1, TKind>(ref x, window, offsets, from, to, ref weights, ref acc, max); break;
         }
     }
 
     /// <summary>
-    /// The pool-window micro-kernel: all taps of TG ≤ 6 channels over 4 input streams (4 output positions of one
+    /// The pool-window micro-kernel: taps [from, to) of TG ≤ 6 channels over 4 input streams (4 output positions of one
     /// pool window, first input vectors at x + window[0..3]; or two positions' low and high bytes, split from the
     /// vectors at x + window[0..1] as they are loaded), each channel's 4 sums handed to <typeparamref name="TKind"/>,
     /// which reduces them and writes channel c's result.
@@ -681,9 +779,10 @@ internal static class SimdKernels
     /// within the registers: 2 channels on AVX2 (8 accumulators, 4 inputs and a weight in 16 registers), up to 6 on
     /// AVX-512 (24 + 4 + 1 in 32), where the conv1 of LeNet-5 then loads each input vector once instead of three times.
     /// Exact under the int32 bound of the caller's accumulator kind (Int32: <see cref="Dot{TS, TV, TG}"/>'s; SplitInt64
-    /// of one chunk: Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 for the low and the high sums, checked by <see cref="CompiledModel"/>).
+    /// of one chunk: Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 for the low and the high sums; ChunkedInt32: the chunk's
+    /// Σ (|w_low| + |w_high|)·xMax ≤ 2^31 − 1; checked by <see cref="CompiledModel"/>).
     /// </summary>
-    private static void DotWindow<TS, TV, TG, TKind>(ref int x, ReadOnlySpan<int> window, int[] offsets, int taps, ref int weights, ref int acc, bool max)
+    private static void DotWindow<TS, TV, TG, TKind>(ref int x, ReadOnlySpan<int> window, int[] offsets, int from, int to, ref int weights, ref int acc, bool max)
         where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize where TKind : struct, IWindowKind<TS, TV>
     {
         // a[c][p]: channel c at window position p.
@@ -695,8 +794,8 @@ internal static class SimdKernels
         ref int x2 = ref Unsafe.Add(ref x, window[TKind.Positions > 2 ? 2 : 0]);
         ref int x3 = ref Unsafe.Add(ref x, window[TKind.Positions > 2 ? 3 : 0]);
         ref int offset = ref MemoryMarshal.GetArrayDataReference(offsets);
-        ref int w = ref weights;
-        for (int t = 0; t < taps; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
+        ref int w = ref Unsafe.Add(ref weights, from * PackedDot.GroupWidth);
+        for (int t = from; t < to; t++, w = ref Unsafe.Add(ref w, PackedDot.GroupWidth))
         {
             TKind.Load(ref x0, ref x1, ref x2, ref x3, Unsafe.Add(ref offset, t), out var v0, out var v1, out var v2, out var v3);
             var p = TS.Broadcast(w);
@@ -901,15 +1000,14 @@ internal static class SimdKernels
 
     private enum CombineMode { Store, Add, Max }
 
-    /// <summary>v = 256·high[i] + low[i] in int64 (|256·high| &lt; 2^39, no overflow), stored into, added to or
-    /// max-combined with sum[i].</summary>
-    private static void Combine(int[] low, int[] high, Span<long> sum, int length, CombineMode mode)
+    /// <summary>v = 256·high[i] + low[i] in int64 (|256·high| &lt; 2^39, no overflow), or v = low[i] where
+    /// <paramref name="high"/> is empty, stored into, added to or max-combined with sum[i].</summary>
+    private static void Combine(ReadOnlySpan<int> low, ReadOnlySpan<int> high, Span<long> sum, int length, CombineMode mode)
     {
         for (int i = 0; i < length; i += 4)
         {
-            var l = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref low[i]));
-            var h = Avx2.ConvertToVector256Int64(Vector128.LoadUnsafe(ref high[i]));
-            var v = (h << 8) + l;
+            var v = Avx2.ConvertToVector256Int64(Vector128.Create(low.Slice(i, 4)));
+            if (!high.IsEmpty) v += Avx2.ConvertToVector256Int64(Vector128.Create(high.Slice(i, 4))) << 8;
             if (mode != CombineMode.Store)
             {
                 var old = Vector256.LoadUnsafe(ref sum[i]);
@@ -919,12 +1017,12 @@ internal static class SimdKernels
         }
     }
 
-    private static void Max64(Span<long> best, long[] other, int length)
+    private static void Max64(Span<long> best, ReadOnlySpan<long> other, int length)
     {
         for (int i = 0; i < length; i += 4)
         {
             var a = Vector256.LoadUnsafe(ref best[i]);
-            var b = Vector256.LoadUnsafe(ref other[i]);
+            var b = Vector256.Create(other.Slice(i, 4));
             Avx2.BlendVariable(a, b, Avx2.CompareGreaterThan(b, a)).StoreUnsafe(ref best[i]);
         }
     }

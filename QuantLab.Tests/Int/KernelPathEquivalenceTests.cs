@@ -211,6 +211,30 @@ public class KernelPathEquivalenceTests
         }
     }
 
+    /// <summary>Layers just beyond int32 (14 bits, uniform random weights: about 30 taps per int32 chunk) run in int32 chunks
+    /// widened into int64, without splitting their inputs; at 16 bits (a chunk of 1 or 2 taps) they split their inputs.</summary>
+    [Theory]
+    [InlineData(14, AccumulatorKind.ChunkedInt32)]
+    [InlineData(16, AccumulatorKind.SplitInt64)]
+    public void Layers_just_beyond_int32_run_in_int32_chunks_and_still_match(int bits, AccumulatorKind expected)
+    {
+        // conv2 (75 pair taps, a fused 2×2 pool: the 4-position window kernel) and fc1 (one position) are the wide layers.
+        var c = new Case(5, 2, 14, 14, 3, 6, 2, 5, 8, 2, 10, 4, bits, bits, bits, RoundingMode.HalfEven, 0, BiasMode.Int32, true, false, 21);
+        var (model, inputs) = Build(c);
+        var reference = IntegerEngine.RunReference(model, inputs);
+        Assert.True(reference.Distinct().Count() > 10, "the logits vary");
+        foreach (var path in SimdPaths())
+        {
+            var compiled = new CompiledModel(model, path);
+            var dots = compiled.Ops.Select(op => op switch { ConvParams p => p.Dot, LinearParams p => p.Dot, _ => null }).OfType<PackedDot>().ToList();
+            // Several chunks in the pooled conv: their int64 additions are exercised.
+            Assert.Contains(compiled.Ops, op => op is ConvParams { Pool: 2 } conv && conv.Dot.Kind == expected
+                && (expected != AccumulatorKind.ChunkedInt32 || conv.Dot.ChunkEnds.Any(ends => ends.Length > 1)));
+            Assert.DoesNotContain(dots, d => d.Kind == (expected == AccumulatorKind.ChunkedInt32 ? AccumulatorKind.SplitInt64 : AccumulatorKind.ChunkedInt32));
+            Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+        }
+    }
+
     [Fact]
     public void A_bound_beyond_exact_double_conversion_takes_the_scalar_int64_kernel()
     {
