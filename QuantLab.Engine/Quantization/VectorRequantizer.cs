@@ -74,7 +74,8 @@ public readonly struct VectorRequantizer
     /// <summary>The integer constant added to the accumulator before requantizing (<c>intBias</c> of the constructor).</summary>
     public long Bias => _bias;
 
-    /// <summary>Whether <see cref="Apply(Vector256{int})"/> runs in SIMD (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>
+    /// <summary>Whether <see cref="Apply(Vector256{int})"/> and <see cref="Apply(Vector256{long}, Vector256{long})"/> run in SIMD
+    /// (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>
     public bool Vectorized => Avx2.IsSupported && (_scalar.Mode == RequantMode.Float || _fixedVector);
 
     /// <summary>
@@ -174,7 +175,7 @@ public readonly struct VectorRequantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<int> Apply(Vector256<long> lower, Vector256<long> upper)
     {
-        if (!WideVectorized) return ApplyScalar(lower, upper);
+        if (!Vectorized) return ApplyScalar(lower, upper);
         if (_scalar.Mode == RequantMode.FixedPoint)
             return Vector256.Create(Avx2.PermuteVar8x32(FixedWide(lower).AsInt32(), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)).GetLower(),
                 Avx2.PermuteVar8x32(FixedWide(upper).AsInt32(), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)).GetLower());
@@ -201,9 +202,6 @@ public readonly struct VectorRequantizer
             FinishToInt(Avx512DQ.ConvertToVector512Double(Avx512F.Add(upper, bias))));
     }
 
-    /// <summary>Whether <see cref="Apply(Vector256{long}, Vector256{long})"/> runs in SIMD (AVX2 present, and for fixed-point 1 ≤ k ≤ 62).</summary>
-    public bool WideVectorized => Vectorized;
-
     /// <summary>Whether <see cref="Apply(Vector512{long}, Vector512{long})"/> runs as one AVX-512 computation.</summary>
     public bool SixteenWideLanesAtOnce => Avx512DQ.IsSupported && (_scalar.Mode == RequantMode.Float || _fixedVector);
 
@@ -214,7 +212,7 @@ public readonly struct VectorRequantizer
     /// Y = a_lo·M0 &lt; 2^63 (vpmuludq) and X = a_hi·M0, |X| &lt; 2^62 (vpmuldq: |a_hi| &lt; 2^31), so
     /// a·M0 = 2^32·Z + Y_lo with Z = X + (Y &gt;&gt; 32) and Y_lo = Y mod 2^32, and a·M0 &lt; 0 exactly when Z &lt; 0.
     /// For k ≥ 32 the quotient is Z &gt;&gt; (k − 32) and the remainder 2^32·(Z mod 2^(k−32)) + Y_lo &lt; 2^62; for k &lt; 32
-    /// the saturation bounds |a·M0| below 2^49, so 2^32·Z + Y_lo is the product itself, and the int32 form's steps follow.
+    /// the saturation bounds |a·M0| below 2^49, so 2^32·Z + Y_lo is the product itself, shifted as in the int32 form.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vector512<long> FixedWide(Vector512<long> acc)
@@ -225,18 +223,9 @@ public readonly struct VectorRequantizer
         var x = Avx512F.Multiply(Avx512F.ShiftRightArithmetic(a, 32).AsInt32(), m0.AsInt32());
         var z = x + Vector512.ShiftRightLogical(y, 32);
         var low = y & Vector512.Create(0xFFFFFFFFL);
-        Vector512<long> floor, remainder;
-        if (_shift >= 32)
-        {
-            floor = Vector512.ShiftRightArithmetic(z, _shift - 32);
-            remainder = Vector512.ShiftLeft(z & Vector512.Create((1L << (_shift - 32)) - 1), 32) | low;
-        }
-        else
-        {
-            var product = Vector512.ShiftLeft(z, 32) + low;
-            floor = Vector512.ShiftRightArithmetic(product, _shift);
-            remainder = product & Vector512.Create(_mask.ToScalar());
-        }
+        if (_shift < 32) return Clamp(Shift(Vector512.ShiftLeft(z, 32) + low));
+        var floor = Vector512.ShiftRightArithmetic(z, _shift - 32);
+        var remainder = Vector512.ShiftLeft(z & Vector512.Create((1L << (_shift - 32)) - 1), 32) | low;
         return Clamp(Round(floor, remainder, Vector512.LessThan(z, Vector512<long>.Zero)));
     }
 
@@ -254,19 +243,10 @@ public readonly struct VectorRequantizer
         var x = Avx2.Multiply(Avx2.ShiftRightLogical(a, 32).AsInt32(), _m0.AsInt32());
         var z = x + Vector256.ShiftRightLogical(y, 32);
         var low = y & Vector256.Create(0xFFFFFFFFL);
+        if (_shift < 32) return Clamp(Shift(Vector256.ShiftLeft(z, 32) + low));
         var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, z);
-        Vector256<long> floor, remainder;
-        if (_shift >= 32)
-        {
-            floor = ShiftRightArithmetic(z, negative, _shift - 32);
-            remainder = Vector256.ShiftLeft(z & Vector256.Create((1L << (_shift - 32)) - 1), 32) | low;
-        }
-        else
-        {
-            var product = Vector256.ShiftLeft(z, 32) + low;              // same sign as z
-            floor = ShiftRightArithmetic(product, negative, _shift);
-            remainder = product & _mask;
-        }
+        var floor = ShiftRightArithmetic(z, negative, _shift - 32);
+        var remainder = Vector256.ShiftLeft(z & Vector256.Create((1L << (_shift - 32)) - 1), 32) | low;
         return Clamp(Round(floor, remainder, negative));
     }
 

@@ -117,7 +117,7 @@ public class VectorRequantizerTests
         WideFixedPointCases.Sample(c =>
         {
             var vector = new VectorRequantizer(c.Scalar, c.Bias);
-            Assert.True(vector.WideVectorized);
+            Assert.True(vector.Vectorized);
             var acc = c.Accumulators;
             var eight = vector.Apply(Vector256.Create(acc.AsSpan(0, 4)), Vector256.Create(acc.AsSpan(4, 4)));
             for (int i = 0; i < 8; i++) Assert.Equal(c.Scalar.Apply(acc[i] + c.Bias), eight.GetElement(i));
