@@ -377,8 +377,9 @@ public static class OnnxExport
     {
         if (QdqProblem(model) is { } problem) throw new BadInputException(problem);
         var zero = g.Int8("zp", [0]);
-        // An unsigned grid (unsigned-after-relu) is uint8 with zero point 0: its type is the zero point's.
-        var unsignedZero = g.UInt8("zpu", [0]);
+        // An unsigned grid (unsigned-after-relu) is uint8 with zero point 0: its type is the zero point's. Declared at its
+        // first use: ONNX Runtime warns about an initializer that no node reads.
+        string? unsignedZero = null;
         // q: the 8-bit activations (int8, or uint8 after an unsigned layer); s: their step; qZero: their zero point.
         string q = g.Cast(InputName, DataType.Int8);
         double s = model.InputScale;
@@ -417,7 +418,7 @@ public static class OnnxExport
                         yf = g.Node("Clip", "clip", yf, g.FloatScalar("min", (float)(min * layer.OutputScale)), g.FloatScalar("max", (float)(max * layer.OutputScale)));
                     }
                     // QuantizeLinear saturates to its type: [−128, 127] signed, [0, 255] unsigned; narrower grids were clipped above.
-                    qZero = layer.OutputSigned ? zero : unsignedZero;
+                    qZero = layer.OutputSigned ? zero : unsignedZero ??= g.UInt8("zpu", [0]);
                     q = g.Node("QuantizeLinear", "q", yf, g.FloatScalar("s", (float)layer.OutputScale), qZero);
                     s = layer.OutputScale;
                     break;

@@ -105,3 +105,38 @@ public sealed class QdqAgreementTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.InRange(a.PredictionAgreement, 0.97, 1.0);
     }
 }
+
+/// <summary>The graph's own hygiene: ONNX Runtime warns about (and drops) an initializer no node reads, so an export
+/// that carries one prints a warning at every session a user opens.</summary>
+public sealed class OnnxGraphHygieneTests
+{
+    public static TheoryData<string, int, int, string, string, string, string, bool> Configurations()
+    {
+        var data = new TheoryData<string, int, int, string, string, string, string, bool>();
+        foreach (var row in OnnxExportTests.ExactGrid())
+            data.Add("exact", (int)row[0], (int)row[1], (string)row[2], (string)row[3], (string)row[4], (string)row[5], false);
+        data.Add("exact", 8, 8, "half-even", "fixed-point:31", "int32", "channel", true);
+        data.Add("exact", 16, 16, "half-away", "float", "int32", "tensor", true);
+        foreach (bool unsigned in new[] { false, true })
+        {
+            data.Add("qdq", 8, 8, "half-even", "float", "none", "tensor", unsigned);
+            data.Add("qdq", 8, 8, "half-even", "fixed-point:31", "int32", "channel", unsigned);
+            data.Add("qdq", 4, 4, "half-even", "float", "float", "channel", unsigned);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public void Every_initializer_of_an_exported_graph_is_read_by_some_node(
+        string style, int weightBits, int actBits, string rounding, string requant, string bias, string granularity, bool unsigned)
+    {
+        var config = ExportFixtures.Config(weightBits, actBits, rounding, requant, bias, granularity);
+        if (unsigned) config = config with { ActSignedness = ActSignedness.UnsignedAfterRelu };
+        var graph = OnnxExport.Build(ExportFixtures.Model(config), style == "qdq" ? OnnxStyle.Qdq : OnnxStyle.Exact).Graph;
+        var read = graph.Node.SelectMany(n => n.Input).ToHashSet();
+        var unread = graph.Initializer.Select(t => t.Name).Where(name => !read.Contains(name)).ToList();
+        Assert.True(unread.Count == 0, $"initializers no node reads: {string.Join(", ", unread)}");
+        Assert.True(graph.Initializer.Count > 0 && graph.Node.Count > 0, "the graph has nodes and initializers");
+    }
+}
