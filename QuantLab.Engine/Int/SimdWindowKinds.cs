@@ -1,0 +1,95 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QuantLab.Engine.Quantization;
+
+namespace QuantLab.Engine.Int;
+
+/// <summary>Compile-time group sizes (1..8 output channels per micro-kernel call): the JIT removes the unused accumulators.</summary>
+internal interface IGroupSize { static abstract int Value { get; } }
+internal struct G1 : IGroupSize { public static int Value => 1; }
+internal struct G2 : IGroupSize { public static int Value => 2; }
+internal struct G3 : IGroupSize { public static int Value => 3; }
+internal struct G4 : IGroupSize { public static int Value => 4; }
+internal struct G5 : IGroupSize { public static int Value => 5; }
+internal struct G6 : IGroupSize { public static int Value => 6; }
+internal struct G7 : IGroupSize { public static int Value => 7; }
+internal struct G8 : IGroupSize { public static int Value => 8; }
+
+/// <summary>A kind of pool-window micro-kernel call: how its four input streams are loaded at a tap (from the first
+/// input vectors x0..x3 plus the tap's offset), and what it does with a channel's four sums s0..s3: reduce them and
+/// write channel <c>c</c>'s result from <c>acc</c> on, or with <c>max</c> combine it with what is there (the max of a
+/// pool window's positions; <see cref="FourSums{TS, TV}"/>: the sum of a layer's chunks).</summary>
+internal interface IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    /// <summary>Output positions per call (4 or 2): the first input vectors x0.. come from that many window entries.</summary>
+    static abstract int Positions { get; }
+    static abstract void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3);
+    static abstract void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max);
+}
+
+/// <summary>Four positions of a pool window, in int32 sums: their max, into int32 lanes acc[c·L ..].</summary>
+internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    public static int Positions => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
+    {
+        v0 = TS.Load(ref Unsafe.Add(ref x0, offset));
+        v1 = TS.Load(ref Unsafe.Add(ref x1, offset));
+        v2 = TS.Load(ref Unsafe.Add(ref x2, offset));
+        v3 = TS.Load(ref Unsafe.Add(ref x3, offset));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
+    {
+        ref int to = ref Unsafe.Add(ref acc, c * TS.Lanes);
+        var best = TS.Max(TS.Max(s0, s1), TS.Max(s2, s3));
+        TS.Store(max ? TS.Max(best, TS.Load(ref to)) : best, ref to);
+    }
+}
+
+/// <summary>Four positions of a pool window, in int32 sums over one chunk of taps (<see cref="AccumulatorKind.ChunkedInt32"/>):
+/// each position's sums widened to int64 and stored apart (or, with <c>max</c>, added to what is there: a later chunk),
+/// position p of channel c at int64 lanes [(p·<see cref="PackedDot.GroupWidth"/> + c)·L ..] of acc (a long[] seen as int).</summary>
+internal struct FourSums<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    public static int Positions => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3) =>
+        MaxOfFour<TS, TV>.Load(ref x0, ref x1, ref x2, ref x3, offset, out v0, out v1, out v2, out v3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
+    {
+        int position = PackedDot.GroupWidth * TS.Lanes;
+        ref long to = ref Unsafe.Add(ref Unsafe.As<int, long>(ref acc), c * TS.Lanes);
+        TS.WidenAdd(s0, ref to, max);
+        TS.WidenAdd(s1, ref Unsafe.Add(ref to, position), max);
+        TS.WidenAdd(s2, ref Unsafe.Add(ref to, 2 * position), max);
+        TS.WidenAdd(s3, ref Unsafe.Add(ref to, 3 * position), max);
+    }
+}
+
+/// <summary>Two positions (x0, x1; x2 and x3 unused) of 16-bit inputs, each split into bytes in registers (a load
+/// serves two streams): low-byte sums s0, s1 and high-byte sums s2, s3, reduced to max(256·s2 + s0, 256·s3 + s1)
+/// in int64, into int64 lanes (acc is a long[] seen as int) from element c·L on.</summary>
+internal struct SplitMaxOfTwo<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    public static int Positions => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
+    {
+        (v0, v2) = TS.SplitBytes(TS.Load(ref Unsafe.Add(ref x0, offset)));
+        (v1, v3) = TS.SplitBytes(TS.Load(ref Unsafe.Add(ref x1, offset)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max) =>
+        TS.WidenMax(s0, s2, s1, s3, ref Unsafe.Add(ref Unsafe.As<int, long>(ref acc), c * TS.Lanes), max);
+}
