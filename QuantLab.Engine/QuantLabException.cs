@@ -20,3 +20,17 @@ public class InfrastructureException(string message, Exception? inner = null) : 
 {
     public override int ExitCode => 3;
 }
+
+/// <summary>How a JSON syntax error is told to the user.</summary>
+public static class JsonErrors
+{
+    /// <summary>"line L, byte B: reason", both 1-based; System.Text.Json's own message ends with its 0-based
+    /// "LineNumber: … | BytePositionInLine: …", which then contradicted the position given first.</summary>
+    public static string Describe(System.Text.Json.JsonException e)
+    {
+        var reason = System.Text.RegularExpressions.Regex.Replace(e.Message, @"\s*(Path: \S* \| )?LineNumber: \d+ \| BytePositionInLine: \d+\.?\s*$", "");
+        var at = e.LineNumber is long line ? $"line {line + 1}, byte {e.BytePositionInLine + 1}: " : "";
+        var path = e.Path is { Length: > 1 } p ? $"at {p}: " : "";
+        return path + at + reason;
+    }
+}

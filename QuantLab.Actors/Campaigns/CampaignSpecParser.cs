@@ -15,7 +15,7 @@ namespace QuantLab.Actors.Campaigns;
 /// </summary>
 public static class CampaignSpecParser
 {
-    private const string NamePattern = "letters, digits, '.', '_' and '-' (1 to 100 characters, not starting with '.')";
+    private const string NamePattern = "letters, digits, '.', '_' and '-' (1 to 100 characters, not starting with '.' or '-')";
 
     public static CampaignSpec ParseFile(string path)
     {
@@ -34,7 +34,7 @@ public static class CampaignSpecParser
         try { doc = JsonDocument.Parse(json); }
         catch (JsonException e)
         {
-            throw new BadInputException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}", e);
+            throw new BadInputException($"{source}: not valid JSON: {JsonErrors.Describe(e)}", e);
         }
         using (doc)
         {
@@ -196,8 +196,9 @@ public static class CampaignSpecParser
     private static string Name(Node e)
     {
         var s = Str(e, NamePattern);
-        // A leading '.' would make '.', '..' or hidden names: a campaign's name becomes a directory of reports.
-        if (s.Length is 0 or > 100 || s[0] == '.' || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        // A leading '.' would make '.', '..' or hidden names: a campaign's name becomes a directory of reports; a leading
+        // '-' would read as an option where the CLI takes the name as an argument (status, report, retry, export).
+        if (s.Length is 0 or > 100 || s[0] is '.' or '-' || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
             throw new SpecError($"{e.Path}: '{s}' is not a valid name; allowed: {NamePattern}");
         return s;
     }

@@ -103,10 +103,11 @@ public sealed class SqliteLabStore(string path, string? cacheDirectory = null) :
     /// <summary>
     /// A SQLite error at the database, named by its cause where SQLite tells it: SQLITE_READONLY (8), SQLITE_FULL
     /// (13), and SQLITE_CANTOPEN (14) in a directory that cannot be written (a WAL database needs its -shm index
-    /// beside it, even to be read).
+    /// beside it, even to be read); SQLITE_NOTADB (26), a file that is not a SQLite database at all, is bad input (--db).
     /// </summary>
-    private InfrastructureException Fault(SqliteException e) => e.SqliteErrorCode switch
+    private QuantLabException Fault(SqliteException e) => e.SqliteErrorCode switch
     {
+        26 => new BadInputException($"{Path} is not a SQLite database (give a QuantLab database with --db, or a new path to create one)", e),
         8 => StorageFault.ReadOnly(Name, e),
         13 => StorageFault.DiskFull(Path, e),
         10 when StorageFault.NoSpaceAt(Directory) => StorageFault.DiskFull(Path, e),   // SQLITE_IOERR on a full disk

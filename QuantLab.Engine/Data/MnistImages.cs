@@ -7,11 +7,12 @@ public static class MnistImages
 {
     public const string AllowedTransforms = "resize, pad";
 
-    public static InputTransform ParseTransform(string? text) => text?.Trim().ToLowerInvariant() switch
+    /// <param name="source">Where the text came from (an option, a setting, a field), named in the error.</param>
+    public static InputTransform ParseTransform(string? text, string source = "input transform") => text?.Trim().ToLowerInvariant() switch
     {
         "resize" => InputTransform.Resize,
         "pad" => InputTransform.Pad,
-        _ => throw new BadInputException($"input transform '{text}' is not one of: {AllowedTransforms}"),
+        _ => throw new BadInputException($"{source}: '{text}' is not one of: {AllowedTransforms}"),
     };
 
     public static string Name(InputTransform transform) => transform == InputTransform.Pad ? "pad" : "resize";

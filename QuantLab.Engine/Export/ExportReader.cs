@@ -24,7 +24,7 @@ internal sealed class ExportReader(string directory)
         }
         catch (JsonException e)
         {
-            throw new BadInputException($"{_manifest}: invalid JSON: {e.Message}", e);
+            throw new BadInputException($"{_manifest}: invalid JSON: {JsonErrors.Describe(e)}", e);
         }
         var format = String(root, "$", "format");
         if (format != IntExport.Format) throw Bad("$.format", $"is '{format}', expected '{IntExport.Format}'");

@@ -83,7 +83,7 @@ public static class JobCodec
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(canonical); }
-        catch (JsonException e) { throw new BadInputException($"job record: not valid JSON: {e.Message}", e); }
+        catch (JsonException e) { throw new BadInputException($"job record: not valid JSON: {JsonErrors.Describe(e)}", e); }
         using (document) return Read(document.RootElement);
     }
 

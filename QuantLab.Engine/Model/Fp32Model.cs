@@ -75,7 +75,7 @@ public sealed class Fp32Model
         }
         catch (JsonException e)
         {
-            throw new BadInputException($"{manifestPath}: invalid JSON at {e.Path}: {e.Message}", e);
+            throw new BadInputException($"{manifestPath}: invalid JSON: {JsonErrors.Describe(e)}", e);
         }
         if (manifest.Format != Format)
             throw new BadInputException($"{manifestPath}: $.format is '{manifest.Format}', expected '{Format}'");
@@ -115,7 +115,7 @@ public sealed class Fp32Model
         }
         catch (JsonException e)
         {
-            throw new BadInputException($"{manifestPath}: invalid JSON: {e.Message}", e);
+            throw new BadInputException($"{manifestPath}: invalid JSON: {JsonErrors.Describe(e)}", e);
         }
     }
 

@@ -63,7 +63,7 @@ public sealed class QatModel
         }
         catch (JsonException e)
         {
-            throw new BadInputException($"{manifestPath}: invalid JSON at {e.Path}: {e.Message}", e);
+            throw new BadInputException($"{manifestPath}: invalid JSON: {JsonErrors.Describe(e)}", e);
         }
         try
         {

@@ -52,7 +52,7 @@ public static class QuantizationOptions
     public static readonly QuantOption Rounding = new("rounding", "Every rounding: floor (the seed's), half-even, half-away",
         RoundingModeOption.Allowed, "floor", false, t => RoundingMode.Parse(t).ToOption());
 
-    public static readonly QuantOption Requant = new("requant", "Requantization multiplier: float, or fixed-point[:P] with P from 8 to 31 (default 31)",
+    public static readonly QuantOption Requant = new("requant", "Requantization multiplier: float, or fixed-point[:P] with P from 8 to 31 (P defaults to 31)",
         RequantSpec.Allowed, "float", false, t => RequantSpec.Parse(t).ToOption());
 
     public static readonly QuantOption Bias = new("bias", "Bias handling: none, float, int32 (default: int32 for a model with bias, none without)",

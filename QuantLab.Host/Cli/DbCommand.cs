@@ -9,7 +9,7 @@ public static class DbCommand
     public static Command Create(Func<CliContext> context)
     {
         var db = LabOptions.Database();
-        var json = new Option<bool>("--json") { Description = "Print one JSON document: database, provider, before (the schema version found, null for none), version" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON document: database (the SQLite file's path, or the PostgreSQL server, database and user), provider, before (the schema version found, null for none), version" };
         var init = new Command("init",
             "Create the database's tables (QuantLab's and Akka.Persistence's) or upgrade them to this QuantLab's schema; safe to run again. " +
             "Needed once for PostgreSQL (nodes never create tables); a SQLite file is also created by 'run' and 'node'")
@@ -22,7 +22,14 @@ public static class DbCommand
             var store = LabOptions.Store(ctx, parse.GetValue(db));
             var outcome = await DbInit.RunAsync(store, TimeSpan.FromMinutes(1));
             if (parse.GetValue(json))
-                ctx.WriteJson(new { database = store.Name, provider = store.Provider, before = outcome.Before, version = outcome.After });
+                // A JsonObject, so that before is written as null for a new database (the output options drop null properties).
+                ctx.WriteJson(new System.Text.Json.Nodes.JsonObject
+                {
+                    ["database"] = store is SqliteLabStore sqlite ? sqlite.Path : store.Name,
+                    ["provider"] = store.Provider,
+                    ["before"] = outcome.Before,
+                    ["version"] = outcome.After,
+                });
             else
                 ctx.Out.WriteLine(outcome.Before switch
                 {

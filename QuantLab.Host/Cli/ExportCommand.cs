@@ -29,7 +29,7 @@ public static class ExportCommand
 
     public static Command Create(Func<CliContext> context)
     {
-        var campaign = new Argument<string>("campaign") { Description = "The campaign's name (or give --model)", Arity = ArgumentArity.ZeroOrOne };
+        var campaign = LabOptions.NamedArgument<string>("campaign", "The campaign's name (or give --model)", optional: true);
         var job = new Option<string>("--job") { Description = "The job's key (as in the report; a unique prefix of 8 or more characters will do)" };
         var fromModel = new Option<string>("--model") { Description = "An export directory (quantize --out, of a PTQ or QAT model, or export --format npy) to write as onnx or hw, instead of CAMPAIGN --job" };
         var onnxStyle = new Option<string>("--onnx-style") { Description = "onnx only: exact (standard ops, ONNX Runtime gives the engine's logits bit for bit) or qdq (QuantizeLinear/DequantizeLinear, half-even models of at most 8 bits; approximate, agreement recorded)", DefaultValueFactory = _ => "exact" };

@@ -15,6 +15,22 @@ public static class LabOptions
                       "With QuantLab:Storage:Provider = postgresql the database is QuantLab:Storage:ConnectionString instead",
     };
 
+    /// <summary>A campaign's name, or a spec's path, as the verb's argument: a token that starts with '-' is refused as an
+    /// unknown option (System.CommandLine hands an unmatched "--foo" to a free argument slot, and the verb then
+    /// reported "no campaign '--foo'").</summary>
+    public static Argument<T> NamedArgument<T>(string name, string description, bool optional = false)
+    {
+        var argument = new Argument<T>(name) { Description = description };
+        if (optional) argument.Arity = ArgumentArity.ZeroOrOne;
+        argument.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+                if (token.Value.StartsWith('-'))
+                    result.AddError($"Unrecognized option '{token.Value}'.");
+        });
+        return argument;
+    }
+
     /// <summary><c>--json</c> of the verbs that run a lab to a campaign's end (run, retry).</summary>
     public static Option<bool> FinalStatusJson() => new("--json") { Description = "Print the final status as one JSON document (campaign, state, jobs)" };
 

@@ -10,7 +10,7 @@ public static class ReportCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var campaign = new Argument<string>("campaign") { Description = "The campaign's name" };
+        var campaign = LabOptions.NamedArgument<string>("campaign", "The campaign's name");
         var db = LabOptions.Database();
         var format = new Option<string>("--format")
         {

@@ -11,7 +11,7 @@ public static class RetryCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var campaign = new Argument<string>("campaign") { Description = "The campaign's name" };
+        var campaign = LabOptions.NamedArgument<string>("campaign", "The campaign's name");
         var job = new Option<string?>("--job") { Description = "Only this failed job (its key, or a unique start of it); default: every failed job of the campaign" };
         var db = LabOptions.Database();
         var workers = LabOptions.Workers();

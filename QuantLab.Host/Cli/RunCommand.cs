@@ -18,7 +18,7 @@ public static class RunCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var spec = new Argument<string>("spec") { Description = "The campaign spec (experiments/*.json)" };
+        var spec = LabOptions.NamedArgument<string>("spec", "The campaign spec (experiments/*.json)");
         var db = LabOptions.Database();
         var workers = LabOptions.Workers();
         var json = LabOptions.FinalStatusJson();
@@ -83,6 +83,6 @@ public static class RunCommand
         var reports = Path.Combine(store.LocalDirectory, "reports", campaign);
         var html = ReportFiles.WriteAll(ctx.Options.Data, ctx.Err.WriteLine, store, await LabReader.LoadAsync(store), campaign, reports);
         ctx.Err.WriteLine($"report: {html} (and .md, .json, .csv beside it)");
-        return final.EnvironmentFailed > 0 ? 3 : final.Failed > 0 ? 1 : 0;
+        return CampaignClient.ExitCode(final);
     }
 }

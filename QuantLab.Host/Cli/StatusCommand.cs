@@ -10,9 +10,9 @@ public static class StatusCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var campaign = new Argument<string?>("campaign") { Description = "The campaign's name (default: every campaign in the database)", Arity = ArgumentArity.ZeroOrOne };
+        var campaign = LabOptions.NamedArgument<string?>("campaign", "The campaign's name (default: every campaign in the database)", optional: true);
         var db = LabOptions.Database();
-        var json = new Option<bool>("--json") { Description = "One JSON document: campaign, state (queued|running|interrupted|completed|failed), jobs {total, done, failed, running, queued}, stages, producedBy [{identity (the producing node's certificate subject, null without TLS), results}]; without a campaign, {campaigns: [...]}" };
+        var json = new Option<bool>("--json") { Description = "One JSON document: campaign, state (queued|running|interrupted|completed|failed), jobs {total, done, failed, environmentFailed (of the failed, those the environment failed), running, queued}, stages, producedBy [{identity (the producing node's certificate subject, null without TLS), results}]; without a campaign, {campaigns: [...]}" };
         var command = new Command("status", "Show a campaign's progress from the database (the campaign is optional: without it, every campaign's)") { campaign, db, json };
         command.SetAction(async (parse, cancel) =>
         {

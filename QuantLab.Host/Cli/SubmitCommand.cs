@@ -13,10 +13,10 @@ public static class SubmitCommand
 {
     public static Command Create(Func<CliContext> context)
     {
-        var spec = new Argument<string>("spec") { Description = "The campaign spec (experiments/*.json)" };
+        var spec = LabOptions.NamedArgument<string>("spec", "The campaign spec (experiments/*.json)");
         var seeds = new Option<string>("--seed-nodes") { Description = "akka.tcp://quantlab@127.0.0.1:PORT[,…] (akka.ssl.tcp://… with QuantLab:Cluster:Tls)", Required = true };
         var insecure = LabOptions.Insecure();
-        var wait = new Option<bool>("--wait") { Description = "Follow the campaign's progress until it is completed or failed (exit 1 if jobs failed)" };
+        var wait = new Option<bool>("--wait") { Description = "Follow the campaign's progress until it is completed or failed; exit as run does: 3 if the environment failed jobs, 1 if a configuration failed" };
         var json = new Option<bool>("--json") { Description = "Print the status (at the end with --wait) as one JSON document" };
         var command = new Command("submit", "Submit a campaign to a running cluster") { spec, seeds, wait, json, insecure };
         command.SetAction(async (parse, cancel) =>
@@ -41,7 +41,7 @@ public static class SubmitCommand
                 }
                 var final = await CampaignClient.FollowAsync(system, coordinator, plan.Campaign, s => ctx.Err.WriteLine(CampaignClient.Describe(s)), cancel);
                 StatusCommand.Print(ctx, final, parse.GetValue(json));
-                return final.Failed > 0 ? 1 : 0;
+                return CampaignClient.ExitCode(final);
             }
             finally
             {

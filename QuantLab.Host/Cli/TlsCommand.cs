@@ -37,8 +37,15 @@ public static class TlsCommand
             var ctx = context();
             var d = parse.GetValue(days);
             if (d is < 1 or > 36500) throw new BadInputException($"--days must be 1..36500 (got {d})");
-            var files = LabTls.Issue(parse.GetValue(ca)!, parse.GetValue(name)!, parse.GetValue(hosts) ?? [], d, parse.GetValue(issueOut)!, DateTimeOffset.UtcNow);
+            var now = DateTimeOffset.UtcNow;
+            var files = LabTls.Issue(parse.GetValue(ca)!, parse.GetValue(name)!, parse.GetValue(hosts) ?? [], d, parse.GetValue(issueOut)!, now);
             ctx.Out.WriteLine($"node certificate: {Path.GetFullPath(files.Certificate)} (QuantLab:Cluster:Tls:Certificate), key: {Path.GetFullPath(files.Key)} (QuantLab:Cluster:Tls:Key, owner only)");
+            using var issued = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(files.Certificate));
+            var until = issued.NotAfter.ToUniversalTime();
+            // A certificate cannot outlive its CA: say so where --days asked for more, rather than cut it short silently.
+            ctx.Out.WriteLine(until < now.AddDays(d).UtcDateTime.AddMinutes(-1)
+                ? $"valid until {until:u}: the CA's own end, before the {d} days asked for"
+                : $"valid until {until:u}");
             return Task.FromResult(0);
         });
         return new Command("tls", "Mutual TLS between the lab's nodes: a lab CA and node certificates") { init, issue };

@@ -72,7 +72,7 @@ public static class TrainCommand
                     throw new BadInputException($"--bias {biasMode.Value.ToOption()} names a bias mode, which only applies with --qat; FP32 training takes --bias alone");
                 var qatOnly = flags.Given(parse).Concat(new Option[] { from, method, freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)).ToList();
                 if (qatOnly.Count > 0)
-                    throw new BadInputException($"{string.Join(", ", qatOnly)} only apply to quantization-aware training: add --qat (FP32 training has no quantization)");
+                    throw new BadInputException($"{string.Join(", ", qatOnly)} {(qatOnly.Count == 1 ? "applies" : "apply")} only to quantization-aware training: add --qat (FP32 training has no quantization)");
             }
             bool asJson = parse.GetValue(json);
             var outDir = parse.GetValue(outOption)!;
@@ -81,7 +81,7 @@ public static class TrainCommand
             {
                 var qatMethod = ReadMethod(parse.GetValue(method));
                 if (qatMethod == QatMethod.Lsq && new Option[] { freeze, ema }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList() is { Count: > 0 } schedule)
-                    throw new BadInputException($"{string.Join(", ", schedule)} only apply to --qat-method observe (lsq trains its activation steps; it has no moving averages to freeze)");
+                    throw new BadInputException($"{string.Join(", ", schedule)} {(schedule.Count == 1 ? "applies" : "apply")} only to --qat-method observe (lsq trains its activation steps; it has no moving averages to freeze)");
                 return Task.FromResult(TrainQat(ctx, parse, options, flags, outDir, parse.GetValue(from), qatMethod, parse.GetValue(freeze), parse.GetValue(ema),
                     biasGiven, biasMode, parse.GetValue(data), parse.GetValue(transform), asJson, cancel));
             }

@@ -23,7 +23,9 @@ public static class MnistData
     /// <param name="transform">Overrides <c>QuantLab:Data:InputTransform</c>.</param>
     public static Loaded Load(DataOptions data, string? dataDir, string? transform, Action<string> log)
     {
-        var parsed = MnistImages.ParseTransform(transform ?? data.InputTransform);
+        var parsed = transform is null
+            ? MnistImages.ParseTransform(data.InputTransform, "QuantLab:Data:InputTransform")
+            : MnistImages.ParseTransform(transform, "--input-transform");
         var directory = MnistAcquirer.FromOptions(Options(data, dataDir)).Acquire(log);
         var (train, test) = MnistImages.Load(directory, parsed);
         return new Loaded(train, test, MnistImages.Name(parsed), directory);

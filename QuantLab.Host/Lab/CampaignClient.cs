@@ -76,6 +76,10 @@ public static class CampaignClient
         }
     }
 
+    /// <summary>The exit code of a verb that waited for a campaign's end (run, retry, submit --wait): 3 if the environment
+    /// failed jobs (run again to retry them), else 1 if a configuration failed, else 0.</summary>
+    public static int ExitCode(CampaignStatus s) => s.EnvironmentFailed > 0 ? 3 : s.Failed > 0 ? 1 : 0;
+
     public static string Describe(CampaignStatus s) =>
         $"{s.Campaign}: {s.State} — {s.Done + s.Failed}/{s.Total} finished ({s.Done} done, {s.Failed} failed{(s.EnvironmentFailed > 0 ? $", {s.EnvironmentFailed} of them by the environment: run again to retry" : "")}), {s.Running} running, {s.Queued} queued"
         + Producers(s);

@@ -88,6 +88,7 @@ public class CampaignSpecParserTests
     [InlineData("""{"name":"a b","train":[{"id":"a"}]}""", "$.name", "letters, digits")]
     [InlineData("""{"name":"..","train":[{"id":"a"}]}""", "$.name", "not starting with '.'")]
     [InlineData("""{"name":".hidden","train":[{"id":"a"}]}""", "$.name", "not starting with '.'")]
+    [InlineData("""{"name":"--wait","train":[{"id":"a"}]}""", "$.name", "or '-'")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"actRange":"entropy"}}]}""", "$.train[0].qat.actRange", "calibration-set method")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"scope":"weights"}}]}""", "$.train[0].qat.scope", "allowed: all")]
     [InlineData("""{"name":"x","train":[{"id":"a","qat":{"method":"adam"}}]}""", "$.train[0].qat.method", "observe, lsq")]
@@ -114,5 +115,9 @@ public class CampaignSpecParserTests
     {
         var e = Assert.Throws<BadInputException>(() => CampaignSpecParser.Parse("{ \"name\": ", "spec.json"));
         Assert.StartsWith("spec.json: not valid JSON", e.Message);
+        // One position, 1-based, as editors count: not also System.Text.Json's 0-based one.
+        var second = Assert.Throws<BadInputException>(() => CampaignSpecParser.Parse("{\n  \"name\": x }", "spec.json"));
+        Assert.StartsWith("spec.json: not valid JSON: line 2, byte 11: ", second.Message);
+        Assert.DoesNotContain("LineNumber", second.Message);
     }
 }

@@ -11,6 +11,14 @@ public sealed class CampaignClientTests : TestKit
 {
     private static CampaignStatus Status(string state, int done, int running) => new("c", state, 4, done, 0, running, 4 - done - running);
 
+    [Theory]
+    [InlineData(4, 0, 0, 0)]   // every job done
+    [InlineData(3, 1, 0, 1)]   // a configuration failed (diverged): a result
+    [InlineData(2, 2, 1, 3)]   // one of the failed by the environment: run again to retry it
+    [InlineData(0, 4, 4, 3)]
+    public void Run_retry_and_submit_wait_share_one_exit_code(int done, int failed, int environmentFailed, int exitCode) =>
+        Assert.Equal(exitCode, CampaignClient.ExitCode(new CampaignStatus("c", failed > 0 ? "failed" : "completed", 4, done, failed, 0, 0, EnvironmentFailed: environmentFailed)));
+
     [Fact]
     public async Task The_newest_status_is_reported_again_while_nothing_changes_and_following_ends_when_the_campaign_does()
     {

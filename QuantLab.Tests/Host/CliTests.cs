@@ -51,6 +51,13 @@ public sealed class CliTests : IDisposable
     [InlineData(new[] { "model", "summary", "--frobnicate" }, "--frobnicate")]
     [InlineData(new[] { "train" }, "--out")]
     [InlineData(new[] { "model", "summary", "--batch", "four" }, "four")]
+    // An unknown option where a campaign or spec argument is free is not taken for a campaign's name.
+    [InlineData(new[] { "status", "--frobnicate" }, "Unrecognized option '--frobnicate'")]
+    [InlineData(new[] { "report", "--frobnicate" }, "Unrecognized option '--frobnicate'")]
+    [InlineData(new[] { "retry", "--frobnicate" }, "Unrecognized option '--frobnicate'")]
+    [InlineData(new[] { "export", "--frobnicate", "--out", "x" }, "Unrecognized option '--frobnicate'")]
+    [InlineData(new[] { "run", "--frobnicate" }, "Unrecognized option '--frobnicate'")]
+    [InlineData(new[] { "train", "--out", "/tmp/quantlab-cli-test-never-written", "--input-transform", "crop" }, "--input-transform: 'crop' is not one of: resize, pad")]
     public void Usage_errors_exit_2_and_say_what_is_wrong(string[] args, string mentioned)
     {
         var r = CliRunner.Run(args);

@@ -55,6 +55,23 @@ public sealed class DatabaseFaultTests : IDisposable
     }
 
     [Fact]
+    public void A_file_that_is_not_a_sqlite_database_is_refused_by_every_verb_as_bad_input_and_left_unchanged()
+    {
+        var db = _dir.File("notes.db");
+        File.WriteAllText(db, "these are notes, not a database\n");
+        var bytes = File.ReadAllBytes(db);
+        foreach (var (verb, args) in EveryVerb(db))
+        {
+            var r = LabTestSupport.Run(Synthetic, args);
+            Assert.True(r.ExitCode == 2, $"{verb}: {r}");
+            Assert.Contains($"{db} is not a SQLite database", r.Err);
+            SqliteConnection.ClearAllPools();
+            Assert.Equal(bytes, File.ReadAllBytes(db));
+            Assert.False(File.Exists(db + "-wal"), verb);
+        }
+    }
+
+    [Fact]
     public void A_database_on_read_only_storage_is_called_read_only_by_every_verb()
     {
         using var disk = new Tmpfs("16m");

@@ -83,6 +83,12 @@ public sealed class LabTlsTests(ITestOutputHelper output) : IDisposable
         var issue = CliRunner.Run("tls", "issue", "--ca", ca, "--name", "node-b", "--host", "10.0.0.2", "--out", _dir.File("b"));
         Assert.True(issue.ExitCode == 0, issue.ToString());
         Assert.Contains("node-b.crt", issue.Out);
+        Assert.Matches(@"valid until \S+ \S+Z\r?\n", issue.Out);
+        Assert.DoesNotContain("the CA's own end", issue.Out);
+        // Past the CA's end (10 years by default): the certificate ends with the CA, and the output says so.
+        var longer = CliRunner.Run("tls", "issue", "--ca", ca, "--name", "node-l", "--days", "5000", "--out", _dir.File("l"));
+        Assert.True(longer.ExitCode == 0, longer.ToString());
+        Assert.Contains("the CA's own end, before the 5000 days asked for", longer.Out);
         var badName = CliRunner.Run("tls", "issue", "--ca", ca, "--name", "bad name", "--out", _dir.File("c"));
         Assert.True(badName.ExitCode == 2, badName.ToString());
         Assert.Contains("--name 'bad name'", badName.Err);

@@ -62,8 +62,9 @@ public sealed class PostgresStorageTests(PostgresFixture pg) : IClassFixture<Pos
         var first = LabTestSupport.Run(Lab(cs), "db", "init", "--json");
         Assert.True(first.ExitCode == 0, first.ToString());
         var doc = JsonNode.Parse(first.Out)!;
-        Assert.Null(doc["before"]);
+        Assert.True(doc.AsObject().ContainsKey("before") && doc["before"] is null, first.Out);
         Assert.Equal(LabStore.SchemaVersion, (int)doc["version"]!);
+        Assert.StartsWith($"PostgreSQL database '{database}' on ", (string)doc["database"]!);
         Assert.Equal("postgresql", (string)doc["provider"]!);
         Assert.Equal(["artifacts", "journal", "lab_status", "quantlab_schema", "snapshot", "tags"], pg.Server.Tables(database));
 
