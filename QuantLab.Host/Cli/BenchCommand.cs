@@ -66,7 +66,8 @@ public static class BenchCommand
                 throw new QuantLab.Engine.BadInputException($"--rounds must be 1..{EngineBench.MaxRounds} (got {roundCount})");
             var dataset = DataAccess.Load(ctx, parse.GetValue(data), "resize", ctx.Err.WriteLine);
             bool asJson = parse.GetValue(json);
-            var report = EngineBench.Run(dataset.Train, dataset.Test, roundCount, log: asJson ? ctx.Err.WriteLine : null);
+            // Progress to stderr in both modes: a bench takes about 35 s a round, and stdout keeps the table or the JSON alone.
+            var report = EngineBench.Run(dataset.Train, dataset.Test, roundCount, log: ctx.Err.WriteLine);
             if (asJson)
             {
                 ctx.WriteJson(new

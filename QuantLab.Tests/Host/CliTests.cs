@@ -250,5 +250,8 @@ public sealed class CliTests : IDisposable
         var evaluate = json.GetProperty("evaluate");
         Assert.Equal(evaluate.GetProperty("evaluateSeconds").GetDouble() / evaluate.GetProperty("inferenceSeconds").GetDouble(), evaluate.GetProperty("ratio").GetDouble(), 6);
         Assert.InRange(evaluate.GetProperty("evaluateAllocatedBytes").GetInt64(), 1, 20L << 20);
+        // Progress, row by row, on stderr (stdout is the JSON document alone).
+        Assert.Contains("TorchSharp FP32 inference", r.Err);
+        Assert.Contains("images/s", r.Err);
     }
 }
