@@ -7,6 +7,11 @@ namespace QuantLab.Host.Cli;
 /// <summary><c>quantlab bench</c>: engine throughput as ratios against a baseline measured in the same run.</summary>
 public static class BenchCommand
 {
+    /// <summary>How every row is timed, as <c>--help</c> and the table's footer state it. The peers get a longer warm-up
+    /// because TorchSharp runs at about half its speed for its first seconds after the engine rows.</summary>
+    static readonly string Timing = $"the best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s, after {EngineBench.WarmUpSeconds} s of warm-up; "
+        + $"the peers (TorchSharp FP32, ONNX Runtime): {EngineBench.PeerTimedSeconds} s of runs after {EngineBench.PeerWarmUpSeconds} s of warm-up";
+
     public static Command Create(Func<CliContext> context)
     {
         var json = new Option<bool>("--json")
@@ -15,7 +20,7 @@ public static class BenchCommand
                 + "baseline (name of benchmarks[0], the scalar reference on 1 thread); benchmarks[] {name, path (scalar|avx2|avx512|torch-fp32|onnxruntime-exact|onnxruntime-qdq), "
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
-                + $"images, seconds (the best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s, after {EngineBench.WarmUpSeconds} s of warm-up, in the row's fastest round)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
+                + $"images, seconds ({Timing}, in the row's fastest round)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
                 + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}",
         };
         var rounds = new Option<int>("--rounds")
@@ -88,7 +93,7 @@ public static class BenchCommand
             var e = report.Evaluate;
             ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x), {e.EvaluateAllocatedBytes / 1048576.0:F1} MiB allocated");
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
-                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; best of at least {EngineBench.TimedRuns} runs and {EngineBench.TimedSeconds} s each, after {EngineBench.WarmUpSeconds} s of warm-up, in the fastest of {report.Rounds} round{(report.Rounds > 1 ? "s" : "")})");
+                + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; {Timing}, in the fastest of {report.Rounds} round{(report.Rounds > 1 ? "s" : "")})");
             return 0;
         });
         return command;
