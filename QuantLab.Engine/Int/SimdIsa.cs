@@ -34,6 +34,9 @@ internal interface ISimd<TV> where TV : struct
     static abstract void WidenMax(TV low0, TV high0, TV low1, TV high1, ref long into, bool max);
     /// <summary>Per lane, the int32 sum widened to int64, stored to into[0 .. Lanes) or added to what is there.</summary>
     static abstract void WidenAdd(TV sums, ref long into, bool add);
+    static abstract TV Xor(TV a, TV b);
+    /// <summary>The channel's requantizer on int32 accumulators (<see cref="VectorRequantizer.Apply(Vector256{int})"/>).</summary>
+    static abstract TV Requantize(in VectorRequantizer requantizer, TV acc);
 }
 
 internal struct Avx2Simd : ISimd<Vector256<int>>
@@ -44,6 +47,8 @@ internal struct Avx2Simd : ISimd<Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<int> value, ref int destination) => value.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Max(Vector256<int> a, Vector256<int> b) => Avx2.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Broadcast(int pair) => Vector256.Create(pair);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Xor(Vector256<int> a, Vector256<int> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Requantize(in VectorRequantizer requantizer, Vector256<int> acc) => requantizer.Apply(acc);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> PairLowHalves(Vector256<int> a, Vector256<int> b) => (a & Vector256.Create(0xFFFF)) | (b << 16);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> AddHalves(Vector256<int> a, Vector256<int> b) => (a.AsInt16() + b.AsInt16()).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> SubtractHalves(Vector256<int> a, Vector256<int> b) => (a.AsInt16() - b.AsInt16()).AsInt32();
@@ -97,6 +102,8 @@ internal struct Avx512Simd : ISimd<Vector512<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<int> value, ref int destination) => value.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Max(Vector512<int> a, Vector512<int> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Broadcast(int pair) => Vector512.Create(pair);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Xor(Vector512<int> a, Vector512<int> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Requantize(in VectorRequantizer requantizer, Vector512<int> acc) => requantizer.Apply(acc);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> PairLowHalves(Vector512<int> a, Vector512<int> b) => (a & Vector512.Create(0xFFFF)) | (b << 16);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> AddHalves(Vector512<int> a, Vector512<int> b) => (a.AsInt16() + b.AsInt16()).AsInt32();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> SubtractHalves(Vector512<int> a, Vector512<int> b) => (a.AsInt16() - b.AsInt16()).AsInt32();

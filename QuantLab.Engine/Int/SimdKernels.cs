@@ -104,7 +104,7 @@ internal static partial class SimdKernels
                 if (p.ColumnPairs is { } pairs) AccumulateColumnPairs<TS, TV>(pairs, p.Dot.GroupSize(g), g, window, input, ws, px * stride);
                 else Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, window, input, ws, px * stride);
             }
-            Requantize(p.Dot, p.Requant, g, p.Output, py, p.Output.Width, TS.Lanes, output, ws);
+            Requantize<TS, TV>(p.Dot, p.Requant, g, p.Output, py, p.Output.Width, output, ws);
         }
     }
 
@@ -116,7 +116,7 @@ internal static partial class SimdKernels
         for (int g = 0; g < p.Dot.Groups; g++)
         {
             Accumulate<TS, TV>(p.Dot, p.TapOffsets, g, position, input, ws, 0);
-            Requantize(p.Dot, p.Requant, g, p.Output, 0, 1, TS.Lanes, output, ws);
+            Requantize<TS, TV>(p.Dot, p.Requant, g, p.Output, 0, 1, output, ws);
         }
     }
 
