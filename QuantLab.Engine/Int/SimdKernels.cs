@@ -155,7 +155,7 @@ internal static partial class SimdKernels
                 // call: AVX-512's 32 registers hold their 24 accumulators beside the 4 inputs and a weight, AVX2's 16 hold
                 // 12 beside 2 inputs and a weight (MaxOfTwo), so each input vector loaded serves up to 6 channels.
                 // One position (no pool) keeps 8 channels' accumulators in registers (Dot).
-                int channels = size <= 6 ? size : (size + 1) / 2;
+                int channels = ChannelsPerCall(size, lanes, lanes == 16 ? 4 : 2);
                 for (int j = 0; j < window.Length;)
                 {
                     if (lanes == 16 && window.Length - j >= 4)
@@ -191,8 +191,7 @@ internal static partial class SimdKernels
                 int paired = PairedPositions(dot, g, window.Length);
                 for (int j = 0; j < paired; j += 2)
                 {
-                    // Four streams, so the register budget of MaxOfFour: up to 6 channels on AVX-512, 2 on AVX2.
-                    int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
+                    int step = ChannelsPerCall(size, lanes, streams: 4);
                     for (int c = 0; c < size; c += step)
                         DotWindow<TS, TV, SplitMaxOfTwo<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 2),
                             offsets, 0, dot.Taps, ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.RowAcc64[at + c * lanes]), j > 0);
@@ -206,8 +205,7 @@ internal static partial class SimdKernels
                     for (int k = 0; k < chunks.Length; k++)
                     {
                         // Within a chunk every partial sum of Σ w·lo and Σ w·hi is proven within int32 (CompiledModel.Pack).
-                        // Up to 6 channels per call (12 accumulators + 2 inputs + 1 weight fit AVX2's 16 registers): 8 = 4 + 4.
-                        int step = size <= 6 ? size : (size + 1) / 2;
+                        int step = ChannelsPerCall(size, lanes, streams: 2);
                         for (int c = 0; c < size; c += step)
                             DotSplit<TS, TV>(Math.Min(step, size - c), ref ws.Split[window[j]], ref ws.Split[ws.HighBytes + window[j]], offsets, start, chunks[k],
                                 ref Unsafe.Add(ref weights, c), ref ws.Acc[c * lanes], ref ws.AccHigh[c * lanes]);
@@ -245,7 +243,7 @@ internal static partial class SimdKernels
             {
                 if (positions == 4)
                 {
-                    int step = lanes == 16 ? (size <= 6 ? size : (size + 1) / 2) : 2;
+                    int step = ChannelsPerCall(size, lanes, streams: 4);
                     for (int c = 0; c < size; c += step)
                         DotWindow<TS, TV, FourSums<TS, TV>>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window.Slice(j, 4),
                             offsets, start, chunks[k], ref Unsafe.Add(ref weights, c), ref Unsafe.As<long, int>(ref ws.Sum4[c * lanes]), k > 0);
@@ -279,6 +277,14 @@ internal static partial class SimdKernels
             ColumnPairWindow<TS, TV>(Math.Min(step, size - c), ref MemoryMarshal.GetArrayDataReference(input), window[0], window[2], pairs,
                 ref pairs.Weights[(g * pairs.Taps * PackedDot.GroupWidth) + c], ref ws.RowAcc[at + c * TS.Lanes]);
     }
+
+    /// <summary>
+    /// Channels per micro-kernel call over <paramref name="streams"/> input streams: as many as fit the registers beside the
+    /// streams' inputs and a weight. Up to 6 (AVX-512: 24 accumulators + 4 + 1 of 32 registers; 2 streams on AVX2: 12 + 2 + 1
+    /// of 16), a group of 7 or 8 split in halves; 4 streams on AVX2: 2 (8 + 4 + 1).
+    /// </summary>
+    private static int ChannelsPerCall(int size, int lanes, int streams) =>
+        lanes == 16 || streams == 2 ? (size <= 6 ? size : (size + 1) / 2) : 2;
 
     /// <summary>SplitInt64, group g: how many of a window's positions run in pairs through the pool-window kernel.</summary>
     private static int PairedPositions(PackedDot dot, int g, int windowLength) => dot.ChunkEnds[g].Length == 1 ? windowLength & ~1 : 0;
