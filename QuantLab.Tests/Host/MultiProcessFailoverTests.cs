@@ -31,14 +31,20 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
         var db = _dir.File("lab.db");
         var env = new Dictionary<string, string>(LabTestSupport.FastTimings)
         {
-            ["QuantLab:Orchestration:Executor"] = "synthetic:1500",
+            ["QuantLab:Orchestration:Executor"] = "synthetic:2000",
             ["QuantLab:Orchestration:Workers"] = "1",
             // Longer than the fast timings' 3 s: at load 20 a live node can miss 3 s of heartbeats and be downed.
             ["QuantLab:Cluster:AcceptableHeartbeatPauseSeconds"] = "8",
         };
+        // Node B, the worker to be killed, runs 6 s jobs: one seen running there is still running when the kill lands,
+        // even when the look (two journal reads) takes a second on a loaded machine. With 1.5 s jobs everywhere and a
+        // look that had to see the job under 0.6 s old, a loaded CI machine once took so long to catch one that the
+        // campaign had all but finished before the coordinator could be killed with work left. A and C run 2 s jobs:
+        // about 13 of the 48 while B's job waits to be re-queued (measured with three busy loops beside the test).
+        var slowWorker = new Dictionary<string, string>(env) { ["QuantLab:Orchestration:Executor"] = "synthetic:6000" };
         int[] ports = [LabTestSupport.FreePort(), LabTestSupport.FreePort(), LabTestSupport.FreePort()];
         var seeds = $"akka.tcp://quantlab@127.0.0.1:{ports[0]},akka.tcp://quantlab@127.0.0.1:{ports[2]}";
-        QuantlabProcess Node(int i, string roles) => new(env, "node", "--roles", roles, "--port", ports[i].ToString(System.Globalization.CultureInfo.InvariantCulture), "--seed-nodes", seeds, "--db", db);
+        QuantlabProcess Node(int i, string roles) => new(i == 1 ? slowWorker : env, "node", "--roles", roles, "--port", ports[i].ToString(System.Globalization.CultureInfo.InvariantCulture), "--seed-nodes", seeds, "--db", db);
         string Address(int i) => $"akka.tcp://quantlab@127.0.0.1:{ports[i]}";
 
         var processes = new List<QuantlabProcess>();
@@ -53,7 +59,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
             using (var submit = new QuantlabProcess(env, "submit", spec, "--seed-nodes", seeds))
                 Assert.True(await submit.WaitAsync(TimeSpan.FromSeconds(90)) == 0, submit + "\n" + a);
 
-            // Kill the worker-only node while it runs a job, early in the job (a 1.5 s job seen running when it
+            // Kill the worker-only node while it runs a job, in the first half of the job (a job seen running when it
             // was nearly done could finish between the look and the kill, and would then not be re-queued).
             string killedJob = "";
             await Until(s =>
@@ -62,7 +68,7 @@ public sealed class MultiProcessFailoverTests(ITestOutputHelper output) : IDispo
                 if (running is null) return false;
                 var started = LabReader.EventsAsync(new SqliteLabStore(db)).GetAwaiter().GetResult().OfType<JobsLeased>().Last(e => e.Jobs.Any(j => j.Key == running.Job.Key));
                 killedJob = running.Job.Key;
-                return DateTimeOffset.UtcNow - started.At < TimeSpan.FromSeconds(0.6);
+                return DateTimeOffset.UtcNow - started.At < TimeSpan.FromSeconds(3);
             }, TimeSpan.FromSeconds(60), "a job just started on node B");
             b.Kill();
             var killedWorkerAt = watch.Elapsed;
