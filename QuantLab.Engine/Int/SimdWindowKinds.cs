@@ -54,7 +54,9 @@ internal struct MaxOfFour<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd
 /// <summary>Two positions of a pool window, in int32 sums: their max, into int32 lanes acc[c·L ..]. AVX2's pool-window call:
 /// up to 6 channels' 12 sums, the 2 inputs and a weight fit its 16 registers, so each input vector loaded serves 6
 /// channels (4 positions of 2 channels: 2). On an AMD EPYC (Zen 3, 1 thread) a stand-alone copy of each loop issued
-/// 2.1–2.9 G multiply-adds per second against 1.6–2.1 G, and LeNet-5's conv1 ran about 10 % faster, conv3 about 5 %.</summary>
+/// 2.1–2.9 G multiply-adds per second against 1.6–2.1 G, and LeNet-5's conv1 ran about 10 % faster, conv3 about 5 %.
+/// Tried and dropped: weights stored broadcast (8 copies of each pair, read as vpmaddwd's memory operand instead of a
+/// vpbroadcastd per channel): conv1 about 10 % and conv3 about 20 % slower on the same EPYC (conv3's weights then fill 38 KB).</summary>
 internal struct MaxOfTwo<TS, TV> : IWindowKind<TS, TV> where TS : struct, ISimd<TV> where TV : struct
 {
     public static int Positions => 2;
