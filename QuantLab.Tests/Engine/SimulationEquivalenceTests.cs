@@ -31,6 +31,13 @@ public class SimulationEquivalenceTests
     public void Integer_logits_equal_the_fake_quant_simulation_on_the_whole_test_set(string rounding, string requant, string bias, int bits) =>
         AssertEquivalent(rounding, requant, bias, bits);
 
+    /// <summary>The quick trained model with bias, calibrated on 300 training images and quantized with <paramref name="config"/>.</summary>
+    internal static IntModel Build(QuantizationConfig config)
+    {
+        var model = SharedModels.QuickBias;
+        return PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+    }
+
     /// <summary>Signed activations; per channel at 4 bits, per tensor otherwise.</summary>
     internal static void AssertEquivalent(string rounding, string requant, string bias, int bits)
     {
@@ -39,8 +46,7 @@ public class SimulationEquivalenceTests
             WeightBits = bits, ActBits = bits, Rounding = RoundingMode.Parse(rounding), Requant = RequantSpec.Parse(requant),
             Bias = BiasMode.Parse(bias), Granularity = bits == 4 ? Granularity.Channel : Granularity.Tensor,
         };
-        var model = SharedModels.QuickBias;
-        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+        var intModel = Build(config);
         var test = SharedMnist.Test;
 
         var integer = IntegerEngine.Run(intModel, QuantizeJob.QuantizeInputs(intModel, test));
@@ -55,8 +61,7 @@ public class SimulationEquivalenceTests
     public void At_16_bits_with_float_requantization_the_simulation_still_matches()
     {
         var config = QuantizationConfig.Default with { WeightBits = 16, ActBits = 16, Rounding = RoundingMode.HalfEven, Bias = BiasMode.Int32 };
-        var model = SharedModels.QuickBias;
-        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+        var intModel = Build(config);
         var images = SharedMnist.TestSubset(1000);
         Assert.Equal(IntegerEngine.Run(intModel, QuantizeJob.QuantizeInputs(intModel, images)), FakeQuantSimulation.Run(intModel, images));
     }
@@ -66,8 +71,7 @@ public class SimulationEquivalenceTests
     {
         // The comparison can fail: perturb one requantization multiplier of the integer model only.
         var config = QuantizationConfig.Default;
-        var model = SharedModels.QuickBias;
-        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+        var intModel = Build(config);
         var conv1 = intModel.Layers.First();
         var perturbed = intModel with { Ops = intModel.Ops.Select(op => op == conv1 ? conv1 with { Requant = new FloatRequant(((FloatRequant)conv1.Requant).Multiplier.Select(m => m * 1.01).ToArray()) } : op).ToList() };
         var images = SharedMnist.TestSubset(500);
@@ -106,8 +110,7 @@ public class UnsignedSimulationEquivalenceTests
             WeightBits = bits, ActBits = bits, Rounding = RoundingMode.Parse(rounding), Requant = RequantSpec.Parse(requant),
             Bias = BiasMode.Int32, Granularity = Granularity.Channel, ActSignedness = ActSignedness.UnsignedAfterRelu,
         };
-        var model = SharedModels.QuickBias;
-        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+        var intModel = SimulationEquivalenceTests.Build(config);
         // Every ReLU output is unsigned; the logits (no ReLU) stay signed.
         Assert.Equal(intModel.Layers.Select(l => !l.Relu), intModel.Layers.Select(l => l.OutputSigned));
         Assert.Equal(Quantizer.QMax(bits, signed: false), intModel.Layers.First().OutputClamp.Max);
@@ -123,8 +126,7 @@ public class UnsignedSimulationEquivalenceTests
         {
             WeightBits = 16, ActBits = 16, Rounding = RoundingMode.HalfEven, Bias = BiasMode.Int32, ActSignedness = ActSignedness.UnsignedAfterRelu,
         };
-        var model = SharedModels.QuickBias;
-        var intModel = PtqBuilder.BuildInteger(model, Calibrator.Calibrate(model, Calibrator.Sample(SharedMnist.Train, 300), config), config);
+        var intModel = SimulationEquivalenceTests.Build(config);
         Assert.True(CompiledModel.CanCompile(intModel));
         Assert.Contains(new CompiledModel(intModel).Ops, op => op is ConvParams { Output.Offset: true });
         var images = SharedMnist.TestSubset(1000);
