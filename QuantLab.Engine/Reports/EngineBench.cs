@@ -24,6 +24,31 @@ public sealed record BenchResult(string Name, string Path, int Threads, string C
 /// <param name="EvaluateAllocatedBytes">Bytes one evaluate job allocates, run on one thread (counted on that thread alone).</param>
 public sealed record EvaluateBench(string Config, double EvaluateSeconds, double InferenceSeconds, double Ratio, long EvaluateAllocatedBytes);
 
+/// <summary>
+/// The engine's headline figures, read off a report's rows: the default path at 8/8 on every core against TorchSharp
+/// FP32; its 1-thread rate as a share of that (null on one core: nothing to compare); and, among the other
+/// configurations on every core, the slowest, as how many times slower than 8/8 it runs.
+/// </summary>
+/// <param name="OneThreadShare">1-thread images/s ÷ all-threads images/s at 8/8 (0.5 is a second core adding exactly as much as the first).</param>
+/// <param name="SlowestFactor">8/8 images/s ÷ <paramref name="SlowestConfig"/>'s, both on <paramref name="Threads"/> threads.</param>
+public sealed record BenchSummary(string Path, int Threads, double RatioToTorch, double? OneThreadShare, string? SlowestConfig, double? SlowestFactor)
+{
+    /// <summary>The summary of <paramref name="report"/>, or null where it has no 8/8 row on its default path (a scalar-only machine).</summary>
+    public static BenchSummary? Of(EngineBenchReport report)
+    {
+        if (report.BestPath == KernelPath.Scalar) return null;
+        string path = report.BestPath.ToOption();
+        var rows = report.Benchmarks.Where(b => b.Path == path).ToList();
+        int threads = rows.Count == 0 ? 0 : rows.Max(b => b.Threads);
+        var all = rows.FirstOrDefault(b => b.Config == "8/8" && b.Threads == threads);
+        if (all is null) return null;
+        var one = threads > 1 ? rows.FirstOrDefault(b => b.Config == "8/8" && b.Threads == 1) : null;
+        var slowest = rows.Where(b => b.Config != "8/8" && b.Threads == threads).MinBy(b => b.ImagesPerSecond);
+        return new BenchSummary(path, threads, all.RatioToTorch, one is null ? null : one.ImagesPerSecond / all.ImagesPerSecond,
+            slowest?.Config, slowest is null ? null : all.ImagesPerSecond / slowest.ImagesPerSecond);
+    }
+}
+
 /// <param name="Rounds">How many times every row was measured; each row states its fastest round.</param>
 public sealed record EngineBenchReport(string Baseline, KernelPath BestPath, IReadOnlyList<KernelPath> SupportedPaths,
     IReadOnlyList<BenchResult> Benchmarks, EvaluateBench Evaluate, int Rounds = 1);

@@ -21,7 +21,9 @@ public static class BenchCommand
                 + "threads, config (8/8, 4/4, 16/16, 8/8 per-channel, 8/8 fixed-point:31, 8/8 int32 bias, fp32), imagesPerSecond, "
                 + "ratioToBaseline (÷ scalar reference), ratioToTorch (÷ TorchSharp FP32 of the same run), allocatedBytesPer10k (all threads), "
                 + $"images, seconds ({Timing}, in the row's fastest round)}}; " + "evaluate {config, evaluateSeconds (QuantizeJob.Evaluate with FP32 predictions given), "
-                + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}",
+                + "inferenceSeconds (the integer engine alone on the same images), ratio, evaluateAllocatedBytes (one evaluate job run on one thread, counted on that thread alone)}; "
+                + "summary {path (the default path), threads (all cores), ratioToTorch (its 8/8 row on all threads ÷ TorchSharp FP32), oneThreadShare (its 8/8 images/s on 1 thread ÷ on all threads; "
+                + "null on one core), slowestConfig (the slowest other configuration on all threads), slowestFactor (8/8 images/s ÷ that configuration's)}, null without a SIMD path",
         };
         var rounds = new Option<int>("--rounds")
         {
@@ -84,6 +86,7 @@ public static class BenchCommand
                     baseline = report.Baseline,
                     benchmarks = report.Benchmarks,
                     evaluate = report.Evaluate,
+                    summary = BenchSummary.Of(report),
                 });
                 return 0;
             }
@@ -92,6 +95,10 @@ public static class BenchCommand
                 ctx.Out.WriteLine($"{r.Path,-19}{r.Config,-20}{r.Threads,8}{r.ImagesPerSecond,12:N0}{r.RatioToTorch,9:F2}{r.RatioToBaseline,10:F1}{Bytes(r.AllocatedBytesPer10k),12}");
             var e = report.Evaluate;
             ctx.Out.WriteLine($"evaluate job ({e.Config}): {e.EvaluateSeconds:F3} s vs inference {e.InferenceSeconds:F3} s ({e.Ratio:F2}x), {e.EvaluateAllocatedBytes / 1048576.0:F1} MiB allocated");
+            if (BenchSummary.Of(report) is { } sum)
+                ctx.Out.WriteLine($"{sum.Path} 8/8 on {sum.Threads} thread{(sum.Threads > 1 ? "s" : "")}: {sum.RatioToTorch:F2}x TorchSharp FP32"
+                    + (sum.OneThreadShare is { } share ? $"; 1 thread {share * 100:F1} % of {sum.Threads} threads" : "")
+                    + (sum.SlowestConfig is { } slowest ? $"; slowest other configuration {slowest}, {sum.SlowestFactor:F2}x slower than 8/8" : ""));
             ctx.Out.WriteLine($"({Environment.ProcessorCount} cores; kernel path used by default: {report.BestPath.ToOption()}; "
                 + $"supported: {string.Join(", ", report.SupportedPaths.Select(p => p.ToOption()))}; x FP32 = ratio to TorchSharp FP32 of this run; {Timing}, in the fastest of {report.Rounds} round{(report.Rounds > 1 ? "s" : "")})");
             return 0;

@@ -39,4 +39,28 @@ public class EngineBenchMergeTests
         Assert.Throws<ArgumentException>(() => EngineBench.Merge([Round(1, 1, 1, 1, 1, 1), other]));
         Assert.Throws<ArgumentException>(() => EngineBench.Merge([]));
     }
+
+    [Fact]
+    public void The_summary_reads_the_default_paths_8_8_rows_and_its_slowest_other_configuration()
+    {
+        BenchResult R(string path, int threads, string config, double rate, double toTorch = 0) =>
+            new($"{path} {config} {threads}", path, threads, config, rate, 0, toTorch, 0, 10_000, 10_000 / rate);
+        var report = new EngineBenchReport("scalar", KernelPath.Avx512, [KernelPath.Scalar, KernelPath.Avx2, KernelPath.Avx512],
+            [R("scalar", 1, "8/8", 1_000), R("torch-fp32", 2, "fp32", 40_000, 1), R("avx2", 1, "8/8", 150_000), R("avx2", 2, "8/8", 250_000, 6.25),
+             R("avx512", 1, "8/8", 200_000), R("avx512", 2, "8/8", 360_000, 9), R("avx512", 1, "16/16", 80_000), R("avx512", 2, "16/16", 160_000),
+             R("avx512", 2, "4/4", 380_000), R("avx512", 2, "8/8 per-channel", 300_000)],
+            new EvaluateBench("8/8", 0.03, 0.028, 0.03 / 0.028, 1));
+
+        var summary = BenchSummary.Of(report)!;
+
+        Assert.Equal(("avx512", 2, 9.0), (summary.Path, summary.Threads, summary.RatioToTorch));
+        Assert.Equal(200_000 / 360_000.0, summary.OneThreadShare!.Value, 9);
+        Assert.Equal("16/16", summary.SlowestConfig);
+        Assert.Equal(360_000 / 160_000.0, summary.SlowestFactor!.Value, 9);
+
+        // One core: no share to state; a scalar-only machine: no summary at all.
+        var oneCore = report with { Benchmarks = report.Benchmarks.Where(b => b.Threads == 1).ToList() };
+        Assert.Null(BenchSummary.Of(oneCore)!.OneThreadShare);
+        Assert.Null(BenchSummary.Of(report with { BestPath = KernelPath.Scalar }));
+    }
 }

@@ -250,6 +250,14 @@ public sealed class CliTests : IDisposable
         var evaluate = json.GetProperty("evaluate");
         Assert.Equal(evaluate.GetProperty("evaluateSeconds").GetDouble() / evaluate.GetProperty("inferenceSeconds").GetDouble(), evaluate.GetProperty("ratio").GetDouble(), 6);
         Assert.InRange(evaluate.GetProperty("evaluateAllocatedBytes").GetInt64(), 1, 20L << 20);
+        // The summary restates the default path's 8/8 row on every core (every test machine has AVX2 at least).
+        var summary = json.GetProperty("summary");
+        var path = json.GetProperty("path").GetString();
+        Assert.Equal(path, summary.GetProperty("path").GetString());
+        var all = benchmarks.Single(b => b.GetProperty("path").GetString() == path && b.GetProperty("config").GetString() == "8/8"
+            && b.GetProperty("threads").GetInt32() == summary.GetProperty("threads").GetInt32());
+        Assert.Equal(all.GetProperty("ratioToTorch").GetDouble(), summary.GetProperty("ratioToTorch").GetDouble(), 9);
+        Assert.True(summary.GetProperty("slowestFactor").GetDouble() > 0);
         // Progress, row by row, on stderr (stdout is the JSON document alone).
         Assert.Contains("TorchSharp FP32 inference", r.Err);
         Assert.Contains("images/s", r.Err);
