@@ -7,12 +7,16 @@ namespace QuantLab.Host.Progress;
 /// A progress line with throughput and the estimated time left. Jobs of different stages take very different
 /// times (a training minutes, an evaluation a second), so time left is estimated per stage, from that stage's
 /// own jobs finished since this run first saw it at work; a stage none of whose jobs has finished yet is named
-/// as not timed. A resumed campaign starts with some jobs finished: they do not count as this run's.
+/// as not timed. A resumed campaign starts with some jobs finished: they do not count as this run's. Between two
+/// finishes a stage's time left counts down, by at most one job's share of its time (a job later than that holds it
+/// still), instead of growing as a rate over the time since it was first seen would.
 /// </summary>
 public sealed class ProgressLine(Func<TimeSpan>? clock = null)
 {
     private readonly Func<TimeSpan> _now = clock ?? StartClock();
     private readonly Dictionary<string, (int Finished, TimeSpan At)> _stageSeen = new(StringComparer.Ordinal);
+    /// <summary>Per stage, its finished count when last seen to grow, and when.</summary>
+    private readonly Dictionary<string, (int Finished, TimeSpan At)> _stageLastFinish = new(StringComparer.Ordinal);
     private int? _finishedAtStart;
 
     public string Describe(CampaignStatus s)
@@ -44,9 +48,14 @@ public sealed class ProgressLine(Func<TimeSpan>? clock = null)
         {
             int finished = stage.Done + stage.Failed, left = stage.Total - finished;
             if (!_stageSeen.ContainsKey(stage.Stage) && (stage.Running > 0 || finished > 0)) _stageSeen[stage.Stage] = (finished, now);
+            if (!_stageLastFinish.TryGetValue(stage.Stage, out var last) || finished > last.Finished)
+                _stageLastFinish[stage.Stage] = last = (finished, now);
             if (left == 0) continue;
-            if (_stageSeen.TryGetValue(stage.Stage, out var seen) && finished > seen.Finished && now > seen.At)
-                seconds += left * (now - seen.At).TotalSeconds / (finished - seen.Finished);
+            if (_stageSeen.TryGetValue(stage.Stage, out var seen) && finished > seen.Finished && last.At > seen.At)
+            {
+                double perJob = (last.At - seen.At).TotalSeconds / (finished - seen.Finished);
+                seconds += left * perJob - Math.Min((now - last.At).TotalSeconds, perJob);
+            }
             else
                 untimed.Add(stage.Stage);
         }

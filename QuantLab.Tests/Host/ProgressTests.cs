@@ -77,6 +77,11 @@ public class ProgressTests
         now = TimeSpan.FromSeconds(60);
         // Two trainings in a minute: two more take another minute; no evaluation has run yet.
         Assert.EndsWith("about 00:01:00 left plus evaluate (not timed yet)", line.Describe(At(2, 2, 0, 0)));
+        // No training finishes for a while: the time left counts down by up to one job's share (30 s), then holds.
+        now = TimeSpan.FromSeconds(75);
+        Assert.EndsWith("about 00:00:45 left plus evaluate (not timed yet)", line.Describe(At(2, 2, 0, 0)));
+        now = TimeSpan.FromSeconds(100);
+        Assert.EndsWith("about 00:00:30 left plus evaluate (not timed yet)", line.Describe(At(2, 2, 0, 0)));
         now = TimeSpan.FromSeconds(120);
         Assert.EndsWith("time left unknown until the first evaluate job finishes", line.Describe(At(4, 0, 0, 2)));
         now = TimeSpan.FromSeconds(130);
