@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using QuantLab.Engine;
@@ -17,7 +19,14 @@ public static class QuantLabCli
     /// <summary>Every verb's <c>--verbose</c>: stack traces of logged and reported errors (for debugging QuantLab itself).</summary>
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show errors with their stack traces", Recursive = true };
 
-    public static RootCommand Build(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
+    public static RootCommand Build(Func<CliContext> context)
+    {
+        var root = Verbs(context);
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
+        return root;
+    }
+
+    private static RootCommand Verbs(Func<CliContext> context) => new("QuantLab: quantization studies of LeNet-5 on MNIST, from FP32 training to a bit-exact integer engine")
     {
         Verbose,
         DataCommand.Create(context),
@@ -87,6 +96,18 @@ public static class QuantLabCli
         {
             error.WriteLine($"{(stoppedWith == Terminated ? "terminated" : "interrupted")}: nothing was written for the unfinished work");
             return stoppedWith;
+        }
+    }
+
+    /// <summary><c>--version</c>: the build, and the engine version that is part of every job key (a database's results
+    /// are only ever compared within one engine version), which the build number alone does not tell.</summary>
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parse)
+        {
+            var build = typeof(QuantLabCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            parse.InvocationConfiguration.Output.WriteLine($"quantlab {build} (engine {EngineInfo.Version})");
+            return Ok;
         }
     }
 

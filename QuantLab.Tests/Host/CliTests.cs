@@ -233,6 +233,14 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Version_states_the_build_and_the_engine_version_that_keys_the_jobs()
+    {
+        var r = CliRunner.Run("--version");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches($@"^quantlab \S+ \(engine {System.Text.RegularExpressions.Regex.Escape(QuantLab.Engine.EngineInfo.Version)}\)\s*$", r.Out);
+    }
+
+    [Fact]
     public void Bench_json_states_ratios_against_a_baseline_of_the_same_run()
     {
         CliRunner.Result r;
