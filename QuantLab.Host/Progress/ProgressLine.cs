@@ -14,9 +14,8 @@ namespace QuantLab.Host.Progress;
 public sealed class ProgressLine(Func<TimeSpan>? clock = null)
 {
     private readonly Func<TimeSpan> _now = clock ?? StartClock();
-    private readonly Dictionary<string, (int Finished, TimeSpan At)> _stageSeen = new(StringComparer.Ordinal);
-    /// <summary>Per stage, its finished count when last seen to grow, and when.</summary>
-    private readonly Dictionary<string, (int Finished, TimeSpan At)> _stageLastFinish = new(StringComparer.Ordinal);
+    /// <summary>Per stage at work: its finished count when first seen and when, and when that count last grew.</summary>
+    private readonly Dictionary<string, (int FirstFinished, TimeSpan FirstAt, int LastFinished, TimeSpan LastAt)> _stages = new(StringComparer.Ordinal);
     private int? _finishedAtStart;
 
     public string Describe(CampaignStatus s)
@@ -47,14 +46,14 @@ public sealed class ProgressLine(Func<TimeSpan>? clock = null)
         foreach (var stage in stages)
         {
             int finished = stage.Done + stage.Failed, left = stage.Total - finished;
-            if (!_stageSeen.ContainsKey(stage.Stage) && (stage.Running > 0 || finished > 0)) _stageSeen[stage.Stage] = (finished, now);
-            if (!_stageLastFinish.TryGetValue(stage.Stage, out var last) || finished > last.Finished)
-                _stageLastFinish[stage.Stage] = last = (finished, now);
+            bool known = _stages.TryGetValue(stage.Stage, out var pace);
+            if (!known && (stage.Running > 0 || finished > 0)) _stages[stage.Stage] = pace = (finished, now, finished, now);
+            else if (known && finished > pace.LastFinished) _stages[stage.Stage] = pace = pace with { LastFinished = finished, LastAt = now };
             if (left == 0) continue;
-            if (_stageSeen.TryGetValue(stage.Stage, out var seen) && finished > seen.Finished && last.At > seen.At)
+            if (pace.LastFinished > pace.FirstFinished && pace.LastAt > pace.FirstAt)
             {
-                double perJob = (last.At - seen.At).TotalSeconds / (finished - seen.Finished);
-                seconds += left * perJob - Math.Min((now - last.At).TotalSeconds, perJob);
+                double perJob = (pace.LastAt - pace.FirstAt).TotalSeconds / (pace.LastFinished - pace.FirstFinished);
+                seconds += left * perJob - Math.Min((now - pace.LastAt).TotalSeconds, perJob);
             }
             else
                 untimed.Add(stage.Stage);
