@@ -235,6 +235,75 @@ internal static partial class SimdKernels
         }
     }
 
+    private static void ColumnPairRow<TS, TV>(int size, ref int x, int row, ColumnPairDot dot, ref int weights, ref int acc, bool last)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        switch (size)
+        {
+            case 2: ColumnPairRow<TS, TV, G2>(ref x, row, dot, ref weights, ref acc, last); break;
+            default: ColumnPairRow<TS, TV, G1>(ref x, row, dot, ref weights, ref acc, last); break;
+        }
+    }
+
+    /// <summary>
+    /// AVX2's minimal-filtering micro-kernel: one output row (at x + row) of a 2×2 pool window, TG ≤ 2 channels, so their
+    /// 8 sums, the segment's inputs, a transformed input and a weight fit 16 registers and each transformed input serves
+    /// TG channels. The row's max of 2y0 and 2y1 is stored at acc[c·L ..] (the window's first row), or max-combined with
+    /// the first row's, halved and stored (<paramref name="last"/>).
+    /// </summary>
+    private static void ColumnPairRow<TS, TV, TG>(ref int x, int row, ColumnPairDot dot, ref int weights, ref int acc, bool last)
+        where TS : struct, ISimd<TV> where TV : struct where TG : struct, IGroupSize
+    {
+        TV P0 = TS.Zero, B0 = TS.Zero, C0 = TS.Zero, Q0 = TS.Zero, P1 = TS.Zero, B1 = TS.Zero, C1 = TS.Zero, Q1 = TS.Zero;
+        ref int xr = ref Unsafe.Add(ref x, row);
+        ref int w = ref weights;
+        var kinds = dot.Kinds;
+        var offsets = dot.Offsets;
+        int l = TS.Lanes;
+        const int G = PackedDot.GroupWidth;
+        for (int s = 0; s < kinds.Length; s++)
+        {
+            ref int u = ref Unsafe.Add(ref xr, (nint)offsets[s]);
+            switch (kinds[s])
+            {
+                case SegmentKind.F3:
+                {
+                    var d1 = TS.Load(ref Unsafe.Add(ref u, l));
+                    var d2 = TS.Load(ref Unsafe.Add(ref u, 2 * l));
+                    Step<TS, TV, TG>(TS.AddHalves(d1, d2), ref Unsafe.Add(ref w, G), ref B0, ref B1);
+                    Step<TS, TV, TG>(TS.SubtractHalves(d2, d1), ref Unsafe.Add(ref w, 2 * G), ref C0, ref C1);
+                    Step<TS, TV, TG>(TS.SubtractHalves(TS.Load(ref u), d2), ref w, ref P0, ref P1);
+                    Step<TS, TV, TG>(TS.SubtractHalves(d1, TS.Load(ref Unsafe.Add(ref u, 3 * l))), ref Unsafe.Add(ref w, 3 * G), ref Q0, ref Q1);
+                    w = ref Unsafe.Add(ref w, 4 * G);
+                    break;
+                }
+                case SegmentKind.F2:
+                {
+                    var d1 = TS.Load(ref Unsafe.Add(ref u, l));
+                    Step<TS, TV, TG>(d1, ref Unsafe.Add(ref w, G), ref B0, ref B1);
+                    Step<TS, TV, TG>(TS.SubtractHalves(TS.Load(ref u), d1), ref w, ref P0, ref P1);
+                    Step<TS, TV, TG>(TS.SubtractHalves(TS.Load(ref Unsafe.Add(ref u, 2 * l)), d1), ref Unsafe.Add(ref w, 2 * G), ref Q0, ref Q1);
+                    w = ref Unsafe.Add(ref w, 3 * G);
+                    break;
+                }
+                default:
+                    Step<TS, TV, TG>(TS.Load(ref u), ref w, ref P0, ref P1);
+                    Step<TS, TV, TG>(TS.Load(ref Unsafe.Add(ref u, l)), ref Unsafe.Add(ref w, G), ref Q0, ref Q1);
+                    w = ref Unsafe.Add(ref w, 2 * G);
+                    break;
+            }
+        }
+        Finish(P0, B0, C0, Q0, ref acc, last);
+        if (TG.Value > 1) Finish(P1, B1, C1, Q1, ref Unsafe.Add(ref acc, l), last);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Finish(TV p, TV b, TV c, TV q, ref int to, bool last)
+        {
+            var y = TS.Max(TS.Add(TS.Add(p, b), c), TS.Add(TS.Subtract(b, c), q));
+            TS.Store(last ? TS.HalveEven(TS.Max(y, TS.Load(ref to))) : y, ref to);
+        }
+    }
+
     /// <summary>One transformed input times each of TG channels' weights (at w, w + 1, ..), added to their sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Step<TS, TV, TG>(TV t, ref int w, ref TV s0, ref TV s1)

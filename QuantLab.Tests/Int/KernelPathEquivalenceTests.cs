@@ -100,9 +100,10 @@ public class KernelPathEquivalenceTests
         }
     }
 
-    /// <summary>On AVX-512 a conv with a fused 2×2 pool computes each window's two columns by minimal filtering: every
+    /// <summary>On every SIMD path a conv with a fused 2×2 pool computes each window's two columns by minimal filtering: every
     /// kernel row cut into F(2, 3) and F(2, 2) segments (k = 4 as 2 + 2, so no tap is left alone), a one-channel input's
-    /// column-plane taps as single-tap segments; AVX2 keeps the direct kernel. Both layouts, both convs, equal to the reference.</summary>
+    /// column-plane taps as single-tap segments (AVX-512 both rows of a window per call, AVX2 a row). Both layouts, both
+    /// convs (5 output channels, so a last call of one channel, then 6), equal to the reference.</summary>
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -133,13 +134,9 @@ public class KernelPathEquivalenceTests
             {
                 var compiled = new CompiledModel(model, path);
                 var convs = compiled.Ops.OfType<ConvParams>().ToList();
-                if (path == KernelPath.Avx512)
-                {
-                    Assert.Equal(expected, convs[0].ColumnPairs!.Kinds);
-                    // conv2: 2×2 kernels over 5 channels, 3 channel pairs of 2 rows.
-                    Assert.Equal(Enumerable.Repeat(SegmentKind.F2, 6), convs[1].ColumnPairs!.Kinds);
-                }
-                else Assert.All(convs, conv => Assert.Null(conv.ColumnPairs));
+                Assert.Equal(expected, convs[0].ColumnPairs!.Kinds);
+                // conv2: 2×2 kernels over 5 channels, 3 channel pairs of 2 rows.
+                Assert.Equal(Enumerable.Repeat(SegmentKind.F2, 6), convs[1].ColumnPairs!.Kinds);
                 Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
             }
         }
@@ -165,11 +162,14 @@ public class KernelPathEquivalenceTests
         for (int i = 0; i < inputs.Length; i++)
             inputs[i] = (short)(reachBound || random.Next(2) == 0 ? Quantizer.QMin(inputBits) : Quantizer.QMax(inputBits));
         var reference = IntegerEngine.RunReference(model, inputs);
-        var compiled = new CompiledModel(model, KernelPath.Avx512);
-        var conv1 = (ConvParams)compiled.Ops[0];
-        Assert.Equal(AccumulatorKind.Int32, conv1.Dot.Kind);
-        Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
-        Assert.Equal(pairs, conv1.ColumnPairs != null);
+        foreach (var path in SimdPaths())
+        {
+            var compiled = new CompiledModel(model, path);
+            var conv1 = (ConvParams)compiled.Ops[0];
+            Assert.Equal(AccumulatorKind.Int32, conv1.Dot.Kind);
+            Assert.Equal(reference, IntegerEngine.Run(compiled, inputs, threads: 1));
+            Assert.Equal(pairs, conv1.ColumnPairs != null);
+        }
     }
 
     [Theory]
