@@ -28,6 +28,15 @@ public class TorchKernelsTests
         Assert.Contains(System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? "(avx512)" : "(avx2)", TorchRuntime.CpuDescription);
     }
 
+    [Fact]
+    public void The_test_process_is_pinned_before_any_test_runs()
+    {
+        // No EnsureInitialized here: TorchKernelsPin ran it when the assembly loaded, whichever test started first.
+        var expected = System.Runtime.Intrinsics.X86.Avx2.IsSupported && Environment.GetEnvironmentVariable(TorchRuntime.KernelsVariable) != "native"
+            ? "avx2" : "native";
+        Assert.Equal(expected, TorchRuntime.Kernels);
+    }
+
     private static async Task<string> TrainedWeights(string dir, params (string, string)[] environment)
     {
         using var train = new QuantlabProcess(environment.ToDictionary(e => e.Item1, e => e.Item2),
